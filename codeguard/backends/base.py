@@ -1,0 +1,138 @@
+"""The one protocol every backend implements, and the shared implementation for HF-style causal LMs.
+
+transformers (PyTorch) and Optimum's ORTModelForCausalLM expose the same forward/generate API, so both are
+one class here; backends differ only in how they load (see `codeguard.backends.loading`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+import torch
+
+from codeguard.errors import NonFiniteLogitsError, ProbeInputError
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """What probes may use of a model. Log-probabilities are float64 over the model's full output vocabulary."""
+
+    spec: str
+    fingerprint: str
+    backend: str
+
+    @property
+    def tokenizer(self): ...
+
+    def vocabulary(self) -> list[str]: ...
+
+    def special_tokens(self) -> dict[str, int]: ...
+
+    def start_ids(self, start_token: str | None = None) -> tuple[list[int], str]: ...
+
+    def next_token_logprobs(self, contexts: Sequence[Sequence[int]]) -> np.ndarray: ...
+
+    def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
+               top_p: float = 1.0, seed: int = 0) -> list[list[int]]: ...
+
+
+@dataclass
+class HFCausalLM:
+    """A causal LM with a HF forward/generate API (PyTorch or ONNX Runtime) and its fast tokenizer."""
+
+    spec: str
+    fingerprint: str
+    backend: str
+    model: object
+    hf_tokenizer: object
+    details: dict = field(default_factory=dict)
+    batch_size: int = 16
+
+    @property
+    def tokenizer(self):
+        return self.hf_tokenizer
+
+    @property
+    def output_width(self) -> int:
+        return int(self.model.config.vocab_size)
+
+    def vocabulary(self) -> list[str]:
+        """Token strings for ids 0..output_width-1; ids past the tokenizer's end (padding rows) get placeholders."""
+        n_tok = len(self.hf_tokenizer)
+        tokens = self.hf_tokenizer.convert_ids_to_tokens(list(range(min(n_tok, self.output_width))))
+        return [t if t is not None else f"<unk:{i}>" for i, t in enumerate(tokens)] + [
+            f"<unused:{i}>" for i in range(n_tok, self.output_width)]
+
+    def special_tokens(self) -> dict[str, int]:
+        tok = self.hf_tokenizer
+        names = {"bos": tok.bos_token, "eos": tok.eos_token, "pad": tok.pad_token, "unk": tok.unk_token}
+        return {name: tok.convert_tokens_to_ids(value) for name, value in names.items() if value is not None}
+
+    def start_ids(self, start_token: str | None = None) -> tuple[list[int], str]:
+        """The cold-start context: the configured token, else BOS where the tokenizer has one, else EOS.
+
+        Returns the ids and where they came from, recorded in results and baselines.
+        """
+        tok = self.hf_tokenizer
+        if start_token is not None:
+            token_id = tok.convert_tokens_to_ids(start_token)
+            if token_id is None or token_id == tok.unk_token_id and start_token != tok.unk_token:
+                raise ProbeInputError(f"start token {start_token!r} is not in the vocabulary of {self.spec}")
+            return [int(token_id)], f"configured:{start_token}"
+        if tok.bos_token_id is not None:
+            return [int(tok.bos_token_id)], f"bos:{tok.bos_token}"
+        if tok.eos_token_id is not None:
+            return [int(tok.eos_token_id)], f"eos-as-start:{tok.eos_token}"
+        raise ProbeInputError(f"{self.spec}: the tokenizer has neither BOS nor EOS; pass a start token "
+                              "(--codeguard-start-token TOKEN)")
+
+    def _padded(self, contexts: Sequence[Sequence[int]]):
+        """Left-pads contexts with explicit position ids (GPT-2 needs them, see FACTS.md)."""
+        width = max(len(c) for c in contexts)
+        pad = self.hf_tokenizer.pad_token_id if self.hf_tokenizer.pad_token_id is not None else 0
+        ids = torch.full((len(contexts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(contexts), width), dtype=torch.long)
+        for row, context in enumerate(contexts):
+            ids[row, width - len(context):] = torch.tensor(list(context), dtype=torch.long)
+            mask[row, width - len(context):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        return ids, mask, positions
+
+    def next_token_logprobs(self, contexts: Sequence[Sequence[int]]) -> np.ndarray:
+        if not contexts or any(len(c) == 0 for c in contexts):
+            raise ProbeInputError(f"{self.spec}: every context needs at least one token id")
+        rows = []
+        for start in range(0, len(contexts), self.batch_size):
+            ids, mask, positions = self._padded(contexts[start:start + self.batch_size])
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1, :]
+            rows.append(logits.detach().to(torch.float64).cpu())
+        logits = torch.cat(rows)
+        bad = ~torch.isfinite(logits)
+        if bad.any():
+            row, col = (int(x) for x in bad.nonzero()[0])
+            raise NonFiniteLogitsError(
+                f"{self.spec} ({self.backend}) produced {int(bad.sum())} non-finite logits "
+                f"(first: context {row}, token id {col}, value {logits[row, col].item()}); "
+                "the model's weights or its derivation are broken")
+        return torch.log_softmax(logits, dim=-1).numpy()
+
+    def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
+               top_p: float = 1.0, seed: int = 0) -> list[list[int]]:
+        """Seeded, batched sampling through the model's KV cache; returns only the new tokens of each row."""
+        ids, mask, _ = self._padded(contexts)
+        torch.manual_seed(seed)
+        kwargs = dict(do_sample=temperature > 0, max_new_tokens=max_new_tokens, top_k=0,
+                      pad_token_id=self.hf_tokenizer.pad_token_id or self.hf_tokenizer.eos_token_id)
+        if temperature > 0:
+            kwargs.update(temperature=temperature, top_p=top_p)
+        with torch.inference_mode():
+            out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        eos = self.hf_tokenizer.eos_token_id
+        samples = []
+        for row in out[:, ids.shape[1]:].tolist():
+            if eos is not None and eos in row:
+                row = row[: row.index(eos)]
+            samples.append(row)
+        return samples

@@ -1,0 +1,23 @@
+"""Checks that two models can be compared token by token."""
+from __future__ import annotations
+
+from codeguard.errors import VocabularyMismatchError
+
+
+def require_same_vocabulary(ref, opt) -> None:
+    """Raises when the vocabularies differ in size or in any token string, naming both tokenizers."""
+    ref_vocab, opt_vocab = ref.vocabulary(), opt.vocabulary()
+    ref_name = f"{ref.spec} ({type(ref.tokenizer).__name__}, {len(ref_vocab)} tokens)"
+    opt_name = f"{opt.spec} ({type(opt.tokenizer).__name__}, {len(opt_vocab)} tokens)"
+    for index, (a, b) in enumerate(zip(ref_vocab, opt_vocab)):
+        if a != b:
+            raise VocabularyMismatchError(
+                f"reference {ref_name} and optimized {opt_name} have different vocabularies: first difference at "
+                f"token id {index}: {a!r} vs {b!r}. Divergence probes compare distributions token by token, "
+                "so both models must share one tokenizer")
+    if len(ref_vocab) != len(opt_vocab):
+        raise VocabularyMismatchError(
+            f"reference {ref_name} and optimized {opt_name} have different vocabulary sizes "
+            f"({len(ref_vocab)} vs {len(opt_vocab)}); the first extra token is "
+            f"{(ref_vocab + opt_vocab)[min(len(ref_vocab), len(opt_vocab))]!r} at id "
+            f"{min(len(ref_vocab), len(opt_vocab))}")

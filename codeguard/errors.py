@@ -1,0 +1,30 @@
+"""Errors a user can cause. Each message names the culprit (spec, file, key) and says how to fix it."""
+from __future__ import annotations
+
+
+class CodeguardError(Exception):
+    """Base of every user-facing codeguard error; the CLI exits 2 on it, the plugin reports it as a failure."""
+
+
+class ModelSpecError(CodeguardError):
+    """A model spec string (or a --model-pair value) that cannot be resolved to a model."""
+
+
+class VocabularyMismatchError(CodeguardError):
+    """Reference and optimized models that do not share a vocabulary, so their distributions cannot be compared."""
+
+
+class NonFiniteLogitsError(CodeguardError):
+    """A model produced NaN or inf logits: a gate must fail on it, never pass."""
+
+
+class ProbeInputError(CodeguardError):
+    """The two models would not receive identical input ids, or a probe got an invalid configuration."""
+
+
+class BaselineError(CodeguardError):
+    """A baseline file that is missing, corrupt, of a wrong schema, or belongs to another reference model."""
+
+
+class ConfigError(CodeguardError):
+    """A bad option value (limits, tolerances, slot names)."""

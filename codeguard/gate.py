@@ -1,0 +1,138 @@
+"""Gates: compare a probe's metrics with a baseline (relative) or with configured limits (absolute).
+
+A verdict carries every check, so a failure message and a report can show metric, obtained, baseline, limit and
+direction. NaN or inf obtained values fail (a bare `nan > limit` would be False and pass).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from codeguard.baseline import Baseline
+from codeguard.errors import BaselineError, ConfigError
+from codeguard.gate_metrics import HIGHER, LOWER, direction_of
+
+
+@dataclass
+class MetricCheck:
+    metric: str
+    obtained: float
+    baseline: float | None
+    limit: float
+    direction: str
+    source: str  # "baseline" or "limit"
+    passed: bool
+    note: str = ""
+
+
+@dataclass
+class GateVerdict:
+    suite: str
+    checks: list[MetricCheck] = field(default_factory=list)
+    baseline_path: str | None = None
+    ref_spec: str = ""
+    opt_spec: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def failures(self) -> list[MetricCheck]:
+        return [check for check in self.checks if not check.passed]
+
+    def to_dict(self) -> dict:
+        return {"suite": self.suite, "passed": self.passed, "baseline_path": self.baseline_path,
+                "ref": self.ref_spec, "opt": self.opt_spec, "checks": [asdict(c) for c in self.checks]}
+
+    def table(self, only_failures: bool = False) -> str:
+        rows = [("metric", "obtained", "baseline", "limit", "direction", "verdict")]
+        for c in (self.failures if only_failures else self.checks):
+            bound = ("<= " if c.direction == LOWER else ">= ") + _fmt(c.limit)
+            verdict = "ok" if c.passed else "FAIL" + (f" ({c.note})" if c.note else "")
+            rows.append((c.metric, _fmt(c.obtained), _fmt(c.baseline) if c.baseline is not None else "-",
+                         f"{bound} [{c.source}]", c.direction.replace("_is_better", ""), verdict))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+    def message(self) -> str:
+        head = (f"codeguard gate '{self.suite}' failed for {self.opt_spec} against {self.ref_spec}: "
+                + ", ".join(f"{c.metric}={_fmt(c.obtained)}" for c in self.failures))
+        where = f"\nbaseline: {self.baseline_path}" if self.baseline_path else ""
+        return f"{head}{where}\n{self.table()}"
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return f"{value:.4g}"
+
+
+def _check(metric, obtained, baseline, limit, direction, source) -> MetricCheck:
+    if obtained is None or not isinstance(obtained, (int, float)) or not math.isfinite(obtained):
+        return MetricCheck(metric, float("nan") if obtained is None else obtained, baseline, limit, direction,
+                           source, False, "not a finite number")
+    passed = obtained <= limit if direction == LOWER else obtained >= limit
+    return MetricCheck(metric, float(obtained), baseline, limit, direction, source, passed)
+
+
+def check_reference(baseline: Baseline, ref_fingerprint: str, ref_spec: str) -> None:
+    expected = baseline.reference.get("fingerprint")
+    if expected != ref_fingerprint:
+        raise BaselineError(
+            f"baseline {baseline.path} belongs to another reference model: it was recorded for "
+            f"{baseline.reference.get('spec', '?')} ({expected}), but this run's reference {ref_spec} has "
+            f"fingerprint {ref_fingerprint}. Use the baseline folder of this reference, or accept a new baseline "
+            "with --codeguard-update")
+
+
+def check_probe_config(baseline: Baseline, probe_config: dict) -> None:
+    for key, value in baseline.probe_config.items():
+        if key in probe_config and probe_config[key] != value:
+            raise BaselineError(
+                f"baseline {baseline.path} was measured with {key}={value!r}, this run uses "
+                f"{key}={probe_config[key]!r}; the numbers are not comparable. Align the configuration or "
+                "re-accept with --codeguard-update")
+
+
+def gate(suite: str, metrics: dict[str, float], baseline: Baseline | None = None,
+         limits: dict[str, float] | None = None, ref_spec: str = "", opt_spec: str = "") -> GateVerdict:
+    """Checks every baseline metric and every absolute limit; a metric missing from the result fails."""
+    verdict = GateVerdict(suite, baseline_path=str(baseline.path) if baseline and baseline.path else None,
+                          ref_spec=ref_spec, opt_spec=opt_spec)
+    if baseline is not None:
+        for name, entry in sorted(baseline.metrics.items()):
+            verdict.checks.append(_check(name, metrics.get(name), entry.value, entry.limit(), entry.direction,
+                                         "baseline"))
+    for name, limit in sorted((limits or {}).items()):
+        direction = direction_of(name)
+        if direction is None:
+            raise ConfigError(f"limit {name}={limit}: unknown metric {name!r}")
+        verdict.checks.append(_check(name, metrics.get(name), None, float(limit), direction, "limit"))
+    return verdict
+
+
+def parse_limits(items: list[str]) -> dict[str, float]:
+    """Parses `METRIC=VALUE` items (from --codeguard-limit or the ini); direction comes from the metric."""
+    limits = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep:
+            raise ConfigError(f"limit {item!r}: expected METRIC=VALUE, e.g. js_divergence=0.01")
+        if direction_of(name) is None:
+            raise ConfigError(f"limit {item!r}: unknown metric {name!r}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"limit {item!r}: {value.strip()!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"limit {item!r}: the limit must be finite")
+        limits[name] = number
+    return limits
+
+
+__all__ = ["GateVerdict", "MetricCheck", "gate", "parse_limits", "check_reference", "check_probe_config",
+           "HIGHER", "LOWER"]

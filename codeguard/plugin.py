@@ -1,0 +1,153 @@
+"""codeguard's pytest plugin: options, markers, fixtures and reporting hooks only (logic lives in session.py).
+
+PYTEST_DONT_REWRITE
+"""
+from __future__ import annotations
+
+import pytest
+
+from codeguard import __version__
+from codeguard.errors import CodeguardError
+from codeguard.session import CodeguardSession, resolve_options
+from codeguard.terminal import write_summary
+
+SESSION_KEY = pytest.StashKey[CodeguardSession]()
+CODEGUARD_FIXTURES = {"model_pair", "ref_model", "opt_model", "codeguard"}
+SKIP_REASON = "codeguard: no --model-pair given"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("codeguard", "codeguard: gate a compressed code LLM against its reference")
+    group.addoption("--model-pair", dest="codeguard_model_pair", metavar="REF,OPT",
+                    help="reference and optimized model specs, e.g. zoo:tiny-code,zoo:tiny-code@onnx-int8 "
+                         "(env CODEGUARD_MODEL_PAIR, ini codeguard_model_pair)")
+    group.addoption("--codeguard-baseline-dir", dest="codeguard_baseline_dir", metavar="DIR",
+                    help="where baselines live (default: baselines/ under the rootdir)")
+    group.addoption("--codeguard-slot", dest="codeguard_slot", metavar="NAME",
+                    help="a named baseline slot, e.g. per deployment target (<suite>.<NAME>.json)")
+    group.addoption("--codeguard-update", dest="codeguard_update", action="store_true",
+                    help="accept the current candidate: (re)write every baseline the run touches")
+    group.addoption("--codeguard-limit", dest="codeguard_limits", action="append", metavar="METRIC=VALUE",
+                    help="an absolute limit on top of the baseline, e.g. js_divergence=0.01 (repeatable)")
+    group.addoption("--codeguard-seed", dest="codeguard_seed", type=int, default=None, help="sampling seed")
+    group.addoption("--codeguard-start-token", dest="codeguard_start_token", metavar="TOKEN",
+                    help="cold-start token for tokenizers without BOS (default: BOS, else EOS)")
+    group.addoption("--codeguard-rollouts", dest="codeguard_rollouts", type=int, default=None, metavar="N",
+                    help="extended cold start: N sampled rollouts per model, reported (default 0)")
+    parser.addini("codeguard_model_pair", "REF,OPT model specs", default="")
+    parser.addini("codeguard_baseline_dir", "baseline folder, relative to the rootdir", default="")
+    parser.addini("codeguard_slot", "baseline slot name", default="")
+    parser.addini("codeguard_limits", "absolute limits, one METRIC=VALUE per line", type="linelist", default=[])
+    parser.addini("codeguard_seed", "sampling seed", default="")
+    parser.addini("codeguard_start_token", "cold-start token", default="")
+    parser.addini("codeguard_rollouts", "extended cold-start rollouts", default="")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    config.addinivalue_line("markers", "codeguard: a codeguard gate test (needs --model-pair)")
+    try:
+        options = resolve_options(config)
+    except CodeguardError as error:
+        raise pytest.UsageError(f"codeguard: {error}") from None
+    workers = getattr(config.option, "numprocesses", None)
+    if options.update and (hasattr(config, "workerinput") or (workers not in (None, 0, "0"))):
+        raise pytest.UsageError("codeguard: --codeguard-update writes baselines and must run in one process; "
+                                "drop -n/--numprocesses (pytest-xdist) for the update run")
+    config.stash[SESSION_KEY] = CodeguardSession(options)
+
+
+def pytest_report_header(config):
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return None
+    o = session.options
+    pair = o.model_pair or "none (codeguard gates skipped)"
+    return (f"codeguard {__version__}: model-pair={pair} baselines={o.baseline_dir}"
+            f"{'/' + o.slot if o.slot else ''} seed={o.seed} update={'yes' if o.update else 'no'}")
+
+
+def pytest_collection_modifyitems(config, items):
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None or session.options.model_pair:
+        return
+    skip = pytest.mark.skip(reason=SKIP_REASON)
+    for item in items:
+        if CODEGUARD_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("codeguard"):
+            item.add_marker(skip)
+
+
+def _session(request) -> CodeguardSession:
+    return request.config.stash[SESSION_KEY]
+
+
+def _or_fail(call):
+    """Turns a user-caused codeguard error into a clean failure message (no deep traceback)."""
+    __tracebackhide__ = True
+    try:
+        return call()
+    except CodeguardError as error:
+        pytest.fail(f"codeguard: {error}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def model_pair(request):
+    """The (ref, opt) pair named by --model-pair, loaded once per process."""
+    session = _session(request)
+    if not session.options.model_pair:
+        pytest.skip(SKIP_REASON)
+    return _or_fail(session.model_pair)
+
+
+@pytest.fixture(scope="session")
+def ref_model(model_pair):
+    return model_pair.ref
+
+
+@pytest.fixture(scope="session")
+def opt_model(model_pair):
+    return model_pair.opt
+
+
+class CodeguardHelper:
+    """The `codeguard` fixture: run probes on the pair and gate them against baselines."""
+
+    def __init__(self, session: CodeguardSession, record_property):
+        self._session = session
+        self._record = record_property
+
+    @property
+    def options(self):
+        return self._session.options
+
+    def cold_start(self, **config):
+        __tracebackhide__ = True
+        return _or_fail(lambda: self._session.cold_start(**config))
+
+    def baseline(self, suite: str):
+        """The stored baseline for `suite` (read-only), or None."""
+        path = self._session.baseline_file(suite)
+        return _or_fail(lambda: self._session._read_if_present(path))
+
+    def check(self, result, suite: str):
+        """Gates `result` against the suite's baseline; fails the test with a metric table on regression."""
+        __tracebackhide__ = True
+        verdict = _or_fail(lambda: self._session.check(result, suite))
+        for check in verdict.checks:
+            self._record(f"codeguard.{suite}.{check.metric}", check.obtained)
+        if not verdict.passed:
+            pytest.fail(verdict.message(), pytrace=False)
+        return verdict
+
+
+@pytest.fixture
+def codeguard(request, model_pair, record_property):
+    return CodeguardHelper(_session(request), record_property)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if hasattr(config, "workerinput"):
+        return
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        write_summary(terminalreporter, session)

@@ -1,0 +1,98 @@
+"""The cold-start probe: what each model emits first with no prompt (from its start token only)."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from codeguard.compat import require_same_vocabulary
+from codeguard.divergence import distribution_metrics
+from codeguard.errors import ProbeInputError
+
+TOP_TOKENS_REPORTED = 20
+
+
+@dataclass(frozen=True)
+class ColdStartConfig:
+    """What defines the probe's input; recorded in results and baselines."""
+
+    start_token: str | None = None   # None: BOS where the tokenizer has one, else EOS
+    rollouts: int = 0                # extended cold start: sampled continuations per model
+    rollout_tokens: int = 32
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class ModelInfo:
+    spec: str
+    fingerprint: str
+    backend: str
+
+
+@dataclass
+class ColdStartResult:
+    """Metrics plus what a report needs: start ids, both top-token lists and the rollout summaries."""
+
+    probe = "cold-start"
+    ref: ModelInfo
+    opt: ModelInfo
+    config: ColdStartConfig
+    start_ids: list[int]
+    start_source: str
+    metrics: dict[str, float]
+    top_tokens: dict[str, list[dict]]
+    rollouts: dict[str, dict] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["probe"] = self.probe
+        return data
+
+
+def _top_tokens(logprobs: np.ndarray, vocabulary: list[str], n: int = TOP_TOKENS_REPORTED) -> list[dict]:
+    order = np.argsort(-logprobs, kind="stable")[:n]
+    return [{"id": int(i), "token": vocabulary[i], "prob": float(np.exp(logprobs[i]))} for i in order]
+
+
+def matching_start_ids(ref, opt, start_token: str | None) -> tuple[list[int], str]:
+    ref_ids, source = ref.start_ids(start_token)
+    opt_ids, opt_source = opt.start_ids(start_token)
+    if ref_ids != opt_ids:
+        raise ProbeInputError(
+            f"cold start: the models would receive different start ids: {ref.spec} gets {ref_ids} ({source}), "
+            f"{opt.spec} gets {opt_ids} ({opt_source}); set one start token for both (--codeguard-start-token)")
+    return ref_ids, source
+
+
+def rollout_summary(model, start_ids: list[int], config: ColdStartConfig, top: int = 10) -> dict:
+    """Samples `config.rollouts` continuations and tallies their first tokens and first lines."""
+    samples = model.sample([start_ids] * config.rollouts, max_new_tokens=config.rollout_tokens,
+                           temperature=config.temperature, top_p=config.top_p, seed=config.seed)
+    vocabulary = model.vocabulary()
+    first_tokens = Counter(vocabulary[s[0]] if s else "<eos>" for s in samples)
+    first_lines = Counter(model.tokenizer.decode(s).split("\n", 1)[0] for s in samples)
+    return {"n": len(samples),
+            "first_tokens": [{"token": t, "count": c} for t, c in first_tokens.most_common(top)],
+            "first_lines": [{"line": t, "count": c} for t, c in first_lines.most_common(top)],
+            "distinct_first_tokens": len(first_tokens), "distinct_first_lines": len(first_lines)}
+
+
+def run_cold_start(ref, opt, config: ColdStartConfig = ColdStartConfig()) -> ColdStartResult:
+    """Compares the two models' first-token distributions from identical start ids."""
+    require_same_vocabulary(ref, opt)
+    start_ids, source = matching_start_ids(ref, opt, config.start_token)
+    ref_lp = ref.next_token_logprobs([start_ids])[0]
+    opt_lp = opt.next_token_logprobs([start_ids])[0]
+    vocabulary = ref.vocabulary()
+    result = ColdStartResult(
+        ref=ModelInfo(ref.spec, ref.fingerprint, ref.backend), opt=ModelInfo(opt.spec, opt.fingerprint, opt.backend),
+        config=config, start_ids=start_ids, start_source=source,
+        metrics=distribution_metrics(ref_lp, opt_lp),
+        top_tokens={"ref": _top_tokens(ref_lp, vocabulary), "opt": _top_tokens(opt_lp, vocabulary)})
+    if config.rollouts > 0:
+        result.rollouts = {"ref": rollout_summary(ref, start_ids, config),
+                           "opt": rollout_summary(opt, start_ids, config)}
+    return result

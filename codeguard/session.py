@@ -1,0 +1,141 @@
+"""State of one codeguard pytest run: resolved options, the loaded model pair, probe results and gate verdicts.
+
+The plugin module only wires pytest hooks to this object; the logic lives here and in the library.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codeguard import __version__
+from codeguard.assertions import probe_config_of
+from codeguard.baseline import Baseline, baseline_path, load_baseline, new_baseline, write_baseline
+from codeguard.errors import BaselineError
+from codeguard.gate import GateVerdict, check_probe_config, check_reference, gate, parse_limits
+from codeguard.specs import parse_model_pair
+
+
+@dataclass
+class ModelPair:
+    ref: object
+    opt: object
+
+
+@dataclass
+class Options:
+    model_pair: str | None
+    baseline_dir: Path
+    slot: str | None
+    limits: dict[str, float]
+    update: bool
+    seed: int
+    start_token: str | None
+    rollouts: int
+    invocation: list[str]
+
+
+@dataclass
+class WrittenBaseline:
+    path: Path
+    diff: str
+
+
+@dataclass
+class CodeguardSession:
+    options: Options
+    verdicts: list[GateVerdict] = field(default_factory=list)
+    written: list[WrittenBaseline] = field(default_factory=list)
+    _pair: ModelPair | None = None
+    _results: dict = field(default_factory=dict)
+
+    @property
+    def specs(self):
+        return parse_model_pair(self.options.model_pair)
+
+    def model_pair(self) -> ModelPair:
+        """Loads both models once per process (session-scoped)."""
+        if self._pair is None:
+            from codeguard.backends import load_model  # torch is imported only when a gate runs
+            ref_spec, opt_spec = self.specs
+            self._pair = ModelPair(load_model(ref_spec), load_model(opt_spec))
+        return self._pair
+
+    def cold_start(self, **overrides) -> object:
+        from codeguard.probes.cold_start import ColdStartConfig, run_cold_start
+        config = ColdStartConfig(**{"seed": self.options.seed, "start_token": self.options.start_token,
+                                    "rollouts": self.options.rollouts, **overrides})
+        key = ("cold-start", config)
+        if key not in self._results:
+            pair = self.model_pair()
+            self._results[key] = run_cold_start(pair.ref, pair.opt, config)
+        return self._results[key]
+
+    def baseline_file(self, suite: str) -> Path:
+        ref_spec, _ = self.specs
+        return baseline_path(self.options.baseline_dir, ref_spec.slug(), suite, self.options.slot)
+
+    def update_command(self) -> str:
+        args = [a for a in self.options.invocation if a != "--codeguard-update"]
+        if self.options.model_pair and not any(a.startswith("--model-pair") for a in args):
+            args += ["--model-pair", self.options.model_pair]
+        return shlex.join(["pytest", *args, "--codeguard-update"])
+
+    def check(self, result, suite: str) -> GateVerdict:
+        """Gates `result` against its stored baseline (or accepts it with --codeguard-update)."""
+        path = self.baseline_file(suite)
+        config = probe_config_of(result)
+        previous = self._read_if_present(path)
+        if self.options.update:
+            baseline = new_baseline(suite, {"spec": result.ref.spec, "fingerprint": result.ref.fingerprint},
+                                    {"spec": result.opt.spec, "fingerprint": result.opt.fingerprint},
+                                    config, result.metrics, previous, __version__)
+            old_text = write_baseline(path, baseline)
+            new_text = path.read_text()
+            diff = "".join(difflib.unified_diff(old_text.splitlines(True), new_text.splitlines(True),
+                                                str(path) + " (before)", str(path)))
+            self.written.append(WrittenBaseline(path, diff))
+            verdict = gate(suite, result.metrics, baseline=baseline, limits=self.options.limits,
+                           ref_spec=result.ref.spec, opt_spec=result.opt.spec)
+        else:
+            if previous is None:
+                raise BaselineError(
+                    f"no baseline for suite '{suite}' at {path} (reference {result.ref.spec}). Review the "
+                    f"candidate and accept it with:\n    {self.update_command()}")
+            check_reference(previous, result.ref.fingerprint, result.ref.spec)
+            check_probe_config(previous, config)
+            verdict = gate(suite, result.metrics, baseline=previous, limits=self.options.limits,
+                           ref_spec=result.ref.spec, opt_spec=result.opt.spec)
+        self.verdicts.append(verdict)
+        return verdict
+
+    @staticmethod
+    def _read_if_present(path: Path) -> Baseline | None:
+        return load_baseline(path) if path.exists() else None
+
+
+def resolve_options(config) -> Options:
+    """CLI > environment > ini, as pytest users expect (PYTEST_CONVENTIONS.md, A4)."""
+    def ini(name):
+        value = config.getini(name)
+        return value if value not in ("", None, []) else None
+
+    model_pair = (config.getoption("codeguard_model_pair") or os.environ.get("CODEGUARD_MODEL_PAIR")
+                  or ini("codeguard_model_pair"))
+    baseline_dir = config.getoption("codeguard_baseline_dir") or ini("codeguard_baseline_dir") or "baselines"
+    baseline_dir = Path(baseline_dir)
+    if not baseline_dir.is_absolute():
+        baseline_dir = Path(config.rootpath) / baseline_dir
+    limits = parse_limits(list(ini("codeguard_limits") or []) + list(config.getoption("codeguard_limits") or []))
+    seed = config.getoption("codeguard_seed")
+    rollouts = config.getoption("codeguard_rollouts")
+    return Options(
+        model_pair=model_pair, baseline_dir=baseline_dir,
+        slot=config.getoption("codeguard_slot") or ini("codeguard_slot"), limits=limits,
+        update=bool(config.getoption("codeguard_update")),
+        seed=int(seed if seed is not None else (ini("codeguard_seed") or 0)),
+        start_token=config.getoption("codeguard_start_token") or ini("codeguard_start_token"),
+        rollouts=int(rollouts if rollouts is not None else (ini("codeguard_rollouts") or 0)),
+        invocation=list(config.invocation_params.args))
