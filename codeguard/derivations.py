@@ -17,7 +17,7 @@ from codeguard.errors import ModelSpecError
 from codeguard.fingerprint import derived_fingerprint
 
 MANIFEST = "codeguard-derivation.json"
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 INT4_GROUP_SIZE = 32
 
 # What each derivation produces: "torch" (a transformers directory), "torch-dynamic-int8" (a transformers
@@ -107,39 +107,54 @@ def apply_dynamic_int8(model):
 
 
 def _int4_rtn(source_dir: Path, target: Path) -> dict:
-    """Weight-only 4-bit round-to-nearest with per-group (32 inputs) asymmetric scales on every Linear but the head.
+    """Weight-only 4-bit round-to-nearest, asymmetric, one scale and zero point per group of 32 inputs.
 
-    Weights are stored dequantized in fp32, so the result loads (and exports) like any transformers model and
-    computes exactly what a 4-bit kernel with these codes and scales would.
+    Every weight matrix is quantized: all Linear layers and the token embedding (which small code models tie to
+    the LM head), as a 4-bit checkpoint that ships all its matrices in 4 bits would. Weights are stored
+    dequantized in fp32, so the result loads (and exports) like any transformers model and computes exactly
+    what a 4-bit kernel with these codes and scales would.
     """
     import torch
     model = _load_torch(source_dir, None)
-    head = model.get_output_embeddings()
-    quantized = []
+    seen, quantized = set(), []
     with torch.no_grad():
         for name, module in model.named_modules():
-            if isinstance(module, torch.nn.Linear) and module is not head:
+            if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)) and id(module.weight) not in seen:
+                seen.add(id(module.weight))
                 module.weight.copy_(rtn_quantize(module.weight, bits=4, group_size=INT4_GROUP_SIZE))
                 quantized.append(name)
     model.save_pretrained(target, safe_serialization=True)
     _copy_tokenizer(source_dir, target)
-    return {"bits": 4, "group_size": INT4_GROUP_SIZE, "scheme": "asymmetric min-max per group",
-            "quantized_layers": len(quantized)}
+    return {"bits": 4, "group_size": INT4_GROUP_SIZE, "scheme": "asymmetric min-max per group, round to nearest",
+            "quantized_matrices": len(quantized)}
 
 
 def rtn_quantize(weight, bits: int, group_size: int):
-    """Quantize-dequantize `weight` (out x in) in groups of `group_size` input columns."""
+    """Quantize-dequantize `weight` (out x in) in groups of `group_size` input columns.
+
+    When the input width is not a multiple of the group size, the last group is narrower (its own scale).
+    """
+    import torch
+    in_features = weight.shape[1]
+    full = in_features - in_features % group_size
+    parts = []
+    if full:
+        parts.append(_rtn_groups(weight[:, :full], bits, group_size))
+    if full < in_features:
+        parts.append(_rtn_groups(weight[:, full:], bits, in_features - full))
+    return torch.cat(parts, dim=1).to(weight.dtype)
+
+
+def _rtn_groups(weight, bits: int, group_size: int):
     import torch
     out_features, in_features = weight.shape
-    if in_features % group_size:
-        raise ModelSpecError(f"int4-rtn: input width {in_features} is not a multiple of group size {group_size}")
     groups = weight.reshape(out_features, in_features // group_size, group_size).to(torch.float32)
     low, high = groups.amin(-1, keepdim=True), groups.amax(-1, keepdim=True)
     levels = 2 ** bits - 1
     scale = ((high - low) / levels).clamp(min=1e-8)
     zero = torch.round(-low / scale)
     codes = torch.clamp(torch.round(groups / scale) + zero, 0, levels)
-    return ((codes - zero) * scale).reshape(out_features, in_features).to(weight.dtype)
+    return ((codes - zero) * scale).reshape(out_features, in_features)
 
 
 def _onnx(source_dir: Path, target: Path) -> dict:

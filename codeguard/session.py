@@ -73,6 +73,9 @@ class CodeguardSession:
             self._results[key] = run_cold_start(pair.ref, pair.opt, config)
         return self._results[key]
 
+    def results(self) -> list:
+        return list(self._results.values())
+
     def baseline_file(self, suite: str) -> Path:
         ref_spec, _ = self.specs
         return baseline_path(self.options.baseline_dir, ref_spec.slug(), suite, self.options.slot)
@@ -89,6 +92,11 @@ class CodeguardSession:
         config = probe_config_of(result)
         previous = self._read_if_present(path)
         if self.options.update:
+            hard_limits = gate(suite, result.metrics, limits=self.options.limits, ref_spec=result.ref.spec,
+                               opt_spec=result.opt.spec)
+            if not hard_limits.passed:  # a candidate beyond the configured absolute limits is never accepted
+                self.verdicts.append(hard_limits)
+                return hard_limits
             baseline = new_baseline(suite, {"spec": result.ref.spec, "fingerprint": result.ref.fingerprint},
                                     {"spec": result.opt.spec, "fingerprint": result.opt.fingerprint},
                                     config, result.metrics, previous, __version__)
@@ -124,6 +132,8 @@ def resolve_options(config) -> Options:
 
     model_pair = (config.getoption("codeguard_model_pair") or os.environ.get("CODEGUARD_MODEL_PAIR")
                   or ini("codeguard_model_pair"))
+    if model_pair:
+        parse_model_pair(model_pair)  # a malformed pair is a usage error before any test runs
     baseline_dir = config.getoption("codeguard_baseline_dir") or ini("codeguard_baseline_dir") or "baselines"
     baseline_dir = Path(baseline_dir)
     if not baseline_dir.is_absolute():

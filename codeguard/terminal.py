@@ -3,7 +3,8 @@ from __future__ import annotations
 
 
 def write_summary(terminalreporter, session) -> None:
-    if not session.verdicts and not session.written:
+    rollouts = [r for r in session.results() if getattr(r, "rollouts", None)]
+    if not session.verdicts and not session.written and not rollouts:
         return
     terminalreporter.write_sep("-", "codeguard gate summary")
     for verdict in session.verdicts:
@@ -17,3 +18,11 @@ def write_summary(terminalreporter, session) -> None:
         if written.diff:
             for line in written.diff.splitlines():
                 terminalreporter.write_line("    " + line)
+    for result in rollouts:
+        for side in ("ref", "opt"):
+            summary = result.rollouts[side]
+            spec = result.ref.spec if side == "ref" else result.opt.spec
+            terminalreporter.write_line(f"cold-start rollouts of {spec} (n={summary['n']}, "
+                                        f"{summary['distinct_first_tokens']} distinct first tokens), first lines:")
+            for row in summary["first_lines"][:5]:
+                terminalreporter.write_line(f"    {row['count']:>4}  {row['line'][:80]!r}")
