@@ -30,7 +30,8 @@ def js_divergence_bits(p: np.ndarray, q: np.ndarray) -> float:
 
 def js_distance(p: np.ndarray, q: np.ndarray) -> float:
     """The Jensen-Shannon distance (scipy's definition, base 2): sqrt of the divergence."""
-    return float(np.nan_to_num(jensenshannon(p, q, base=2.0)))
+    with np.errstate(invalid="ignore"):  # rounding can make the divergence -1e-17 for equal inputs
+        return float(np.nan_to_num(jensenshannon(p, q, base=2.0)))
 
 
 def total_variation(p: np.ndarray, q: np.ndarray) -> float:

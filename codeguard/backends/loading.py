@@ -27,7 +27,7 @@ def directory_kind(directory: Path, spec_text: str) -> str:
     has_config = (directory / "config.json").is_file()
     if has_config and any(directory.glob("*.onnx")):
         return "onnx"
-    if has_config and any(directory.glob(pattern) for pattern in ("*.safetensors", "*.bin", "*.safetensors.index.json")):
+    if has_config and any(any(directory.glob(pattern)) for pattern in ("*.safetensors", "*.bin")):
         return "torch"
     raise ModelSpecError(
         f"model spec {spec_text!r}: directory {str(directory)!r} is neither a transformers model (config.json with "
