@@ -89,35 +89,37 @@ class CodeguardSession:
     def check(self, result, suite: str) -> GateVerdict:
         """Gates `result` against its stored baseline (or accepts it with --codeguard-update)."""
         path = self.baseline_file(suite)
-        config = probe_config_of(result)
         previous = self._read_if_present(path)
-        if self.options.update:
-            hard_limits = gate(suite, result.metrics, limits=self.options.limits, ref_spec=result.ref.spec,
-                               opt_spec=result.opt.spec)
-            if not hard_limits.passed:  # a candidate beyond the configured absolute limits is never accepted
-                self.verdicts.append(hard_limits)
-                return hard_limits
-            baseline = new_baseline(suite, {"spec": result.ref.spec, "fingerprint": result.ref.fingerprint},
-                                    {"spec": result.opt.spec, "fingerprint": result.opt.fingerprint},
-                                    config, result.metrics, previous, __version__)
-            old_text = write_baseline(path, baseline)
-            new_text = path.read_text()
-            diff = "".join(difflib.unified_diff(old_text.splitlines(True), new_text.splitlines(True),
-                                                str(path) + " (before)", str(path)))
-            self.written.append(WrittenBaseline(path, diff))
-            verdict = gate(suite, result.metrics, baseline=baseline, limits=self.options.limits,
-                           ref_spec=result.ref.spec, opt_spec=result.opt.spec)
-        else:
-            if previous is None:
-                raise BaselineError(
-                    f"no baseline for suite '{suite}' at {path} (reference {result.ref.spec}). Review the "
-                    f"candidate and accept it with:\n    {self.update_command()}")
-            check_reference(previous, result.ref.fingerprint, result.ref.spec)
-            check_probe_config(previous, config)
-            verdict = gate(suite, result.metrics, baseline=previous, limits=self.options.limits,
-                           ref_spec=result.ref.spec, opt_spec=result.opt.spec)
+        verdict = self._accept(result, suite, path, previous) if self.options.update else \
+            self._compare(result, suite, path, previous)
         self.verdicts.append(verdict)
         return verdict
+
+    def _compare(self, result, suite: str, path: Path, baseline: Baseline | None) -> GateVerdict:
+        if baseline is None:
+            raise BaselineError(
+                f"no baseline for suite '{suite}' at {path} (reference {result.ref.spec}). Review the "
+                f"candidate and accept it with:\n    {self.update_command()}")
+        check_reference(baseline, result.ref.fingerprint, result.ref.spec)
+        check_probe_config(baseline, probe_config_of(result))
+        return gate(suite, result.metrics, baseline=baseline, limits=self.options.limits,
+                    ref_spec=result.ref.spec, opt_spec=result.opt.spec)
+
+    def _accept(self, result, suite: str, path: Path, previous: Baseline | None) -> GateVerdict:
+        """Writes the candidate's metrics as the new baseline, unless it breaks a configured absolute limit."""
+        hard_limits = gate(suite, result.metrics, limits=self.options.limits, ref_spec=result.ref.spec,
+                           opt_spec=result.opt.spec)
+        if not hard_limits.passed:
+            return hard_limits
+        baseline = new_baseline(suite, {"spec": result.ref.spec, "fingerprint": result.ref.fingerprint},
+                                {"spec": result.opt.spec, "fingerprint": result.opt.fingerprint},
+                                probe_config_of(result), result.metrics, previous, __version__)
+        old_text = write_baseline(path, baseline)
+        diff = "".join(difflib.unified_diff(old_text.splitlines(True), path.read_text().splitlines(True),
+                                            f"{path} (before)", str(path)))
+        self.written.append(WrittenBaseline(path, diff))
+        return gate(suite, result.metrics, baseline=baseline, limits=self.options.limits,
+                    ref_spec=result.ref.spec, opt_spec=result.opt.spec)
 
     @staticmethod
     def _read_if_present(path: Path) -> Baseline | None:
