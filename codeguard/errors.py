@@ -28,3 +28,7 @@ class BaselineError(CodeguardError):
 
 class ConfigError(CodeguardError):
     """A bad option value (limits, tolerances, slot names)."""
+
+
+class LanguageRegistryError(CodeguardError):
+    """A language registry file that is malformed, or a language name that is not in the registry."""
