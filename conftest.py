@@ -9,3 +9,6 @@ settings.register_profile("dev", max_examples=100, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 pytest_plugins = ["pytester"]
+
+# The shipped code corpus contains test-looking files (test_lru_cache.py) that are data, not our tests.
+collect_ignore_glob = ["codeguard/data/corpus/*"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from codeguard import load_model, run_cold_start
-from codeguard.assertions import probe_config_of
 from codeguard.baseline import load_baseline
 from codeguard.gate import check_probe_config, gate
 
@@ -30,7 +29,7 @@ def main() -> None:
     print("|---" * (len(COLUMNS) + 2) + "|")
     for spec in CANDIDATES:
         result = run_cold_start(ref, load_model(spec))
-        check_probe_config(baseline, probe_config_of(result))
+        check_probe_config(baseline, result.probe_config())
         verdict = gate("cold_start", result.metrics, baseline=baseline)
         outcome = "pass" if verdict.passed else "FAIL: " + ", ".join(c.metric for c in verdict.failures)
         cells = [f"{result.metrics[c]:.3g}" for c in COLUMNS]

@@ -41,12 +41,8 @@ def assert_within_baseline(result, baseline: Baseline | str | Path, suite: str =
     if not isinstance(baseline, Baseline):
         baseline = load_baseline(Path(baseline))
     check_reference(baseline, result.ref.fingerprint, result.ref.spec)
-    check_probe_config(baseline, probe_config_of(result))
+    check_probe_config(baseline, result.probe_config())
     named = {_KEYWORD_LIMITS.get(key, key): value for key, value in limits.items() if value is not None}
     return assert_gate(gate(suite, result.metrics, baseline=baseline, limits=named, ref_spec=result.ref.spec,
                             opt_spec=result.opt.spec))
 
-
-def probe_config_of(result) -> dict:
-    """The parts of a result's configuration that make two measurements comparable."""
-    return {"probe": result.probe, "start_ids": list(result.start_ids), "start_source": result.start_source}

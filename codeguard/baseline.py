@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeguard.errors import BaselineError, ConfigError
-from codeguard.gate_metrics import HIGHER, LOWER, MetricRule, rules_for
+from codeguard.gate_metrics import HIGHER, LOWER, rule_for
 
 SCHEMA_VERSION = 1
 SIGNIFICANT_DIGITS = 6
@@ -101,14 +101,15 @@ def load_baseline(path: Path) -> Baseline:
 
 
 def new_baseline(suite: str, reference: dict, accepted: dict, probe_config: dict, metrics: dict[str, float],
-                 previous: Baseline | None, codeguard_version: str,
-                 rules: dict[str, MetricRule] | None = None) -> Baseline:
-    """Accepts a candidate: its metric values, keeping tolerances a reviewer tuned in the previous baseline."""
-    rules = rules if rules is not None else rules_for(suite)
+                 previous: Baseline | None, codeguard_version: str) -> Baseline:
+    """Accepts a candidate: its gated metric values, keeping tolerances a reviewer tuned in the previous baseline."""
     entries = {}
-    for name, rule in rules.items():
+    for name, value in sorted(metrics.items()):
+        rule = rule_for(suite, name)
+        if rule is None:
+            continue  # reported, not gated
         kept = previous.metrics.get(name) if previous else None
-        entries[name] = MetricBaseline(metrics[name], rule.direction, kept.rtol if kept else rule.rtol,
+        entries[name] = MetricBaseline(value, rule.direction, kept.rtol if kept else rule.rtol,
                                        kept.atol if kept else rule.atol)
     return Baseline(suite=suite, reference=reference, accepted=accepted, probe_config=probe_config,
                     metrics=entries, codeguard_version=codeguard_version)

@@ -32,3 +32,7 @@ class ConfigError(CodeguardError):
 
 class LanguageRegistryError(CodeguardError):
     """A language registry file that is malformed, or a language name that is not in the registry."""
+
+
+class TokenizerError(CodeguardError):
+    """A tokenizer that cannot be built or used: an unsupported model or pre-tokenizer, or an unreadable file."""

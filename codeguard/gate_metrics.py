@@ -33,15 +33,36 @@ COLD_START_RULES: dict[str, MetricRule] = {
     "spearman_top100": MetricRule(HIGHER, 0.0, 0.02, "rank correlation over ref's top-100 tokens"),
 }
 
-SUITE_RULES: dict[str, dict[str, MetricRule]] = {"cold_start": COLD_START_RULES}
+# Shifts of the cold-start keyword aggregates (probes/keyword_mass.py). "pkp_rel_shift.<language>" metrics take
+# the rule of "pkp_rel_shift.*"; a language moves by its own relative share, so one language breaking shows.
+KEYWORD_RULES: dict[str, MetricRule] = {
+    "pkp_rel_shift.*": MetricRule(LOWER, 1.5, 0.02, "relative shift of a language's keyword mass (PKP)"),
+    "pkp_rel_shift": MetricRule(LOWER, 1.5, 0.01, "relative shift of the keyword mass of all languages"),
+    "stp_abs_shift": MetricRule(LOWER, 1.5, 0.005, "absolute shift of punctuation/structural token mass (STP)"),
+    "nlp_abs_shift": MetricRule(LOWER, 1.5, 5e-4, "absolute shift of English control-word mass (NLP)"),
+    "language_mix_js": MetricRule(LOWER, 1.5, 1e-4, "JS divergence (bits) of the per-language keyword-mass mix"),
+}
+
+SUITE_RULES: dict[str, dict[str, MetricRule]] = {"cold_start": COLD_START_RULES, "keywords": KEYWORD_RULES}
 
 
 def rules_for(suite: str) -> dict[str, MetricRule]:
     return SUITE_RULES.get(suite, {})
 
 
+def rule_for(suite: str, metric: str) -> MetricRule | None:
+    """The rule of a metric; `name.qualifier` metrics (per language) fall back to the `name.*` rule."""
+    rules = rules_for(suite)
+    if metric in rules:
+        return rules[metric]
+    if "." in metric:
+        return rules.get(metric.split(".", 1)[0] + ".*")
+    return None
+
+
 def direction_of(metric: str) -> str | None:
-    for rules in SUITE_RULES.values():
-        if metric in rules:
-            return rules[metric].direction
+    for suite in SUITE_RULES:
+        rule = rule_for(suite, metric)
+        if rule is not None:
+            return rule.direction
     return None

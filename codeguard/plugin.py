@@ -125,6 +125,11 @@ class CodeguardHelper:
         __tracebackhide__ = True
         return _or_fail(lambda: self._session.cold_start(**config))
 
+    def keyword_mass(self, **config):
+        """PKP/KAP/STP/NLP of both models from the start token, and their shifts (the study's aggregates)."""
+        __tracebackhide__ = True
+        return _or_fail(lambda: self._session.keyword_mass(**config))
+
     def baseline(self, suite: str):
         """The stored baseline for `suite` (read-only), or None."""
         path = self._session.baseline_file(suite)

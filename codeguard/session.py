@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeguard import __version__
-from codeguard.assertions import probe_config_of
 from codeguard.baseline import Baseline, baseline_path, load_baseline, new_baseline, write_baseline
 from codeguard.errors import BaselineError
 from codeguard.gate import GateVerdict, check_probe_config, check_reference, gate, parse_limits
@@ -73,6 +72,17 @@ class CodeguardSession:
             self._results[key] = run_cold_start(pair.ref, pair.opt, config)
         return self._results[key]
 
+    def keyword_mass(self, **overrides) -> object:
+        from codeguard.probes.keyword_mass import KeywordMassConfig, run_keyword_mass
+        if "languages" in overrides and overrides["languages"] is not None:
+            overrides["languages"] = tuple(overrides["languages"])
+        config = KeywordMassConfig(**{"start_token": self.options.start_token, **overrides})
+        key = ("keyword-mass", config)
+        if key not in self._results:
+            pair = self.model_pair()
+            self._results[key] = run_keyword_mass(pair.ref, pair.opt, config)
+        return self._results[key]
+
     def results(self) -> list:
         return list(self._results.values())
 
@@ -101,7 +111,7 @@ class CodeguardSession:
                 f"no baseline for suite '{suite}' at {path} (reference {result.ref.spec}). Review the "
                 f"candidate and accept it with:\n    {self.update_command()}")
         check_reference(baseline, result.ref.fingerprint, result.ref.spec)
-        check_probe_config(baseline, probe_config_of(result))
+        check_probe_config(baseline, result.probe_config())
         return gate(suite, result.metrics, baseline=baseline, limits=self.options.limits,
                     ref_spec=result.ref.spec, opt_spec=result.opt.spec)
 
@@ -113,7 +123,7 @@ class CodeguardSession:
             return hard_limits
         baseline = new_baseline(suite, {"spec": result.ref.spec, "fingerprint": result.ref.fingerprint},
                                 {"spec": result.opt.spec, "fingerprint": result.opt.fingerprint},
-                                probe_config_of(result), result.metrics, previous, __version__)
+                                result.probe_config(), result.metrics, previous, __version__)
         old_text = write_baseline(path, baseline)
         diff = "".join(difflib.unified_diff(old_text.splitlines(True), path.read_text().splitlines(True),
                                             f"{path} (before)", str(path)))

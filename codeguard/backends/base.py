@@ -48,6 +48,7 @@ class HFCausalLM:
     hf_tokenizer: object
     details: dict = field(default_factory=dict)
     batch_size: int = 16
+    token_budget: int = 4096  # padded tokens per forward pass
 
     @property
     def tokenizer(self):
@@ -103,8 +104,10 @@ class HFCausalLM:
         if not contexts or any(len(c) == 0 for c in contexts):
             raise ProbeInputError(f"{self.spec}: every context needs at least one token id")
         rows = []
-        for start in range(0, len(contexts), self.batch_size):
-            ids, mask, positions = self._padded(contexts[start:start + self.batch_size])
+        # Short contexts (keyword prefixes) go many to a forward pass; long ones (corpus windows) fewer.
+        per_batch = max(self.batch_size, self.token_budget // max(len(c) for c in contexts))
+        for start in range(0, len(contexts), per_batch):
+            ids, mask, positions = self._padded(contexts[start:start + per_batch])
             with torch.inference_mode():
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1, :]
             rows.append(logits.detach().to(torch.float64).cpu())

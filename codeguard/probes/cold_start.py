@@ -51,6 +51,10 @@ class ColdStartResult:
         data["probe"] = self.probe
         return data
 
+    def probe_config(self) -> dict:
+        """What makes two measurements comparable (stored in baselines and checked against them)."""
+        return {"probe": self.probe, "start_ids": list(self.start_ids), "start_source": self.start_source}
+
 
 def _top_tokens(logprobs: np.ndarray, vocabulary: list[str], n: int = TOP_TOKENS_REPORTED) -> list[dict]:
     order = np.argsort(-logprobs, kind="stable")[:n]

@@ -1,0 +1,120 @@
+"""`load_tokenizer(spec)`: one interface over HF tokenizers, model specs and GGUF vocabularies.
+
+Analyses need each token's *surface bytes* (what it contributes to the text), which the token string alone
+does not give: byte-level BPE writes a space as 'Ġ', SentencePiece as '▁' and bytes as '<0x0A>'.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from codeguard.errors import CodeguardError, ModelSpecError
+
+
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's reversible byte↔unicode table, inverted (the one `tokenizers.pre_tokenizers.ByteLevel` uses)."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(
+        range(ord("®"), ord("ÿ") + 1))
+    codes = printable[:]
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            codes.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, codes)}
+
+
+_BYTE_DECODER = _byte_decoder()
+
+
+@dataclass
+class CodeTokenizer:
+    """A fast tokenizer with what analyses need: ids, surfaces, special tokens. Encoding adds no special tokens."""
+
+    name: str
+    kind: str  # "huggingface", "gguf" or "model"
+    backend: object  # tokenizers.Tokenizer
+    special_tokens: dict[str, int] = field(default_factory=dict)
+
+    def encode(self, text: str) -> list[int]:
+        return self.backend.encode(text, add_special_tokens=False).ids
+
+    def encode_with_offsets(self, text: str):
+        encoding = self.backend.encode(text, add_special_tokens=False)
+        return encoding.ids, encoding.offsets
+
+    def decode(self, ids: list[int]) -> str:
+        return self.backend.decode(ids, skip_special_tokens=False)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.backend.get_vocab_size(with_added_tokens=True)
+
+    def vocabulary(self) -> list[str]:
+        """Token strings by id, as stored in the vocabulary."""
+        return [self.backend.id_to_token(i) or "" for i in range(self.vocab_size)]
+
+    @cached_property
+    def special_ids(self) -> set[int]:
+        added = {token.content for token in self.backend.get_added_tokens_decoder().values() if token.special}
+        return {self.backend.token_to_id(t) for t in added} | set(self.special_tokens.values())
+
+    @cached_property
+    def _byte_level(self) -> bool:
+        decoder = json.loads(self.backend.to_str()).get("decoder") or {}
+        kinds = [decoder.get("type")] + [d.get("type") for d in decoder.get("decoders", [])]
+        return "ByteLevel" in kinds
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes a token contributes to decoded text (special tokens: their own string)."""
+        token = self.backend.id_to_token(token_id) or ""
+        if token_id in self.special_ids:
+            return token.encode()
+        if self._byte_level:
+            if all(ch in _BYTE_DECODER for ch in token):
+                return bytes(_BYTE_DECODER[ch] for ch in token)
+            return token.encode()
+        if len(token) == 6 and token.startswith("<0x") and token.endswith(">"):
+            return bytes([int(token[3:5], 16)])
+        return token.replace("▁", " ").encode()
+
+    def surfaces(self) -> list[bytes]:
+        return [self.token_bytes(i) for i in range(self.vocab_size)]
+
+
+def _from_hf_directory(path: Path, name: str) -> CodeTokenizer:
+    from transformers import AutoTokenizer
+    try:
+        hf = AutoTokenizer.from_pretrained(path)
+    except Exception as error:  # noqa: BLE001
+        raise CodeguardError(f"tokenizer {name!r}: cannot load a Hugging Face tokenizer from {path}: {error}") from None
+    if not getattr(hf, "is_fast", False):
+        raise CodeguardError(f"tokenizer {name!r}: {path} has only a slow (Python) tokenizer; codeguard needs a "
+                             "fast one (tokenizer.json)")
+    names = {"bos": hf.bos_token, "eos": hf.eos_token, "pad": hf.pad_token, "unk": hf.unk_token}
+    special = {k: hf.convert_tokens_to_ids(v) for k, v in names.items() if v is not None}
+    return CodeTokenizer(name=name, kind="huggingface", backend=hf.backend_tokenizer, special_tokens=special)
+
+
+def load_tokenizer(spec: str | Path) -> CodeTokenizer:
+    """Loads a tokenizer from a GGUF file, a HF tokenizer directory, or any model spec (`zoo:tiny-code`, ...)."""
+    text = str(spec)
+    path = Path(text).expanduser()
+    if path.suffix == ".gguf" or (path.is_file() and path.read_bytes()[:4] == b"GGUF"):
+        from codeguard.tokenization.gguf import tokenizer_from_gguf
+        gguf = tokenizer_from_gguf(path)
+        return CodeTokenizer(name=text, kind="gguf", backend=gguf.tokenizer, special_tokens=dict(gguf.special_tokens))
+    if path.is_dir() and ((path / "tokenizer.json").is_file() or (path / "tokenizer_config.json").is_file()):
+        return _from_hf_directory(path, text)
+    from codeguard.backends.loading import materialize
+    from codeguard.specs import parse_spec
+    try:
+        directory, _, _ = materialize(parse_spec(text))
+    except ModelSpecError as error:
+        raise ModelSpecError(f"{error}; a tokenizer can also be a GGUF file or a tokenizer directory") from None
+    tokenizer = _from_hf_directory(directory, text)
+    tokenizer.kind = "model"
+    return tokenizer
