@@ -4,8 +4,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
+from codeguard.corpus import load_corpus
 from codeguard.errors import CodeguardError
+from codeguard.languages import load_registry
 
 PROBES = ("cold-start",)
 
@@ -22,7 +25,32 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--rollouts", type=int, default=0, help="extended cold start: sampled rollouts per model")
     compare.add_argument("--rollout-tokens", type=int, default=32)
     compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--languages", help="comma-separated registry languages for the keyword aggregates "
+                                             "(default: all)")
+    compare.add_argument("--registry", action="append", default=[], metavar="TOML",
+                         help="an extra language registry file (repeatable)")
+    tokenizers = sub.add_parser("tokenizers", help="how each programming language is encoded by tokenizers")
+    tokenizers.add_argument("specs", nargs="+", metavar="SPEC",
+                            help="model spec, Hugging Face tokenizer directory or GGUF file")
+    tokenizers.add_argument("--languages", help="comma-separated registry languages (default: all)")
+    tokenizers.add_argument("--corpus", metavar="DIR", help="code for fertility (default: the shipped corpus)")
+    tokenizers.add_argument("--registry", action="append", default=[], metavar="TOML",
+                            help="an extra language registry file (repeatable)")
+    tokenizers.add_argument("--json", metavar="FILE", help="also write the analysis as JSON ('-' for stdout)")
     return parser
+
+
+def _write_json(target: str, data: dict) -> None:
+    text = json.dumps(data, indent=2, sort_keys=True, allow_nan=True) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+    else:
+        with open(target, "w") as handle:
+            handle.write(text)
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
 def _format_metrics(result) -> str:
@@ -44,22 +72,76 @@ def _format_metrics(result) -> str:
 def _compare(args) -> int:
     from codeguard.backends import load_model
     from codeguard.probes.cold_start import ColdStartConfig, run_cold_start
+    from codeguard.probes.keyword_mass import KeywordMassConfig, run_keyword_mass
     if args.rollouts < 0 or args.rollout_tokens < 1:
         raise CodeguardError("--rollouts must be >= 0 and --rollout-tokens >= 1")
     ref, opt = load_model(args.ref), load_model(args.opt)
     config = ColdStartConfig(start_token=args.start_token, rollouts=args.rollouts,
                              rollout_tokens=args.rollout_tokens, seed=args.seed)
     result = run_cold_start(ref, opt, config)
+    registry = load_registry(args.registry)
+    languages = _split(args.languages)
+    mass = run_keyword_mass(ref, opt, KeywordMassConfig(languages=tuple(languages) if languages else None,
+                                                        start_token=args.start_token), registry)
     print(_format_metrics(result))
+    print(_format_aggregates(mass))
     if args.json:
         data = result.to_dict()
-        text = json.dumps(data, indent=2, sort_keys=True, allow_nan=True) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            with open(args.json, "w") as handle:
-                handle.write(text)
+        data["aggregates"] = {"ref": mass.aggregates["ref"], "opt": mass.aggregates["opt"], "shifts": mass.metrics,
+                              "control_words_excluded": mass.control_words_excluded}
+        _write_json(args.json, data)
     return 0
+
+
+def _format_aggregates(mass) -> str:
+    ref, opt = mass.aggregates["ref"], mass.aggregates["opt"]
+    lines = ["", "keyword mass at cold start (chain rule; single-token-only in brackets)",
+             f"{'language':<12}{'PKP ref':>18}{'PKP opt':>18}{'rel shift':>11}  top keywords (ref)"]
+    for lang, r in ref["languages"].items():
+        o = opt["languages"][lang]
+        top = ", ".join(k["keyword"] for k in r["top_keywords"][:4])
+        lines.append(f"{lang:<12}{r['pkp']:>9.4f} [{r['pkp_single_token']:.4f}]{o['pkp']:>9.4f} "
+                     f"[{o['pkp_single_token']:.4f}]{mass.metrics['pkp_rel_shift.' + lang]:>11.4f}  {top}")
+    for name in ("pkp", "stp", "nlp"):
+        lines.append(f"{name.upper():<12}{ref['overall'][name]:>9.4f}{'':9}{opt['overall'][name]:>9.4f}")
+    lines.append(f"language-mix JS (bits): {mass.metrics['language_mix_js']:.3g}")
+    return "\n".join(lines)
+
+
+def _tokenizers(args) -> int:
+    from codeguard.probes.tokenizer_analysis import analyse_tokenizer
+    from codeguard.tokenization import load_tokenizer
+    registry = load_registry(args.registry)
+    corpus = load_corpus(args.corpus, registry)
+    languages = _split(args.languages)
+    analyses = [analyse_tokenizer(load_tokenizer(spec), registry, languages, corpus) for spec in args.specs]
+    print(_format_tokenizers(analyses))
+    if args.json:
+        _write_json(args.json, {"tokenizers": [a.to_dict() for a in analyses],
+                                "corpus": {"root": str(corpus.root), "unknown_language": corpus.unknown_language,
+                                           "undecodable": corpus.undecodable}})
+    return 0
+
+
+def _format_tokenizers(analyses) -> str:
+    names = [Path(a.spec).name.removeprefix("ggml-vocab-").removesuffix(".gguf") for a in analyses]
+    width = max(12, *(len(n) + 2 for n in names))
+    lines = ["vocabulary classes (fraction of vocabulary)",
+             f"{'class':<18}" + "".join(f"{n:>{width}}" for n in names)]
+    for cls in analyses[0].classes:
+        lines.append(f"{cls:<18}" + "".join(f"{a.classes[cls]['fraction']:>{width}.4f}" for a in analyses))
+    lines.append(f"{'vocab size':<18}" + "".join(f"{a.vocab_size:>{width}}" for a in analyses))
+    header = "single-token keywords: bare / ' kw' / after newline+indent; mean tokens per ' kw'; tokens per line"
+    lines += ["", header, f"{'language':<12}" + "".join(f"{n:>{width + 14}}" for n in names)]
+    for lang in analyses[0].coverage:
+        cells = []
+        for a in analyses:
+            c, f = a.coverage[lang], a.fertility.get(lang)
+            per_line = f"{f.tokens_per_line:.1f}" if f else "-"
+            cells.append(f"{c.bare_single_token_fraction:.2f}/{c.space_single_token_fraction:.2f}/"
+                         f"{c.newline_single_token_fraction:.2f} {c.mean_tokens_per_keyword:.2f} {per_line:>4}")
+        lines.append(f"{lang:<12}" + "".join(f"{cell:>{width + 14}}" for cell in cells))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "compare":
             return _compare(args)
+        if args.command == "tokenizers":
+            return _tokenizers(args)
     except CodeguardError as error:
         print(f"codeguard: error: {error}", file=sys.stderr)
         return 2

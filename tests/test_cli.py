@@ -36,3 +36,40 @@ def test_bad_input_exits_2_with_the_message_on_stderr(args, fragment):
     assert proc.returncode == 2
     assert fragment in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+def test_compare_json_has_the_keyword_aggregates(tmp_path, capsys):
+    out = tmp_path / "result.json"
+    assert main(["compare", "zoo:tiny-code", "zoo:tiny-code@onnx-int8", "--languages", "python,go",
+                 "--json", str(out)]) == 0
+    assert "keyword mass at cold start" in capsys.readouterr().out
+    aggregates = json.loads(out.read_text())["aggregates"]
+    assert set(aggregates["ref"]["languages"]) == {"python", "go"}
+    assert {"pkp", "stp", "nlp", "pkp_single_token"} <= set(aggregates["ref"]["overall"])
+    assert {"pkp_rel_shift.python", "pkp_rel_shift.go", "language_mix_js"} <= set(aggregates["shifts"])
+
+
+def test_tokenizers_command_prints_tables_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "tok.json"
+    assert main(["tokenizers", "zoo:tiny-code", "zoo:tiny-code-distilled", "--languages", "python,rust",
+                 "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "vocabulary classes" in printed and "python" in printed and "rust" in printed
+    data = json.loads(out.read_text())
+    first = data["tokenizers"][0]
+    assert first["spec"] == "zoo:tiny-code" and first["vocab_size"] == 8192
+    assert set(first["coverage"]["python"]) >= {"bare_single_token_fraction", "space_single_token_fraction",
+                                                "newline_single_token_fraction", "mean_tokens_per_keyword",
+                                                "split_keywords"}
+    assert first["fertility"]["rust"]["tokens_per_line"] > 0
+    assert data["corpus"]["unknown_language"] == [] and data["corpus"]["undecodable"] == []
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["tokenizers", "zoo:tiny-code", "--languages", "cobol"], "unknown language 'cobol'"),
+    (["tokenizers", "zoo:tiny-code", "--corpus", "/no/such/dir"], "corpus folder /no/such/dir does not exist"),
+])
+def test_tokenizers_bad_input_exits_2(args, fragment):
+    proc = subprocess.run([sys.executable, "-m", "codeguard.cli", *args], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert fragment in proc.stderr and "Traceback" not in proc.stderr
