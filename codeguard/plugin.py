@@ -29,6 +29,8 @@ def pytest_addoption(parser):
                     help="accept the current candidate: (re)write every baseline the run touches")
     group.addoption("--codeguard-limit", dest="codeguard_limits", action="append", metavar="METRIC=VALUE",
                     help="an absolute limit on top of the baseline, e.g. js_divergence=0.01 (repeatable)")
+    group.addoption("--codeguard-languages", dest="codeguard_languages", action="append", metavar="TOML",
+                    help="an extra language registry file: add languages or extend keyword lists (repeatable)")
     group.addoption("--codeguard-seed", dest="codeguard_seed", type=int, default=None, help="sampling seed")
     group.addoption("--codeguard-start-token", dest="codeguard_start_token", metavar="TOKEN",
                     help="cold-start token for tokenizers without BOS (default: BOS, else EOS)")
@@ -38,6 +40,8 @@ def pytest_addoption(parser):
     parser.addini("codeguard_baseline_dir", "baseline folder, relative to the rootdir", default="")
     parser.addini("codeguard_slot", "baseline slot name", default="")
     parser.addini("codeguard_limits", "absolute limits, one METRIC=VALUE per line", type="linelist", default=[])
+    parser.addini("codeguard_languages", "extra language registry files, one per line", type="linelist",
+                  default=[])
     parser.addini("codeguard_seed", "sampling seed", default="")
     parser.addini("codeguard_start_token", "cold-start token", default="")
     parser.addini("codeguard_rollouts", "extended cold-start rollouts", default="")

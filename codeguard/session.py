@@ -14,6 +14,7 @@ from codeguard import __version__
 from codeguard.baseline import Baseline, baseline_path, load_baseline, new_baseline, write_baseline
 from codeguard.errors import BaselineError
 from codeguard.gate import GateVerdict, check_probe_config, check_reference, gate, parse_limits
+from codeguard.languages import load_registry
 from codeguard.specs import parse_model_pair
 
 
@@ -34,6 +35,7 @@ class Options:
     start_token: str | None
     rollouts: int
     invocation: list[str]
+    registry: object = None  # LanguageRegistry, built and validated at configure time
 
 
 @dataclass
@@ -80,7 +82,7 @@ class CodeguardSession:
         key = ("keyword-mass", config)
         if key not in self._results:
             pair = self.model_pair()
-            self._results[key] = run_keyword_mass(pair.ref, pair.opt, config)
+            self._results[key] = run_keyword_mass(pair.ref, pair.opt, config, self.options.registry)
         return self._results[key]
 
     def results(self) -> list:
@@ -151,6 +153,8 @@ def resolve_options(config) -> Options:
     if not baseline_dir.is_absolute():
         baseline_dir = Path(config.rootpath) / baseline_dir
     limits = parse_limits(list(ini("codeguard_limits") or []) + list(config.getoption("codeguard_limits") or []))
+    registry_files = list(ini("codeguard_languages") or []) + list(config.getoption("codeguard_languages") or [])
+    registry = load_registry([Path(config.rootpath) / f if not Path(f).is_absolute() else f for f in registry_files])
     seed = config.getoption("codeguard_seed")
     rollouts = config.getoption("codeguard_rollouts")
     return Options(
@@ -160,4 +164,4 @@ def resolve_options(config) -> Options:
         seed=int(seed if seed is not None else (ini("codeguard_seed") or 0)),
         start_token=config.getoption("codeguard_start_token") or ini("codeguard_start_token"),
         rollouts=int(rollouts if rollouts is not None else (ini("codeguard_rollouts") or 0)),
-        invocation=list(config.invocation_params.args))
+        invocation=list(config.invocation_params.args), registry=registry)

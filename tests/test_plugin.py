@@ -123,3 +123,26 @@ def test_rollouts_are_reported_in_the_summary(pytester):
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["cold-start rollouts of zoo:tiny-code (n=4, * distinct first tokens), first lines:",
                                  "cold-start rollouts of zoo:tiny-code@onnx-int8 (n=4, *"])
+
+
+def test_a_bad_registry_file_is_a_usage_error_naming_it(pytester):
+    bad = pytester.path / "ours.toml"
+    bad.write_text("[languages.zig]\nname = 'Zig'\n")
+    result = _run(pytester, "--model-pair", PAIR, "--codeguard-languages", str(bad))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{bad}: languages.zig*"])
+
+
+def test_keyword_suite_uses_the_extended_registry(pytester):
+    ours = pytester.path / "ours.toml"
+    ours.write_text('[languages.zig]\nname = "Zig"\nextensions = [".zig"]\nkeywords.source = "Zig reference"\n'
+                    'keywords.reserved = ["const", "fn", "pub", "comptime"]\n')
+    pytester.makepyfile(test_zig="""
+        def test_zig_mass(codeguard):
+            result = codeguard.keyword_mass(languages=["zig", "python"])
+            assert set(result.aggregates["ref"]["languages"]) == {"zig", "python"}
+            assert result.metrics["pkp_rel_shift.zig"] >= 0
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--model-pair", PAIR,
+                                           "--codeguard-languages", str(ours), "test_zig.py")
+    result.assert_outcomes(passed=1)
