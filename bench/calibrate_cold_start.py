@@ -1,4 +1,4 @@
-"""Prints the cold-start metrics of every zoo variant against zoo:tiny-code, with the committed gate's verdict.
+"""Prints the cold-start metrics of every zoo variant against zoo:tiny-code, with the committed gates' verdicts.
 
     python bench/calibrate_cold_start.py > table.md
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from codeguard import load_model, run_cold_start
 from codeguard.baseline import load_baseline
 from codeguard.gate import check_probe_config, gate
+from codeguard.probes.keyword_mass import run_keyword_mass
 
 REPO = Path(__file__).resolve().parents[1]
 CANDIDATES = ["zoo:tiny-code", "zoo:tiny-code@fp16", "zoo:tiny-code@bf16", "zoo:tiny-code@onnx",
@@ -22,18 +23,23 @@ COLUMNS = ["kl_ref_opt", "js_divergence", "total_variation", "entropy_delta", "t
            "topk_overlap_10", "topk_overlap_50", "spearman_top100"]
 
 
+def _outcome(suite: str, result) -> str:
+    baseline = load_baseline(REPO / "baselines" / "zoo-tiny-code" / f"{suite}.json")
+    check_probe_config(baseline, result.probe_config())
+    verdict = gate(suite, result.metrics, baseline=baseline)
+    return "pass" if verdict.passed else "FAIL: " + ", ".join(c.metric for c in verdict.failures)
+
+
 def main() -> None:
-    baseline = load_baseline(REPO / "baselines" / "zoo-tiny-code" / "cold_start.json")
     ref = load_model("zoo:tiny-code")
-    print("| candidate | " + " | ".join(COLUMNS) + " | gate (committed baseline) |")
-    print("|---" * (len(COLUMNS) + 2) + "|")
+    print("| candidate | " + " | ".join(COLUMNS) + " | cold_start gate | keywords gate |")
+    print("|---" * (len(COLUMNS) + 3) + "|")
     for spec in CANDIDATES:
-        result = run_cold_start(ref, load_model(spec))
-        check_probe_config(baseline, result.probe_config())
-        verdict = gate("cold_start", result.metrics, baseline=baseline)
-        outcome = "pass" if verdict.passed else "FAIL: " + ", ".join(c.metric for c in verdict.failures)
+        opt = load_model(spec)
+        result = run_cold_start(ref, opt)
         cells = [f"{result.metrics[c]:.3g}" for c in COLUMNS]
-        print(f"| `{spec}` | " + " | ".join(cells) + f" | {outcome} |")
+        print(f"| `{spec}` | " + " | ".join(cells) + f" | {_outcome('cold_start', result)} | "
+              f"{_outcome('keywords', run_keyword_mass(ref, opt))} |")
 
 
 if __name__ == "__main__":
