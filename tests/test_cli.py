@@ -68,6 +68,7 @@ def test_tokenizers_command_prints_tables_and_writes_json(tmp_path, capsys):
 @pytest.mark.parametrize("args, fragment", [
     (["tokenizers", "zoo:tiny-code", "--languages", "cobol"], "unknown language 'cobol'"),
     (["tokenizers", "zoo:tiny-code", "--corpus", "/no/such/dir"], "corpus folder /no/such/dir does not exist"),
+    (["tokenizers", "/no/such/file.gguf"], "/no/such/file.gguf"),
 ])
 def test_tokenizers_bad_input_exits_2(args, fragment):
     proc = subprocess.run([sys.executable, "-m", "codeguard.cli", *args], capture_output=True, text=True)
