@@ -6,7 +6,7 @@ one class here; backends differ only in how they load (see `codeguard.backends.l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Iterator, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 import torch
@@ -32,6 +32,8 @@ class LanguageModel(Protocol):
     def start_ids(self, start_token: str | None = None) -> tuple[list[int], str]: ...
 
     def next_token_logprobs(self, contexts: Sequence[Sequence[int]]) -> np.ndarray: ...
+
+    def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]: ...
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
                top_p: float = 1.0, seed: int = 0) -> list[list[int]]: ...
@@ -112,14 +114,41 @@ class HFCausalLM:
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1, :]
             rows.append(logits.detach().to(torch.float64).cpu())
         logits = torch.cat(rows)
+        self._check_finite(logits, "next-token logits")
+        return torch.log_softmax(logits, dim=-1).numpy()
+
+    def _check_finite(self, logits: torch.Tensor, where: str) -> None:
         bad = ~torch.isfinite(logits)
         if bad.any():
-            row, col = (int(x) for x in bad.nonzero()[0])
+            first = [int(x) for x in bad.nonzero()[0]]
             raise NonFiniteLogitsError(
-                f"{self.spec} ({self.backend}) produced {int(bad.sum())} non-finite logits "
-                f"(first: context {row}, token id {col}, value {logits[row, col].item()}); "
-                "the model's weights or its derivation are broken")
-        return torch.log_softmax(logits, dim=-1).numpy()
+                f"{self.spec} ({self.backend}) produced {int(bad.sum())} non-finite logits ({where}, first at index "
+                f"{first}); the model's weights or its derivation are broken")
+
+    def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
+        """Per-window (len, vocab) float64 log-probabilities at every position, streamed window by window.
+
+        Windows are right-padded (causal attention never sees the padding) and batched under a budget of
+        positions x vocabulary, so memory stays bounded for long corpora and large vocabularies.
+        """
+        longest = max(len(w) for w in windows)
+        per_batch = max(1, min(self.token_budget // longest, (1 << 25) // (longest * self.output_width)))
+        pad = self.hf_tokenizer.pad_token_id if self.hf_tokenizer.pad_token_id is not None else 0
+        for start in range(0, len(windows), per_batch):
+            batch = windows[start:start + per_batch]
+            width = max(len(w) for w in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, window in enumerate(batch):
+                ids[row, :len(window)] = torch.tensor(list(window), dtype=torch.long)
+                mask[row, :len(window)] = 1
+            positions = torch.arange(width).unsqueeze(0).expand(len(batch), -1)
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+            for row, window in enumerate(batch):
+                window_logits = logits[row, :len(window)].to(torch.float64)
+                self._check_finite(window_logits, f"window {start + row}")
+                yield torch.log_softmax(window_logits, dim=-1).numpy()
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
                top_p: float = 1.0, seed: int = 0) -> list[list[int]]:
