@@ -26,7 +26,7 @@ COLUMNS = ["kl_ref_opt", "js_divergence", "total_variation", "entropy_delta", "t
 def _outcome(suite: str, result) -> str:
     baseline = load_baseline(REPO / "baselines" / "zoo-tiny-code" / f"{suite}.json")
     check_probe_config(baseline, result.probe_config())
-    verdict = gate(suite, result.metrics, baseline=baseline)
+    verdict = gate(suite, result.gate_metrics(), baseline=baseline)
     return "pass" if verdict.passed else "FAIL: " + ", ".join(c.metric for c in verdict.failures)
 
 
@@ -37,7 +37,7 @@ def main() -> None:
     for spec in CANDIDATES:
         opt = load_model(spec)
         result = run_cold_start(ref, opt)
-        cells = [f"{result.metrics[c]:.3g}" for c in COLUMNS]
+        cells = [f"{result.gate_metrics()[c]:.3g}" for c in COLUMNS]
         print(f"| `{spec}` | " + " | ".join(cells) + f" | {_outcome('cold_start', result)} | "
               f"{_outcome('keywords', run_keyword_mass(ref, opt))} |")
 

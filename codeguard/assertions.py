@@ -30,7 +30,7 @@ def assert_divergence(result, **limits: float) -> GateVerdict:
     if unknown:
         raise TypeError(f"assert_divergence: unknown limit(s) {unknown}; accepted: {sorted(_KEYWORD_LIMITS)}")
     named = {_KEYWORD_LIMITS[key]: value for key, value in limits.items() if value is not None}
-    return assert_gate(gate(result.probe, result.metrics, limits=named, ref_spec=result.ref.spec,
+    return assert_gate(gate(result.probe, result.gate_metrics(), limits=named, ref_spec=result.ref.spec,
                             opt_spec=result.opt.spec))
 
 
@@ -43,6 +43,6 @@ def assert_within_baseline(result, baseline: Baseline | str | Path, suite: str =
     check_reference(baseline, result.ref.fingerprint, result.ref.spec)
     check_probe_config(baseline, result.probe_config())
     named = {_KEYWORD_LIMITS.get(key, key): value for key, value in limits.items() if value is not None}
-    return assert_gate(gate(suite, result.metrics, baseline=baseline, limits=named, ref_spec=result.ref.spec,
+    return assert_gate(gate(suite, result.gate_metrics(), baseline=baseline, limits=named, ref_spec=result.ref.spec,
                             opt_spec=result.opt.spec))
 

@@ -10,7 +10,7 @@ from codeguard.corpus import load_corpus
 from codeguard.errors import CodeguardError
 from codeguard.languages import load_registry
 
-PROBES = ("cold-start",)
+PROBES = ("cold-start", "corpus-kld")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--rollouts", type=int, default=0, help="extended cold start: sampled rollouts per model")
     compare.add_argument("--rollout-tokens", type=int, default=32)
     compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--corpus", metavar="DIR", help="corpus-kld: code to score (default: the shipped corpus)")
+    compare.add_argument("--ctx", type=int, default=None, metavar="N",
+                         help="corpus-kld: window length in tokens (default 512, capped at the model's maximum)")
     compare.add_argument("--languages", help="comma-separated registry languages for the keyword aggregates "
                                              "(default: all)")
     compare.add_argument("--registry", action="append", default=[], metavar="TOML",
@@ -70,6 +73,50 @@ def _format_metrics(result) -> str:
 
 
 def _compare(args) -> int:
+    if args.probe == "corpus-kld":
+        return _compare_corpus(args)
+    return _compare_cold_start(args)
+
+
+def _compare_corpus(args) -> int:
+    from codeguard.backends import load_model
+    from codeguard.probes.corpus_kld import CorpusKLDConfig, run_corpus_kld
+    registry = load_registry(args.registry)
+    corpus = load_corpus(args.corpus, registry)
+    ref, opt = load_model(args.ref), load_model(args.opt)
+    config = CorpusKLDConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token)
+    result = run_corpus_kld(ref, opt, config, corpus=corpus)
+    print(_format_corpus(result))
+    if args.json:
+        _write_json(args.json, result.to_dict())
+    return 0
+
+
+def _format_corpus(result) -> str:
+    m = result.metrics
+    lines = [f"probe: corpus-kld   ref: {result.ref.spec}   opt: {result.opt.spec}   ctx: {result.config.ctx}",
+             f"positions {int(m['positions'])}; PPL ref {m['ppl_ref']:.3f}, opt {m['ppl_opt']:.3f}, "
+             f"ratio {m['ppl_ratio']:.4f}",
+             f"KLD mean {m['kld_mean']:.6f} ± {m['kld_stderr']:.6f}, median {m['kld_median']:.6f}, "
+             f"p90 {m['kld_p90']:.5f}, p95 {m['kld_p95']:.5f}, p99 {m['kld_p99']:.5f}, p99.9 {m['kld_p999']:.5f}, "
+             f"max {m['kld_max']:.4f}",
+             f"same top p {100 * m['same_top_p']:.2f} ± {100 * m['same_top_p_stderr']:.2f} %",
+             "Δp of the actual token: " + ", ".join(f"{k} {v:+.4f}" for k, v in result.delta_p.items()), "",
+             f"{'language':<12}{'positions':>10}{'KLD mean':>11}{'p99':>9}{'max':>8}{'same top':>10}{'PPL ratio':>11}"]
+    for lang, s in result.per_language.items():
+        lines.append(f"{lang:<12}{int(s['positions']):>10}{s['kld_mean']:>11.5f}{s['kld_p99']:>9.4f}"
+                     f"{s['kld_max']:>8.3f}{s['same_top_p']:>10.3f}{s['ppl_ratio']:>11.4f}")
+    skipped = result.skipped_files
+    if skipped["unknown_language"] or skipped["undecodable"]:
+        lines.append(f"skipped: {len(skipped['unknown_language'])} file(s) of unknown language, "
+                     f"{len(skipped['undecodable'])} not UTF-8: "
+                     + ", ".join(skipped["unknown_language"] + skipped["undecodable"]))
+    lines.append("\nworst positions:")
+    lines += [f"  {w['kld']:.4f}  {w['file']}:{w['line']}  {w['context']!r}" for w in result.worst[:5]]
+    return "\n".join(lines)
+
+
+def _compare_cold_start(args) -> int:
     from codeguard.backends import load_model
     from codeguard.probes.cold_start import ColdStartConfig, run_cold_start
     from codeguard.probes.keyword_mass import KeywordMassConfig, run_keyword_mass

@@ -43,7 +43,18 @@ KEYWORD_RULES: dict[str, MetricRule] = {
     "language_mix_js": MetricRule(LOWER, 1.5, 1e-4, "JS divergence (bits) of the per-language keyword-mass mix"),
 }
 
-SUITE_RULES: dict[str, dict[str, MetricRule]] = {"cold_start": COLD_START_RULES, "keywords": KEYWORD_RULES}
+# Teacher-forced corpus divergence (probes/corpus_kld.py), overall and per language.
+CORPUS_KLD_RULES: dict[str, MetricRule] = {
+    "kld_mean": MetricRule(LOWER, 1.5, 5e-4, "mean KL(ref‖opt) over every corpus position, nats"),
+    "kld_p99": MetricRule(LOWER, 1.5, 5e-3, "99th percentile of the per-position KLD"),
+    "same_top_p": MetricRule(HIGHER, 0.0, 0.02, "share of positions where both models' top-1 agree"),
+    "ppl_ratio": MetricRule(LOWER, 0.0, 0.01, "perplexity of opt over perplexity of ref"),
+    "kld_mean.*": MetricRule(LOWER, 1.5, 1e-3, "mean KLD on one language's files"),
+    "same_top_p.*": MetricRule(HIGHER, 0.0, 0.03, "same-top share on one language's files"),
+}
+
+SUITE_RULES: dict[str, dict[str, MetricRule]] = {"cold_start": COLD_START_RULES, "keywords": KEYWORD_RULES,
+                                                 "corpus_kld": CORPUS_KLD_RULES}
 
 
 def rules_for(suite: str) -> dict[str, MetricRule]:

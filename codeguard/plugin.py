@@ -31,6 +31,12 @@ def pytest_addoption(parser):
                     help="an absolute limit on top of the baseline, e.g. js_divergence=0.01 (repeatable)")
     group.addoption("--codeguard-languages", dest="codeguard_languages", action="append", metavar="TOML",
                     help="an extra language registry file: add languages or extend keyword lists (repeatable)")
+    group.addoption("--codeguard-corpus", dest="codeguard_corpus", metavar="DIR",
+                    help="your own code for the teacher-forced probes, files grouped by extension "
+                         "(default: the shipped per-language corpus)")
+    group.addoption("--codeguard-ctx", dest="codeguard_ctx", metavar="N",
+                    help="window length in tokens for the teacher-forced probes (default 512, capped at the "
+                         "models' maximum context)")
     group.addoption("--codeguard-seed", dest="codeguard_seed", type=int, default=None, help="sampling seed")
     group.addoption("--codeguard-start-token", dest="codeguard_start_token", metavar="TOKEN",
                     help="cold-start token for tokenizers without BOS (default: BOS, else EOS)")
@@ -42,6 +48,8 @@ def pytest_addoption(parser):
     parser.addini("codeguard_limits", "absolute limits, one METRIC=VALUE per line", type="linelist", default=[])
     parser.addini("codeguard_languages", "extra language registry files, one per line", type="linelist",
                   default=[])
+    parser.addini("codeguard_corpus", "code folder for the teacher-forced probes", default="")
+    parser.addini("codeguard_ctx", "window length for the teacher-forced probes", default="")
     parser.addini("codeguard_seed", "sampling seed", default="")
     parser.addini("codeguard_start_token", "cold-start token", default="")
     parser.addini("codeguard_rollouts", "extended cold-start rollouts", default="")
@@ -133,6 +141,11 @@ class CodeguardHelper:
         """PKP/KAP/STP/NLP of both models from the start token, and their shifts (the study's aggregates)."""
         __tracebackhide__ = True
         return _or_fail(lambda: self._session.keyword_mass(**config))
+
+    def corpus_kld(self, **config):
+        """Teacher-forced KL divergence over the corpus, with llama.cpp's statistics, per language."""
+        __tracebackhide__ = True
+        return _or_fail(lambda: self._session.corpus_kld(**config))
 
     def baseline(self, suite: str):
         """The stored baseline for `suite` (read-only), or None."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from codeguard import __version__
 from codeguard.baseline import Baseline, baseline_path, load_baseline, new_baseline, write_baseline
-from codeguard.errors import BaselineError
+from codeguard.errors import BaselineError, ConfigError
 from codeguard.gate import GateVerdict, check_probe_config, check_reference, gate, parse_limits
 from codeguard.languages import load_registry
 from codeguard.specs import parse_model_pair
@@ -36,6 +36,8 @@ class Options:
     rollouts: int
     invocation: list[str]
     registry: object = None  # LanguageRegistry, built and validated at configure time
+    corpus: str | None = None  # None: the shipped per-language corpus
+    ctx: int | None = None     # None: 512, capped at the models' maximum context
 
 
 @dataclass
@@ -85,6 +87,18 @@ class CodeguardSession:
             self._results[key] = run_keyword_mass(pair.ref, pair.opt, config, self.options.registry)
         return self._results[key]
 
+    def corpus_kld(self, **overrides) -> object:
+        from codeguard.corpus import load_corpus
+        from codeguard.probes.corpus_kld import CorpusKLDConfig, run_corpus_kld
+        config = CorpusKLDConfig(**{"ctx": self.options.ctx, "corpus": self.options.corpus,
+                                    "start_token": self.options.start_token, **overrides})
+        key = ("corpus-kld", config)
+        if key not in self._results:
+            pair = self.model_pair()
+            corpus = load_corpus(config.corpus, self.options.registry)
+            self._results[key] = run_corpus_kld(pair.ref, pair.opt, config, corpus=corpus)
+        return self._results[key]
+
     def results(self) -> list:
         return list(self._results.values())
 
@@ -114,23 +128,23 @@ class CodeguardSession:
                 f"candidate and accept it with:\n    {self.update_command()}")
         check_reference(baseline, result.ref.fingerprint, result.ref.spec)
         check_probe_config(baseline, result.probe_config())
-        return gate(suite, result.metrics, baseline=baseline, limits=self.options.limits,
+        return gate(suite, result.gate_metrics(), baseline=baseline, limits=self.options.limits,
                     ref_spec=result.ref.spec, opt_spec=result.opt.spec)
 
     def _accept(self, result, suite: str, path: Path, previous: Baseline | None) -> GateVerdict:
         """Writes the candidate's metrics as the new baseline, unless it breaks a configured absolute limit."""
-        hard_limits = gate(suite, result.metrics, limits=self.options.limits, ref_spec=result.ref.spec,
+        hard_limits = gate(suite, result.gate_metrics(), limits=self.options.limits, ref_spec=result.ref.spec,
                            opt_spec=result.opt.spec)
         if not hard_limits.passed:
             return hard_limits
         baseline = new_baseline(suite, {"spec": result.ref.spec, "fingerprint": result.ref.fingerprint},
                                 {"spec": result.opt.spec, "fingerprint": result.opt.fingerprint},
-                                result.probe_config(), result.metrics, previous, __version__)
+                                result.probe_config(), result.gate_metrics(), previous, __version__)
         old_text = write_baseline(path, baseline)
         diff = "".join(difflib.unified_diff(old_text.splitlines(True), path.read_text().splitlines(True),
                                             f"{path} (before)", str(path)))
         self.written.append(WrittenBaseline(path, diff))
-        return gate(suite, result.metrics, baseline=baseline, limits=self.options.limits,
+        return gate(suite, result.gate_metrics(), baseline=baseline, limits=self.options.limits,
                     ref_spec=result.ref.spec, opt_spec=result.opt.spec)
 
     @staticmethod
@@ -164,4 +178,18 @@ def resolve_options(config) -> Options:
         seed=int(seed if seed is not None else (ini("codeguard_seed") or 0)),
         start_token=config.getoption("codeguard_start_token") or ini("codeguard_start_token"),
         rollouts=int(rollouts if rollouts is not None else (ini("codeguard_rollouts") or 0)),
-        invocation=list(config.invocation_params.args), registry=registry)
+        invocation=list(config.invocation_params.args), registry=registry,
+        corpus=config.getoption("codeguard_corpus") or ini("codeguard_corpus"),
+        ctx=_positive_int(config.getoption("codeguard_ctx") or ini("codeguard_ctx"), "--codeguard-ctx"))
+
+
+def _positive_int(value, name: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} {value!r}: expected a whole number of tokens") from None
+    if number < 2:
+        raise ConfigError(f"{name} {number}: a window needs at least 2 tokens")
+    return number

@@ -146,3 +146,10 @@ def test_keyword_suite_uses_the_extended_registry(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--model-pair", PAIR,
                                            "--codeguard-languages", str(ours), "test_zig.py")
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("value", ["1", "many"])
+def test_bad_ctx_is_a_usage_error(pytester, value):
+    result = _run(pytester, "--model-pair", PAIR, "--codeguard-ctx", value)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--codeguard-ctx*{value}*"])

@@ -51,6 +51,9 @@ class KeywordMassResult:
         data["probe"] = self.probe
         return data
 
+    def gate_metrics(self) -> dict[str, float]:
+        return self.metrics
+
     def probe_config(self) -> dict:
         return {"probe": self.probe, "start_ids": list(self.start_ids), "start_source": self.start_source,
                 "languages": sorted(self.aggregates["ref"]["languages"])}

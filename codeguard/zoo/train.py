@@ -50,7 +50,7 @@ def pack(tokenizer, texts: list[str]) -> torch.Tensor:
 def model_config(tokenizer, hidden: int, layers: int, heads: int, intermediate: int) -> LlamaConfig:
     return LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=intermediate,
                        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
-                       max_position_embeddings=1024, tie_word_embeddings=True, rms_norm_eps=1e-5,
+                       max_position_embeddings=SEQ_LEN, tie_word_embeddings=True, rms_norm_eps=1e-5,
                        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                        pad_token_id=tokenizer.pad_token_id)
 

@@ -1,0 +1,126 @@
+"""Corpus KL divergence, llama.cpp's `perplexity --kl-divergence` statistics, per programming language.
+
+Per scored position: KL(ref‖opt) in nats over the full distributions, whether the top-1 tokens agree, and both
+models' probability of the actual next token. Positions are reduced to a few numbers as windows stream by, so
+memory never holds positions x vocabulary beyond one batch.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+from scipy.special import rel_entr
+
+from codeguard.corpus import Corpus, load_corpus
+from codeguard.probes.cold_start import ModelInfo
+from codeguard.probes.teacher_forced import max_context, score_windows
+
+DEFAULT_CTX = 512
+WORST_REPORTED = 10
+DP_PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
+
+
+@dataclass(frozen=True)
+class CorpusKLDConfig:
+    ctx: int | None = None      # None: DEFAULT_CTX, capped at the smaller maximum context of the two models
+    corpus: str | None = None   # None: the shipped corpus
+    start_token: str | None = None
+
+
+@dataclass
+class CorpusKLDResult:
+    probe = "corpus-kld"
+    ref: ModelInfo
+    opt: ModelInfo
+    config: CorpusKLDConfig
+    start_ids: list[int]
+    start_source: str
+    metrics: dict[str, float]                  # overall llama.cpp-style statistics
+    per_language: dict[str, dict[str, float]]
+    delta_p: dict[str, float]
+    worst: list[dict]
+    skipped_files: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["probe"] = self.probe
+        data["metrics"] = {**self.metrics, "per_language": self.per_language}
+        return data
+
+    def probe_config(self) -> dict:
+        return {"probe": self.probe, "start_ids": list(self.start_ids), "start_source": self.start_source,
+                "ctx": self.config.ctx, "corpus": self.config.corpus or "shipped"}
+
+    def gate_metrics(self) -> dict[str, float]:
+        """Flat metrics for the gate: overall ones and `kld_mean.<language>` / `same_top_p.<language>`."""
+        flat = dict(self.metrics)
+        for lang, stats in self.per_language.items():
+            flat[f"kld_mean.{lang}"] = stats["kld_mean"]
+            flat[f"same_top_p.{lang}"] = stats["same_top_p"]
+        return flat
+
+
+def summarize(kld: np.ndarray, same_top: np.ndarray, p_ref: np.ndarray, p_opt: np.ndarray) -> dict[str, float]:
+    """llama.cpp's KLD report for one set of positions."""
+    n = kld.size
+    same = float(same_top.mean())
+    nll_ref, nll_opt = -np.log(p_ref), -np.log(p_opt)
+    return {
+        "positions": float(n),
+        "kld_mean": float(kld.mean()),
+        "kld_stderr": float(kld.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0,
+        "kld_median": float(np.median(kld)),
+        "kld_p90": float(np.percentile(kld, 90)), "kld_p95": float(np.percentile(kld, 95)),
+        "kld_p99": float(np.percentile(kld, 99)), "kld_p999": float(np.percentile(kld, 99.9)),
+        "kld_max": float(kld.max()),
+        "same_top_p": same, "same_top_p_stderr": float(np.sqrt(same * (1 - same) / n)),
+        "ppl_ref": float(np.exp(nll_ref.mean())), "ppl_opt": float(np.exp(nll_opt.mean())),
+        "ppl_ratio": float(np.exp(nll_opt.mean() - nll_ref.mean())),
+    }
+
+
+def delta_p_stats(p_ref: np.ndarray, p_opt: np.ndarray) -> dict[str, float]:
+    """Δp = p_opt − p_ref of the actual next token (llama.cpp's token probability statistics)."""
+    dp = p_opt - p_ref
+    stats = {"mean": float(dp.mean()), "rms": float(np.sqrt((dp ** 2).mean())), "min": float(dp.min()),
+             "max": float(dp.max())}
+    stats.update({f"p{q}": float(np.percentile(dp, q)) for q in DP_PERCENTILES})
+    return stats
+
+
+def run_corpus_kld(ref, opt, config: CorpusKLDConfig = CorpusKLDConfig(), corpus: Corpus | None = None,
+                   registry=None) -> CorpusKLDResult:
+    """Scores the corpus with both models and reduces every position to llama.cpp's statistics."""
+    corpus = corpus or load_corpus(config.corpus, registry)
+    if config.ctx is None:
+        config = replace(config, ctx=min(DEFAULT_CTX, max_context(ref), max_context(opt)))
+    files, _, start_ids, source, stream = score_windows(ref, opt, corpus, config.ctx, config.start_token)
+    kld, same, p_ref, p_opt, file_of, token_of = [], [], [], [], [], []
+    for scored in stream:
+        targets = scored.targets
+        rows = np.arange(targets.size)
+        kld.append(rel_entr(np.exp(scored.ref), np.exp(scored.opt)).sum(axis=1))
+        same.append(scored.ref.argmax(axis=1) == scored.opt.argmax(axis=1))
+        p_ref.append(np.exp(scored.ref[rows, targets]))
+        p_opt.append(np.exp(scored.opt[rows, targets]))
+        file_of.append(np.full(targets.size, scored.window.file))
+        token_of.append(scored.window.first_token + rows)
+    kld, same, p_ref, p_opt = (np.concatenate(a) for a in (kld, same, p_ref, p_opt))
+    file_of, token_of = np.concatenate(file_of), np.concatenate(token_of)
+    language_of = np.array([files[i].language for i in file_of])
+    per_language = {lang: summarize(kld[language_of == lang], same[language_of == lang],
+                                    p_ref[language_of == lang], p_opt[language_of == lang])
+                    for lang in sorted(set(language_of))}
+    worst = []
+    for index in np.argsort(-kld, kind="stable")[:WORST_REPORTED]:
+        f = files[file_of[index]]
+        token = int(token_of[index])
+        a, b = f.offsets[token]
+        worst.append({"file": f.path, "language": f.language, "line": f.line_of_token(token),
+                      "kld": float(kld[index]), "token": f.text[a:b],
+                      "context": f.text[max(0, a - 60):a] + "⟦" + f.text[a:b] + "⟧" + f.text[b:b + 20]})
+    return CorpusKLDResult(
+        ref=ModelInfo(ref.spec, ref.fingerprint, ref.backend), opt=ModelInfo(opt.spec, opt.fingerprint, opt.backend),
+        config=config, start_ids=start_ids, start_source=source, metrics=summarize(kld, same, p_ref, p_opt),
+        per_language=per_language, delta_p=delta_p_stats(p_ref, p_opt), worst=worst,
+        skipped_files={"unknown_language": corpus.unknown_language, "undecodable": corpus.undecodable})

@@ -1,0 +1,107 @@
+"""Teacher-forced scoring of a corpus by two models, streamed window by window.
+
+Window rule (part of every baseline of these probes): each file is tokenized whole, without special tokens, and
+cut into consecutive chunks of `ctx - len(start_ids)` tokens; a window is the model's start ids followed by one
+chunk. Every chunk token is scored: the token at chunk position k is predicted from the window's start ids and
+chunk[:k]. Nothing else is added inside a window, and no window crosses a file boundary.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from codeguard.compat import require_same_vocabulary
+from codeguard.corpus import Corpus
+from codeguard.errors import ProbeInputError
+from codeguard.probes.cold_start import matching_start_ids
+
+
+@dataclass
+class EncodedFile:
+    path: str
+    language: str
+    text: str
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+
+    def line_of_token(self, index: int) -> int:
+        """1-based line of the token's first character."""
+        char = self.offsets[index][0]
+        return self.text.count("\n", 0, char) + 1
+
+    def tokens_overlapping(self, start: int, end: int) -> range:
+        """Indexes of the tokens that overlap the character span [start, end)."""
+        ends = [b for _, b in self.offsets]
+        first = bisect.bisect_right(ends, start)
+        last = first
+        while last < len(self.offsets) and self.offsets[last][0] < end:
+            last += 1
+        return range(first, last)
+
+
+@dataclass
+class Window:
+    file: int          # index into the encoded files
+    first_token: int   # file token index of chunk[0]
+    ids: list[int]     # start ids + chunk
+
+
+@dataclass
+class ScoredWindow:
+    window: Window
+    targets: np.ndarray   # chunk token ids, shape (n,)
+    ref: np.ndarray       # (n, vocab) float64 log-probs predicting each target
+    opt: np.ndarray
+
+
+def encode_corpus(tokenizer, corpus: Corpus) -> list[EncodedFile]:
+    files = []
+    for f in corpus.files:
+        encoding = tokenizer.backend_tokenizer.encode(f.text, add_special_tokens=False)
+        files.append(EncodedFile(str(f.path.relative_to(corpus.root)), f.language, f.text, encoding.ids,
+                                 encoding.offsets))
+    return files
+
+
+def make_windows(files: list[EncodedFile], start_ids: list[int], ctx: int) -> list[Window]:
+    chunk = ctx - len(start_ids)
+    if chunk < 1:
+        raise ProbeInputError(f"ctx={ctx} leaves no room after the {len(start_ids)} start token(s); use ctx >= "
+                              f"{len(start_ids) + 1}")
+    return [Window(i, first, start_ids + f.ids[first:first + chunk])
+            for i, f in enumerate(files) for first in range(0, len(f.ids), chunk)]
+
+
+def max_context(model) -> int:
+    """The longest window a model takes (its config's max_position_embeddings; unbounded when absent)."""
+    return int(getattr(model.model.config, "max_position_embeddings", None) or 1 << 30)
+
+
+def check_context_length(model, ctx: int) -> None:
+    limit = max_context(model)
+    if ctx > limit:
+        raise ProbeInputError(f"ctx={ctx} is larger than the maximum context of {model.spec} ({limit} positions); "
+                              f"use --ctx {limit} or less")
+
+
+def score_windows(ref, opt, corpus: Corpus, ctx: int, start_token: str | None = None):
+    """Checks the pair, encodes the corpus and returns (files, windows, start ids, source, stream of scores)."""
+    require_same_vocabulary(ref, opt)
+    start_ids, source = matching_start_ids(ref, opt, start_token)
+    for model in (ref, opt):
+        check_context_length(model, ctx)
+    files = encode_corpus(ref.tokenizer, corpus)
+    windows = make_windows(files, start_ids, ctx)
+    if not windows:
+        raise ProbeInputError(f"the corpus at {corpus.root} encodes to no tokens")
+
+    def stream() -> Iterator[ScoredWindow]:
+        n = len(start_ids)
+        id_lists = [w.ids for w in windows]
+        for window, ref_lp, opt_lp in zip(windows, ref.sequence_logprobs(id_lists), opt.sequence_logprobs(id_lists)):
+            # position n-1+k (after start ids and chunk[:k]) predicts chunk[k]
+            yield ScoredWindow(window, np.asarray(window.ids[n:]), ref_lp[n - 1:-1], opt_lp[n - 1:-1])
+    return files, windows, start_ids, source, stream()
