@@ -10,7 +10,7 @@ from codeguard.corpus import load_corpus
 from codeguard.errors import CodeguardError
 from codeguard.languages import load_registry
 
-PROBES = ("cold-start", "corpus-kld")
+PROBES = ("cold-start", "corpus-kld", "keyword-shift")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,7 +75,34 @@ def _format_metrics(result) -> str:
 def _compare(args) -> int:
     if args.probe == "corpus-kld":
         return _compare_corpus(args)
+    if args.probe == "keyword-shift":
+        return _compare_keyword_shift(args)
     return _compare_cold_start(args)
+
+
+def _compare_keyword_shift(args) -> int:
+    from codeguard.backends import load_model
+    from codeguard.probes.keyword_shift import KeywordShiftConfig, run_keyword_shift
+    registry = load_registry(args.registry)
+    corpus = load_corpus(args.corpus, registry)
+    ref, opt = load_model(args.ref), load_model(args.opt)
+    config = KeywordShiftConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token)
+    result = run_keyword_shift(ref, opt, config, corpus=corpus, registry=registry)
+    o = result.overall
+    lines = [f"probe: keyword-shift   ref: {result.ref.spec}   opt: {result.opt.spec}   ctx: {result.config.ctx}",
+             f"{o['positions']} keyword positions: mean |Δlog p| {o['mean_abs_dlogp']:.4f}, max "
+             f"{o['max_abs_dlogp']:.4f}; ref's top-1 lost by opt at {100 * o['top1_lost_share']:.1f} % of "
+             f"{o['ref_top1_positions']} positions; {result.skipped['crossing_a_window_boundary']} keyword(s) "
+             "crossing a window boundary skipped", "",
+             f"{'language':<12}{'positions':>10}{'mean|Δ|':>9}{'max|Δ|':>8}{'lost top1':>10}  moved most"]
+    for lang, s in result.per_language.items():
+        moved = ", ".join(f"{m['keyword']}({m['count']})" for m in s["most_moved"][:4])
+        lines.append(f"{lang:<12}{s['positions']:>10}{s['mean_abs_dlogp']:>9.4f}{s['max_abs_dlogp']:>8.3f}"
+                     f"{s['top1_lost_share']:>10.3f}  {moved}")
+    print("\n".join(lines))
+    if args.json:
+        _write_json(args.json, result.to_dict())
+    return 0
 
 
 def _compare_corpus(args) -> int:

@@ -53,8 +53,17 @@ CORPUS_KLD_RULES: dict[str, MetricRule] = {
     "same_top_p.*": MetricRule(HIGHER, 0.0, 0.03, "same-top share on one language's files"),
 }
 
+# Keywords where they occur in real code (probes/keyword_shift.py).
+KEYWORD_SHIFT_RULES: dict[str, MetricRule] = {
+    "mean_abs_dlogp": MetricRule(LOWER, 0.5, 0.01, "mean |Δ log p| of keyword tokens in the corpus, nats"),
+    "mean_abs_dlogp.*": MetricRule(LOWER, 0.5, 0.02, "mean |Δ log p| of one language's keywords, nats"),
+    "top1_lost_share": MetricRule(LOWER, 1.5, 0.02,
+                                  "share of keyword positions where ref ranked the keyword first and opt does not"),
+}
+
 SUITE_RULES: dict[str, dict[str, MetricRule]] = {"cold_start": COLD_START_RULES, "keywords": KEYWORD_RULES,
-                                                 "corpus_kld": CORPUS_KLD_RULES}
+                                                 "corpus_kld": CORPUS_KLD_RULES,
+                                                 "keyword_shift": KEYWORD_SHIFT_RULES}
 
 
 def rules_for(suite: str) -> dict[str, MetricRule]:

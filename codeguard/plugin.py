@@ -147,6 +147,11 @@ class CodeguardHelper:
         __tracebackhide__ = True
         return _or_fail(lambda: self._session.corpus_kld(**config))
 
+    def keyword_shift(self, **config):
+        """Log-probabilities of keywords where they occur in real code, ref vs opt, per language."""
+        __tracebackhide__ = True
+        return _or_fail(lambda: self._session.keyword_shift(**config))
+
     def baseline(self, suite: str):
         """The stored baseline for `suite` (read-only), or None."""
         path = self._session.baseline_file(suite)

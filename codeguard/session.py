@@ -99,6 +99,19 @@ class CodeguardSession:
             self._results[key] = run_corpus_kld(pair.ref, pair.opt, config, corpus=corpus)
         return self._results[key]
 
+    def keyword_shift(self, **overrides) -> object:
+        from codeguard.corpus import load_corpus
+        from codeguard.probes.keyword_shift import KeywordShiftConfig, run_keyword_shift
+        config = KeywordShiftConfig(**{"ctx": self.options.ctx, "corpus": self.options.corpus,
+                                       "start_token": self.options.start_token, **overrides})
+        key = ("keyword-shift", config)
+        if key not in self._results:
+            pair = self.model_pair()
+            corpus = load_corpus(config.corpus, self.options.registry)
+            self._results[key] = run_keyword_shift(pair.ref, pair.opt, config, corpus=corpus,
+                                                   registry=self.options.registry)
+        return self._results[key]
+
     def results(self) -> list:
         return list(self._results.values())
 

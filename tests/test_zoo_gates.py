@@ -24,30 +24,32 @@ def _gate(pytester, pair):
 def test_harmless_candidates_pass_every_gate(pytester, opt, why):
     result = _gate(pytester, f"zoo:tiny-code,{opt}")
     assert result.ret == 0, why
-    result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["cold_start: PASSED*", "corpus_kld: PASSED*", "keywords: PASSED*"])
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["cold_start: PASSED*", "corpus_kld: PASSED*", "keyword_shift: PASSED*",
+                                 "keywords: PASSED*"])
 
 
 def test_dynamic_int8_keeps_the_distribution_but_moves_some_languages_keyword_mass(pytester):
     """torch dynamic int8 stays within 1.3x of ORT int8 on every divergence, but shifts the keyword mass of
     several languages by 3-6 % where ORT int8 moved it by 0.2-1.4 %: the keyword gate says which."""
     result = _gate(pytester, "zoo:tiny-code,zoo:tiny-code@dynamic-int8")
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*codeguard gate 'keywords' failed*pkp_rel_shift.go=*", "cold_start: PASSED*",
-                                 "corpus_kld: PASSED*", "keywords: FAILED*"])
+                                 "corpus_kld: PASSED*", "keyword_shift: PASSED*", "keywords: FAILED*"])
 
 
 def test_int4_rtn_fails_and_names_the_metrics_and_languages_that_broke(pytester):
     result = _gate(pytester, "zoo:tiny-code,zoo:tiny-code@int4-rtn")
-    result.assert_outcomes(failed=3)
+    result.assert_outcomes(failed=4)
     result.stdout.fnmatch_lines(["*codeguard gate 'cold_start' failed for zoo:tiny-code@int4-rtn against "
                                  "zoo:tiny-code: *kl_ref_opt=*"])
     for metric in ("kl_ref_opt", "js_divergence", "total_variation", "stp_abs_shift", "pkp_rel_shift.ruby",
-                   "pkp_rel_shift.sql", "kld_mean", "same_top_p", "same_top_p.python", "kld_mean.go"):
+                   "pkp_rel_shift.sql", "kld_mean", "same_top_p", "same_top_p.python", "kld_mean.go",
+                   "mean_abs_dlogp", "mean_abs_dlogp.sql", "top1_lost_share"):
         result.stdout.fnmatch_lines([f"  {metric} *FAIL"])
 
 
 def test_a_reference_without_baselines_says_how_to_create_them(pytester):
     result = _gate(pytester, "zoo:tiny-code-python,zoo:tiny-code-python@onnx-int8")
-    result.assert_outcomes(failed=3)
+    result.assert_outcomes(failed=4)
     result.stdout.fnmatch_lines(["*no baseline for suite 'cold_start' at *zoo-tiny-code-python/cold_start.json*"])
