@@ -82,11 +82,12 @@ def _compare(args) -> int:
 
 def _compare_keyword_shift(args) -> int:
     from codeguard.backends import load_model
-    from codeguard.probes.keyword_shift import KeywordShiftConfig, run_keyword_shift
+    from codeguard.probes.keyword_shift import run_keyword_shift
+    from codeguard.probes.teacher_forced import TeacherForcedConfig
     registry = load_registry(args.registry)
     corpus = load_corpus(args.corpus, registry)
     ref, opt = load_model(args.ref), load_model(args.opt)
-    config = KeywordShiftConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token)
+    config = TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token)
     result = run_keyword_shift(ref, opt, config, corpus=corpus, registry=registry)
     o = result.overall
     lines = [f"probe: keyword-shift   ref: {result.ref.spec}   opt: {result.opt.spec}   ctx: {result.config.ctx}",
@@ -107,11 +108,12 @@ def _compare_keyword_shift(args) -> int:
 
 def _compare_corpus(args) -> int:
     from codeguard.backends import load_model
-    from codeguard.probes.corpus_kld import CorpusKLDConfig, run_corpus_kld
+    from codeguard.probes.corpus_kld import run_corpus_kld
+    from codeguard.probes.teacher_forced import TeacherForcedConfig
     registry = load_registry(args.registry)
     corpus = load_corpus(args.corpus, registry)
     ref, opt = load_model(args.ref), load_model(args.opt)
-    config = CorpusKLDConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token)
+    config = TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token)
     result = run_corpus_kld(ref, opt, config, corpus=corpus)
     print(_format_corpus(result))
     if args.json:
@@ -128,7 +130,8 @@ def _format_corpus(result) -> str:
              f"p90 {m['kld_p90']:.5f}, p95 {m['kld_p95']:.5f}, p99 {m['kld_p99']:.5f}, p99.9 {m['kld_p999']:.5f}, "
              f"max {m['kld_max']:.4f}",
              f"same top p {100 * m['same_top_p']:.2f} ± {100 * m['same_top_p_stderr']:.2f} %",
-             "Δp of the actual token: " + ", ".join(f"{k} {v:+.4f}" for k, v in result.delta_p.items()), "",
+             "Δp of the actual token: " + ", ".join(f"{k} {v:+.4f}" for k, v in result.delta_p.items()),
+             "Δp of ref's top token:  " + ", ".join(f"{k} {v:+.4f}" for k, v in result.delta_p_ref_top.items()), "",
              f"{'language':<12}{'positions':>10}{'KLD mean':>11}{'p99':>9}{'max':>8}{'same top':>10}{'PPL ratio':>11}"]
     for lang, s in result.per_language.items():
         lines.append(f"{lang:<12}{int(s['positions']):>10}{s['kld_mean']:>11.5f}{s['kld_p99']:>9.4f}"

@@ -145,12 +145,12 @@ class CodeguardHelper:
     def corpus_kld(self, **config):
         """Teacher-forced KL divergence over the corpus, with llama.cpp's statistics, per language."""
         __tracebackhide__ = True
-        return _or_fail(lambda: self._session.corpus_kld(**config))
+        return _or_fail(lambda: self._session.corpus_probe("corpus-kld", **config))
 
     def keyword_shift(self, **config):
         """Log-probabilities of keywords where they occur in real code, ref vs opt, per language."""
         __tracebackhide__ = True
-        return _or_fail(lambda: self._session.keyword_shift(**config))
+        return _or_fail(lambda: self._session.corpus_probe("keyword-shift", **config))
 
     def baseline(self, suite: str):
         """The stored baseline for `suite` (read-only), or None."""

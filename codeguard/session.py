@@ -87,30 +87,21 @@ class CodeguardSession:
             self._results[key] = run_keyword_mass(pair.ref, pair.opt, config, self.options.registry)
         return self._results[key]
 
-    def corpus_kld(self, **overrides) -> object:
+    def corpus_probe(self, probe: str, **overrides) -> object:
+        """Corpus KLD or keyword shift; the first request runs both in one pass over the corpus (halving the
+        forward passes a full gate run needs) and keeps both results."""
         from codeguard.corpus import load_corpus
-        from codeguard.probes.corpus_kld import CorpusKLDConfig, run_corpus_kld
-        config = CorpusKLDConfig(**{"ctx": self.options.ctx, "corpus": self.options.corpus,
-                                    "start_token": self.options.start_token, **overrides})
-        key = ("corpus-kld", config)
-        if key not in self._results:
+        from codeguard.probes.corpus_probes import CORPUS_PROBES, run_corpus_probes
+        from codeguard.probes.teacher_forced import TeacherForcedConfig
+        config = TeacherForcedConfig(**{"ctx": self.options.ctx, "corpus": self.options.corpus,
+                                        "start_token": self.options.start_token, **overrides})
+        if (probe, config) not in self._results:
             pair = self.model_pair()
             corpus = load_corpus(config.corpus, self.options.registry)
-            self._results[key] = run_corpus_kld(pair.ref, pair.opt, config, corpus=corpus)
-        return self._results[key]
-
-    def keyword_shift(self, **overrides) -> object:
-        from codeguard.corpus import load_corpus
-        from codeguard.probes.keyword_shift import KeywordShiftConfig, run_keyword_shift
-        config = KeywordShiftConfig(**{"ctx": self.options.ctx, "corpus": self.options.corpus,
-                                       "start_token": self.options.start_token, **overrides})
-        key = ("keyword-shift", config)
-        if key not in self._results:
-            pair = self.model_pair()
-            corpus = load_corpus(config.corpus, self.options.registry)
-            self._results[key] = run_keyword_shift(pair.ref, pair.opt, config, corpus=corpus,
-                                                   registry=self.options.registry)
-        return self._results[key]
+            results = run_corpus_probes(pair.ref, pair.opt, config, corpus, self.options.registry, CORPUS_PROBES)
+            for name, result in results.items():
+                self._results[(name, config)] = result
+        return self._results[(probe, config)]
 
     def results(self) -> list:
         return list(self._results.values())

@@ -74,3 +74,25 @@ def test_tokenizers_bad_input_exits_2(args, fragment):
     proc = subprocess.run([sys.executable, "-m", "codeguard.cli", *args], capture_output=True, text=True)
     assert proc.returncode == 2, proc.stderr
     assert fragment in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_compare_corpus_kld_json_keys(tmp_path, capsys):
+    out = tmp_path / "kld.json"
+    assert main(["compare", "zoo:tiny-code", "zoo:tiny-code@bf16", "--probe", "corpus-kld", "--corpus",
+                 "codeguard/data/corpus/lua", "--ctx", "128", "--json", str(out)]) == 0
+    assert "same top p" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    keys = {"kld_mean", "kld_stderr", "kld_median", "kld_p90", "kld_p95", "kld_p99", "kld_p999", "kld_max",
+            "same_top_p", "ppl_ref", "ppl_opt", "ppl_ratio"}
+    assert data["probe"] == "corpus-kld" and keys <= set(data["metrics"])
+    assert keys <= set(data["metrics"]["per_language"]["lua"])
+
+
+def test_compare_keyword_shift(tmp_path, capsys):
+    out = tmp_path / "shift.json"
+    assert main(["compare", "zoo:tiny-code", "zoo:tiny-code@int4-rtn", "--probe", "keyword-shift", "--corpus",
+                 "codeguard/data/corpus/go", "--json", str(out)]) == 0
+    assert "moved most" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["probe"] == "keyword-shift" and data["per_language"]["go"]["positions"] > 50
+    assert data["per_language"]["go"]["most_moved"][0]["count"] >= 1

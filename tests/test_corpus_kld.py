@@ -6,7 +6,8 @@ import torch
 from codeguard import load_model
 from codeguard.corpus import CorpusError, load_corpus
 from codeguard.errors import ProbeInputError
-from codeguard.probes.corpus_kld import CorpusKLDConfig, run_corpus_kld
+from codeguard.probes.corpus_kld import run_corpus_kld
+from codeguard.probes.teacher_forced import TeacherForcedConfig
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ def _independent_kld(ref, opt, corpus_root, ctx):
 
 def test_statistics_match_an_independent_computation(pair, small_corpus):
     ref, opt = pair
-    result = run_corpus_kld(ref, opt, CorpusKLDConfig(ctx=16, corpus=str(small_corpus)))
+    result = run_corpus_kld(ref, opt, TeacherForcedConfig(ctx=16, corpus=str(small_corpus)))
     kld, same = _independent_kld(ref, opt, small_corpus, ctx=16)
     m = result.metrics
     assert m["positions"] == kld.size
@@ -57,16 +58,16 @@ def test_statistics_match_an_independent_computation(pair, small_corpus):
 
 def test_identical_models_give_zero_everywhere(small_corpus):
     ref = load_model("zoo:tiny-code")
-    result = run_corpus_kld(ref, load_model("zoo:tiny-code"), CorpusKLDConfig(ctx=32, corpus=str(small_corpus)))
+    result = run_corpus_kld(ref, load_model("zoo:tiny-code"), TeacherForcedConfig(ctx=32, corpus=str(small_corpus)))
     for key in ("kld_mean", "kld_median", "kld_p99", "kld_p999", "kld_max"):
         assert result.metrics[key] == 0.0
     assert result.metrics["same_top_p"] == 1.0 and result.metrics["ppl_ratio"] == 1.0
-    assert result.delta_p["rms"] == 0.0
+    assert result.delta_p["rms"] == 0.0 and result.delta_p_ref_top["max"] == 0.0
 
 
 def test_rows_per_language_and_skipped_files_are_reported(pair, small_corpus):
     ref, opt = pair
-    result = run_corpus_kld(ref, opt, CorpusKLDConfig(ctx=32, corpus=str(small_corpus)))
+    result = run_corpus_kld(ref, opt, TeacherForcedConfig(ctx=32, corpus=str(small_corpus)))
     assert set(result.per_language) == {"python", "go"}
     assert result.skipped_files == {"unknown_language": ["notes.txt"], "undecodable": ["latin1.c"]}
     assert sum(s["positions"] for s in result.per_language.values()) == result.metrics["positions"]
@@ -80,8 +81,8 @@ def test_rows_per_language_and_skipped_files_are_reported(pair, small_corpus):
 def test_bad_inputs(pair, small_corpus, tmp_path):
     ref, opt = pair
     with pytest.raises(ProbeInputError, match="ctx=4096 is larger than the maximum context of zoo:tiny-code"):
-        run_corpus_kld(ref, opt, CorpusKLDConfig(ctx=4096, corpus=str(small_corpus)))
+        run_corpus_kld(ref, opt, TeacherForcedConfig(ctx=4096, corpus=str(small_corpus)))
     with pytest.raises(ProbeInputError, match="ctx=1 leaves no room"):
-        run_corpus_kld(ref, opt, CorpusKLDConfig(ctx=1, corpus=str(small_corpus)))
+        run_corpus_kld(ref, opt, TeacherForcedConfig(ctx=1, corpus=str(small_corpus)))
     with pytest.raises(CorpusError, match="holds no readable source file"):
-        run_corpus_kld(ref, opt, CorpusKLDConfig(corpus=str(tmp_path)))
+        run_corpus_kld(ref, opt, TeacherForcedConfig(corpus=str(tmp_path)))

@@ -6,7 +6,8 @@ import torch
 from codeguard import load_model
 from codeguard.languages import load_registry
 from codeguard.lexing import keyword_spans
-from codeguard.probes.keyword_shift import KeywordShiftConfig, run_keyword_shift
+from codeguard.probes.keyword_shift import run_keyword_shift
+from codeguard.probes.teacher_forced import TeacherForcedConfig
 
 REGISTRY = load_registry()
 
@@ -30,7 +31,7 @@ def small_corpus(tmp_path_factory):
 @pytest.mark.slow
 def test_keyword_log_probabilities_match_a_direct_computation(small_corpus):
     ref, opt = load_model("zoo:tiny-code"), load_model("zoo:tiny-code@int4-rtn")
-    result = run_keyword_shift(ref, opt, KeywordShiftConfig(ctx=64, corpus=str(small_corpus)))
+    result = run_keyword_shift(ref, opt, TeacherForcedConfig(ctx=64, corpus=str(small_corpus)))
     python = result.per_language["python"]
     assert python["positions"] == 5 and result.skipped["crossing_a_window_boundary"] == 0
     text = (small_corpus / "m.py").read_text()
@@ -52,13 +53,13 @@ def test_keyword_log_probabilities_match_a_direct_computation(small_corpus):
 @pytest.mark.slow
 def test_identical_models_shift_nothing(small_corpus):
     ref = load_model("zoo:tiny-code")
-    result = run_keyword_shift(ref, ref, KeywordShiftConfig(ctx=64, corpus=str(small_corpus)))
+    result = run_keyword_shift(ref, ref, TeacherForcedConfig(ctx=64, corpus=str(small_corpus)))
     assert all(v == 0.0 for v in result.gate_metrics().values())
 
 
 @pytest.mark.slow
 def test_keywords_crossing_a_window_boundary_are_counted(small_corpus):
     ref = load_model("zoo:tiny-code")
-    result = run_keyword_shift(ref, ref, KeywordShiftConfig(ctx=3, corpus=str(small_corpus)))
+    result = run_keyword_shift(ref, ref, TeacherForcedConfig(ctx=3, corpus=str(small_corpus)))
     assert result.skipped["keywords_found"] == 5
     assert result.skipped["crossing_a_window_boundary"] + result.overall["positions"] == 5

@@ -6,25 +6,17 @@ memory never holds positions x vocabulary beyond one batch.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy.special import rel_entr
 
-from codeguard.corpus import Corpus, load_corpus
+from codeguard.corpus import Corpus
 from codeguard.probes.cold_start import ModelInfo
-from codeguard.probes.teacher_forced import max_context, score_windows
+from codeguard.probes.teacher_forced import TeacherForcedConfig
 
-DEFAULT_CTX = 512
 WORST_REPORTED = 10
 DP_PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
-
-
-@dataclass(frozen=True)
-class CorpusKLDConfig:
-    ctx: int | None = None      # None: DEFAULT_CTX, capped at the smaller maximum context of the two models
-    corpus: str | None = None   # None: the shipped corpus
-    start_token: str | None = None
 
 
 @dataclass
@@ -32,12 +24,13 @@ class CorpusKLDResult:
     probe = "corpus-kld"
     ref: ModelInfo
     opt: ModelInfo
-    config: CorpusKLDConfig
+    config: TeacherForcedConfig
     start_ids: list[int]
     start_source: str
     metrics: dict[str, float]                  # overall llama.cpp-style statistics
     per_language: dict[str, dict[str, float]]
-    delta_p: dict[str, float]
+    delta_p: dict[str, float]            # of the actual next token (llama.cpp's Δp)
+    delta_p_ref_top: dict[str, float]    # of the token ref ranks first at each position
     worst: list[dict]
     skipped_files: dict[str, list[str]] = field(default_factory=dict)
 
@@ -80,7 +73,7 @@ def summarize(kld: np.ndarray, same_top: np.ndarray, p_ref: np.ndarray, p_opt: n
 
 
 def delta_p_stats(p_ref: np.ndarray, p_opt: np.ndarray) -> dict[str, float]:
-    """Δp = p_opt − p_ref of the actual next token (llama.cpp's token probability statistics)."""
+    """Statistics of Δp = p_opt − p_ref over positions (llama.cpp's token probability statistics)."""
     dp = p_opt - p_ref
     stats = {"mean": float(dp.mean()), "rms": float(np.sqrt((dp ** 2).mean())), "min": float(dp.min()),
              "max": float(dp.max())}
@@ -88,29 +81,41 @@ def delta_p_stats(p_ref: np.ndarray, p_opt: np.ndarray) -> dict[str, float]:
     return stats
 
 
-def run_corpus_kld(ref, opt, config: CorpusKLDConfig = CorpusKLDConfig(), corpus: Corpus | None = None,
-                   registry=None) -> CorpusKLDResult:
-    """Scores the corpus with both models and reduces every position to llama.cpp's statistics."""
-    corpus = corpus or load_corpus(config.corpus, registry)
-    if config.ctx is None:
-        config = replace(config, ctx=min(DEFAULT_CTX, max_context(ref), max_context(opt)))
-    files, _, start_ids, source, stream = score_windows(ref, opt, corpus, config.ctx, config.start_token)
-    kld, same, p_ref, p_opt, file_of, token_of = [], [], [], [], [], []
-    for scored in stream:
-        targets = scored.targets
+class CorpusKLDAccumulator:
+    """Reduces each scored window to per-position numbers (never positions x vocabulary)."""
+
+    def __init__(self):
+        self.columns = {name: [] for name in ("kld", "same", "p_ref", "p_opt", "top_ref", "top_opt", "file",
+                                              "token")}
+
+    def add(self, scored) -> None:
+        targets, c = scored.targets, self.columns
         rows = np.arange(targets.size)
-        kld.append(rel_entr(np.exp(scored.ref), np.exp(scored.opt)).sum(axis=1))
-        same.append(scored.ref.argmax(axis=1) == scored.opt.argmax(axis=1))
-        p_ref.append(np.exp(scored.ref[rows, targets]))
-        p_opt.append(np.exp(scored.opt[rows, targets]))
-        file_of.append(np.full(targets.size, scored.window.file))
-        token_of.append(scored.window.first_token + rows)
-    kld, same, p_ref, p_opt = (np.concatenate(a) for a in (kld, same, p_ref, p_opt))
-    file_of, token_of = np.concatenate(file_of), np.concatenate(token_of)
-    language_of = np.array([files[i].language for i in file_of])
-    per_language = {lang: summarize(kld[language_of == lang], same[language_of == lang],
-                                    p_ref[language_of == lang], p_opt[language_of == lang])
-                    for lang in sorted(set(language_of))}
+        ref_top = scored.ref.argmax(axis=1)
+        c["kld"].append(rel_entr(np.exp(scored.ref), np.exp(scored.opt)).sum(axis=1))
+        c["same"].append(ref_top == scored.opt.argmax(axis=1))
+        c["p_ref"].append(np.exp(scored.ref[rows, targets]))
+        c["p_opt"].append(np.exp(scored.opt[rows, targets]))
+        c["top_ref"].append(np.exp(scored.ref[rows, ref_top]))
+        c["top_opt"].append(np.exp(scored.opt[rows, ref_top]))
+        c["file"].append(np.full(targets.size, scored.window.file))
+        c["token"].append(scored.window.first_token + rows)
+
+    def finish(self, files, corpus: Corpus, **header) -> CorpusKLDResult:
+        c = {name: np.concatenate(parts) for name, parts in self.columns.items()}
+        kld, same, p_ref, p_opt = c["kld"], c["same"], c["p_ref"], c["p_opt"]
+        language_of = np.array([files[i].language for i in c["file"]])
+        per_language = {str(lang): summarize(kld[language_of == lang], same[language_of == lang],
+                                             p_ref[language_of == lang], p_opt[language_of == lang])
+                        for lang in sorted(set(language_of))}
+        return CorpusKLDResult(
+            **header, metrics=summarize(kld, same, p_ref, p_opt), per_language=per_language,
+            delta_p=delta_p_stats(p_ref, p_opt), delta_p_ref_top=delta_p_stats(c["top_ref"], c["top_opt"]),
+            worst=_worst_positions(files, kld, c["file"], c["token"]),
+            skipped_files={"unknown_language": corpus.unknown_language, "undecodable": corpus.undecodable})
+
+
+def _worst_positions(files, kld, file_of, token_of) -> list[dict]:
     worst = []
     for index in np.argsort(-kld, kind="stable")[:WORST_REPORTED]:
         f = files[file_of[index]]
@@ -119,8 +124,11 @@ def run_corpus_kld(ref, opt, config: CorpusKLDConfig = CorpusKLDConfig(), corpus
         worst.append({"file": f.path, "language": f.language, "line": f.line_of_token(token),
                       "kld": float(kld[index]), "token": f.text[a:b],
                       "context": f.text[max(0, a - 60):a] + "⟦" + f.text[a:b] + "⟧" + f.text[b:b + 20]})
-    return CorpusKLDResult(
-        ref=ModelInfo(ref.spec, ref.fingerprint, ref.backend), opt=ModelInfo(opt.spec, opt.fingerprint, opt.backend),
-        config=config, start_ids=start_ids, start_source=source, metrics=summarize(kld, same, p_ref, p_opt),
-        per_language=per_language, delta_p=delta_p_stats(p_ref, p_opt), worst=worst,
-        skipped_files={"unknown_language": corpus.unknown_language, "undecodable": corpus.undecodable})
+    return worst
+
+
+def run_corpus_kld(ref, opt, config: TeacherForcedConfig = TeacherForcedConfig(), corpus: Corpus | None = None,
+                   registry=None) -> CorpusKLDResult:
+    """Scores the corpus with both models and reduces every position to llama.cpp's statistics."""
+    from codeguard.probes.corpus_probes import run_corpus_probes
+    return run_corpus_probes(ref, opt, config, corpus, registry, probes=("corpus-kld",))["corpus-kld"]

@@ -7,25 +7,19 @@ the tokens that cover the keyword). A keyword whose tokens cross a window bounda
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from codeguard.corpus import Corpus, load_corpus
-from codeguard.languages import LanguageRegistry, load_registry
+from codeguard.corpus import Corpus
+from codeguard.errors import ProbeInputError
+from codeguard.languages import LanguageRegistry
 from codeguard.lexing import keyword_spans
 from codeguard.probes.cold_start import ModelInfo
-from codeguard.probes.corpus_kld import DEFAULT_CTX
-from codeguard.probes.teacher_forced import max_context, score_windows
+from codeguard.probes.teacher_forced import TeacherForcedConfig
+
 
 MOST_MOVED = 10
-
-
-@dataclass(frozen=True)
-class KeywordShiftConfig:
-    ctx: int | None = None
-    corpus: str | None = None
-    start_token: str | None = None
 
 
 @dataclass
@@ -33,7 +27,7 @@ class KeywordShiftResult:
     probe = "keyword-shift"
     ref: ModelInfo
     opt: ModelInfo
-    config: KeywordShiftConfig
+    config: TeacherForcedConfig
     start_ids: list[int]
     start_source: str
     per_language: dict[str, dict]
@@ -82,46 +76,53 @@ def _stats(dlogp: np.ndarray, ref_top: np.ndarray, lost: np.ndarray, lp_ref: np.
             "top1_lost_share": float(lost.sum() / had_top) if had_top else 0.0}
 
 
-def run_keyword_shift(ref, opt, config: KeywordShiftConfig = KeywordShiftConfig(), corpus: Corpus | None = None,
-                      registry: LanguageRegistry | None = None) -> KeywordShiftResult:
-    """Per language: mean and max |Δ log p| of keywords in real code, and how often opt loses ref's top-1 keyword."""
-    registry = registry or load_registry()
-    corpus = corpus or load_corpus(config.corpus, registry)
-    if config.ctx is None:
-        config = replace(config, ctx=min(DEFAULT_CTX, max_context(ref), max_context(opt)))
-    files, _, start_ids, source, stream = score_windows(ref, opt, corpus, config.ctx, config.start_token)
-    occurrences = _occurrences(files, registry)
-    rows = defaultdict(list)  # language -> (word, lp_ref, lp_opt, ref_top, lost)
-    placed = 0
-    for scored in stream:
+class KeywordShiftAccumulator:
+    """Picks the keyword positions out of each scored window as it streams by."""
+
+    def __init__(self, files, registry: LanguageRegistry):
+        self.files = files
+        self.occurrences = _occurrences(files, registry)
+        self.rows = defaultdict(list)  # language -> (word, lp_ref, lp_opt, ref_top, lost)
+        self.placed = 0
+
+    def add(self, scored) -> None:
         window, targets = scored.window, scored.targets
         end = window.first_token + targets.size
-        for first, stop, word in occurrences[window.file]:
+        for first, stop, word in self.occurrences[window.file]:
             if first < window.first_token or stop > end:
                 continue
             k = first - window.first_token
             steps = np.arange(k, stop - window.first_token)
-            lp_ref = float(scored.ref[steps, targets[steps]].sum())
-            lp_opt = float(scored.opt[steps, targets[steps]].sum())
-            ref_top = scored.ref[k].argmax() == targets[k]
-            lost = ref_top and scored.opt[k].argmax() != targets[k]
-            rows[files[window.file].language].append((word, lp_ref, lp_opt, ref_top, lost))
-            placed += 1
-    total = sum(len(o) for o in occurrences)
-    per_language, everything = {}, []
-    for lang in sorted(rows):
-        words, lp_ref, lp_opt, ref_top, lost = (np.array(c) for c in zip(*rows[lang]))
-        stats = _stats(lp_opt - lp_ref, ref_top, lost, lp_ref, lp_opt)
-        moved = defaultdict(list)
-        for word, a, b in zip(words, lp_ref, lp_opt):
-            moved[str(word)].append(abs(b - a))
-        stats["most_moved"] = [{"keyword": w, "count": len(v), "mean_abs_dlogp": float(np.mean(v))}
-                               for w, v in sorted(moved.items(), key=lambda kv: -np.mean(kv[1]))[:MOST_MOVED]]
-        per_language[lang] = stats
-        everything.extend(rows[lang])
-    _, lp_ref, lp_opt, ref_top, lost = (np.array(c) for c in zip(*everything))
-    return KeywordShiftResult(
-        ref=ModelInfo(ref.spec, ref.fingerprint, ref.backend), opt=ModelInfo(opt.spec, opt.fingerprint, opt.backend),
-        config=config, start_ids=start_ids, start_source=source, per_language=per_language,
-        overall=_stats(lp_opt - lp_ref, ref_top, lost, lp_ref, lp_opt),
-        skipped={"keywords_found": total, "crossing_a_window_boundary": total - placed})
+            ref_top = bool(scored.ref[k].argmax() == targets[k])
+            self.rows[self.files[window.file].language].append(
+                (word, float(scored.ref[steps, targets[steps]].sum()), float(scored.opt[steps, targets[steps]].sum()),
+                 ref_top, ref_top and bool(scored.opt[k].argmax() != targets[k])))
+            self.placed += 1
+
+    def finish(self, **header) -> KeywordShiftResult:
+        total = sum(len(o) for o in self.occurrences)
+        if not self.placed:
+            raise ProbeInputError(f"keyword-shift: no registry keyword found in the corpus ({total} found, none "
+                                  "inside a window)")
+        per_language, everything = {}, []
+        for lang in sorted(self.rows):
+            words, lp_ref, lp_opt, ref_top, lost = (np.array(c) for c in zip(*self.rows[lang]))
+            stats = _stats(lp_opt - lp_ref, ref_top, lost, lp_ref, lp_opt)
+            moved = defaultdict(list)
+            for word, a, b in zip(words, lp_ref, lp_opt):
+                moved[str(word)].append(abs(b - a))
+            stats["most_moved"] = [{"keyword": w, "count": len(v), "mean_abs_dlogp": float(np.mean(v))}
+                                   for w, v in sorted(moved.items(), key=lambda kv: -np.mean(kv[1]))[:MOST_MOVED]]
+            per_language[lang] = stats
+            everything.extend(self.rows[lang])
+        _, lp_ref, lp_opt, ref_top, lost = (np.array(c) for c in zip(*everything))
+        return KeywordShiftResult(**header, per_language=per_language,
+                                  overall=_stats(lp_opt - lp_ref, ref_top, lost, lp_ref, lp_opt),
+                                  skipped={"keywords_found": total, "crossing_a_window_boundary": total - self.placed})
+
+
+def run_keyword_shift(ref, opt, config: TeacherForcedConfig = TeacherForcedConfig(), corpus: Corpus | None = None,
+                      registry: LanguageRegistry | None = None) -> KeywordShiftResult:
+    """Per language: mean and max |Δ log p| of keywords in real code, and how often opt loses ref's top-1 keyword."""
+    from codeguard.probes.corpus_probes import run_corpus_probes
+    return run_corpus_probes(ref, opt, config, corpus, registry, probes=("keyword-shift",))["keyword-shift"]

@@ -8,7 +8,7 @@ chunk[:k]. Nothing else is added inside a window, and no window crosses a file b
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import numpy as np
@@ -17,6 +17,23 @@ from codeguard.compat import require_same_vocabulary
 from codeguard.corpus import Corpus
 from codeguard.errors import ProbeInputError
 from codeguard.probes.cold_start import matching_start_ids
+
+
+DEFAULT_CTX = 512
+
+
+@dataclass(frozen=True)
+class TeacherForcedConfig:
+    """Defines the windows (part of every baseline of the corpus probes)."""
+
+    ctx: int | None = None        # None: DEFAULT_CTX, capped at the smaller maximum context of the two models
+    corpus: str | None = None     # None: the shipped per-language corpus
+    start_token: str | None = None
+
+    def resolved(self, ref, opt) -> "TeacherForcedConfig":
+        if self.ctx is not None:
+            return self
+        return replace(self, ctx=min(DEFAULT_CTX, max_context(ref), max_context(opt)))
 
 
 @dataclass

@@ -1,0 +1,42 @@
+"""Runs the teacher-forced corpus probes (corpus KLD, keyword shift) over one shared pass of both models."""
+from __future__ import annotations
+
+from codeguard.corpus import Corpus, load_corpus
+from codeguard.errors import ProbeInputError
+from codeguard.languages import LanguageRegistry, load_registry
+from codeguard.probes.cold_start import ModelInfo
+from codeguard.probes.corpus_kld import CorpusKLDAccumulator
+from codeguard.probes.keyword_shift import KeywordShiftAccumulator
+from codeguard.probes.teacher_forced import TeacherForcedConfig, score_windows
+
+CORPUS_PROBES = ("corpus-kld", "keyword-shift")
+
+
+def run_corpus_probes(ref, opt, config: TeacherForcedConfig = TeacherForcedConfig(), corpus: Corpus | None = None,
+                      registry: LanguageRegistry | None = None,
+                      probes: tuple[str, ...] = CORPUS_PROBES) -> dict[str, object]:
+    """Scores every window once with each model and feeds each requested probe; returns results by probe name."""
+    unknown = sorted(set(probes) - set(CORPUS_PROBES))
+    if unknown:
+        raise ProbeInputError(f"unknown corpus probe(s) {unknown}; known: {list(CORPUS_PROBES)}")
+    registry = registry or load_registry()
+    corpus = corpus or load_corpus(config.corpus, registry)
+    config = config.resolved(ref, opt)
+    files, _, start_ids, source, stream = score_windows(ref, opt, corpus, config.ctx, config.start_token)
+    accumulators = {}
+    if "corpus-kld" in probes:
+        accumulators["corpus-kld"] = CorpusKLDAccumulator()
+    if "keyword-shift" in probes:
+        accumulators["keyword-shift"] = KeywordShiftAccumulator(files, registry)
+    for scored in stream:
+        for accumulator in accumulators.values():
+            accumulator.add(scored)
+    header = dict(ref=ModelInfo(ref.spec, ref.fingerprint, ref.backend),
+                  opt=ModelInfo(opt.spec, opt.fingerprint, opt.backend), config=config, start_ids=start_ids,
+                  start_source=source)
+    results = {}
+    if "corpus-kld" in accumulators:
+        results["corpus-kld"] = accumulators["corpus-kld"].finish(files, corpus, **header)
+    if "keyword-shift" in accumulators:
+        results["keyword-shift"] = accumulators["keyword-shift"].finish(**header)
+    return results
