@@ -1,4 +1,4 @@
-"""Prints the cold-start metrics of every zoo variant against zoo:tiny-code, with the committed gates' verdicts.
+"""Prints the metrics of every zoo variant against zoo:tiny-code, with every committed gate's verdict.
 
     python bench/calibrate_cold_start.py > table.md
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from codeguard import load_model, run_cold_start
 from codeguard.baseline import load_baseline
 from codeguard.gate import check_probe_config, gate
+from codeguard.probes.corpus_probes import run_corpus_probes
 from codeguard.probes.keyword_mass import run_keyword_mass
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,14 +33,17 @@ def _outcome(suite: str, result) -> str:
 
 def main() -> None:
     ref = load_model("zoo:tiny-code")
-    print("| candidate | " + " | ".join(COLUMNS) + " | cold_start gate | keywords gate |")
-    print("|---" * (len(COLUMNS) + 3) + "|")
+    print("| candidate | " + " | ".join(COLUMNS) + " | corpus KLD mean | cold_start gate | keywords gate | "
+          "corpus_kld gate | keyword_shift gate |")
+    print("|---" * (len(COLUMNS) + 6) + "|")
     for spec in CANDIDATES:
         opt = load_model(spec)
         result = run_cold_start(ref, opt)
         cells = [f"{result.gate_metrics()[c]:.3g}" for c in COLUMNS]
-        print(f"| `{spec}` | " + " | ".join(cells) + f" | {_outcome('cold_start', result)} | "
-              f"{_outcome('keywords', run_keyword_mass(ref, opt))} |")
+        corpus = run_corpus_probes(ref, opt)
+        print(f"| `{spec}` | " + " | ".join(cells) + f" | {corpus['corpus-kld'].metrics['kld_mean']:.3g} | "
+              f"{_outcome('cold_start', result)} | {_outcome('keywords', run_keyword_mass(ref, opt))} | "
+              f"{_outcome('corpus_kld', corpus['corpus-kld'])} | {_outcome('keyword_shift', corpus['keyword-shift'])} |")
 
 
 if __name__ == "__main__":

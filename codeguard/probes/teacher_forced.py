@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Iterator
 
 import numpy as np
@@ -49,10 +50,13 @@ class EncodedFile:
         char = self.offsets[index][0]
         return self.text.count("\n", 0, char) + 1
 
+    @cached_property
+    def _token_ends(self) -> list[int]:
+        return [b for _, b in self.offsets]
+
     def tokens_overlapping(self, start: int, end: int) -> range:
         """Indexes of the tokens that overlap the character span [start, end)."""
-        ends = [b for _, b in self.offsets]
-        first = bisect.bisect_right(ends, start)
+        first = bisect.bisect_right(self._token_ends, start)
         last = first
         while last < len(self.offsets) and self.offsets[last][0] < end:
             last += 1

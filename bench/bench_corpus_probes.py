@@ -1,0 +1,66 @@
+"""Times the corpus probes (corpus KLD + keyword shift, one shared pass) against bare forward passes, in one run.
+
+    python bench/bench_corpus_probes.py [--repeats 3] [--opt zoo:tiny-code@onnx-int8]
+
+Anchor: both models' forward passes over exactly the probe's windows, with the probe's batching, and nothing
+else. Probe: `run_corpus_probes` on the same pair and corpus (scoring, statistics, keyword lookup included).
+Goal: probe / anchor <= 1.15. Also prints scored tokens per second.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from codeguard import load_model
+from codeguard.corpus import load_corpus
+from codeguard.probes.corpus_probes import run_corpus_probes
+from codeguard.probes.teacher_forced import TeacherForcedConfig, encode_corpus, make_windows
+
+
+def bare_forward(model, windows: list[list[int]]) -> None:
+    """The model calls `sequence_logprobs` makes, without any of its post-processing."""
+    longest = max(len(w) for w in windows)
+    per_batch = max(1, min(model.token_budget // longest, (1 << 25) // (longest * model.output_width)))
+    for start in range(0, len(windows), per_batch):
+        batch = windows[start:start + per_batch]
+        width = max(len(w) for w in batch)
+        ids = torch.zeros((len(batch), width), dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, window in enumerate(batch):
+            ids[row, :len(window)] = torch.tensor(window)
+            mask[row, :len(window)] = 1
+        positions = torch.arange(width).unsqueeze(0).expand(len(batch), -1)
+        with torch.inference_mode():
+            model.model(input_ids=ids, attention_mask=mask, position_ids=positions)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--opt", default="zoo:tiny-code@onnx-int8")
+    args = parser.parse_args()
+    ref, opt = load_model("zoo:tiny-code"), load_model(args.opt)
+    corpus = load_corpus()
+    config = TeacherForcedConfig().resolved(ref, opt)
+    windows = [w.ids for w in make_windows(encode_corpus(ref.tokenizer, corpus), [0], config.ctx)]
+    scored_tokens = sum(len(w) - 1 for w in windows)
+    probe_times, anchor_times = [], []
+    for _ in range(args.repeats):  # interleaved, so machine noise hits both alike
+        started = time.perf_counter()
+        bare_forward(ref, windows)
+        bare_forward(opt, windows)
+        anchor_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        run_corpus_probes(ref, opt, config, corpus)
+        probe_times.append(time.perf_counter() - started)
+    p, a = statistics.median(probe_times), statistics.median(anchor_times)
+    print(f"{len(windows)} windows of ctx {config.ctx}, {scored_tokens} scored tokens, pair zoo:tiny-code vs {args.opt}")
+    print(f"median of {args.repeats}: probes {p:.2f} s, bare forward passes {a:.2f} s, ratio {p / a:.2f}; "
+          f"{scored_tokens / p:.0f} scored tokens/s (both models)")
+
+
+if __name__ == "__main__":
+    main()
