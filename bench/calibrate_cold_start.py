@@ -17,6 +17,7 @@ from codeguard.probes.corpus_probes import run_corpus_probes
 from codeguard.probes.keyword_mass import run_keyword_mass
 
 REPO = Path(__file__).resolve().parents[1]
+SHOWN = 5  # failing metrics named per cell
 CANDIDATES = ["zoo:tiny-code", "zoo:tiny-code@fp16", "zoo:tiny-code@bf16", "zoo:tiny-code@onnx",
               "zoo:tiny-code@onnx-int8", "zoo:tiny-code@dynamic-int8", "zoo:tiny-code@int4-rtn",
               "zoo:tiny-code-distilled", "zoo:tiny-code-python"]
@@ -28,7 +29,10 @@ def _outcome(suite: str, result) -> str:
     baseline = load_baseline(REPO / "baselines" / "zoo-tiny-code" / f"{suite}.json")
     check_probe_config(baseline, result.probe_config())
     verdict = gate(suite, result.gate_metrics(), baseline=baseline)
-    return "pass" if verdict.passed else "FAIL: " + ", ".join(c.metric for c in verdict.failures)
+    if verdict.passed:
+        return "pass"
+    names = [c.metric for c in verdict.failures]
+    return "FAIL: " + ", ".join(names[:SHOWN]) + (f" (+{len(names) - SHOWN} more)" if len(names) > SHOWN else "")
 
 
 def main() -> None:
