@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from codeguard.compat import require_same_vocabulary
 from codeguard.divergence import distribution_metrics
 from codeguard.errors import ProbeInputError
+from codeguard.probes.result import ModelInfo, ProbeResult
 
 TOP_TOKENS_REPORTED = 20
 
@@ -26,14 +27,7 @@ class ColdStartConfig:
 
 
 @dataclass
-class ModelInfo:
-    spec: str
-    fingerprint: str
-    backend: str
-
-
-@dataclass
-class ColdStartResult:
+class ColdStartResult(ProbeResult):
     """Metrics plus what a report needs: start ids, both top-token lists and the rollout summaries."""
 
     probe = "cold-start"
@@ -46,17 +40,6 @@ class ColdStartResult:
     top_tokens: dict[str, list[dict]]
     rollouts: dict[str, dict] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["probe"] = self.probe
-        return data
-
-    def gate_metrics(self) -> dict[str, float]:
-        return self.metrics
-
-    def probe_config(self) -> dict:
-        """What makes two measurements comparable (stored in baselines and checked against them)."""
-        return {"probe": self.probe, "start_ids": list(self.start_ids), "start_source": self.start_source}
 
 
 def _top_tokens(logprobs: np.ndarray, vocabulary: list[str], n: int = TOP_TOKENS_REPORTED) -> list[dict]:
@@ -95,7 +78,7 @@ def run_cold_start(ref, opt, config: ColdStartConfig = ColdStartConfig()) -> Col
     opt_lp = opt.next_token_logprobs([start_ids])[0]
     vocabulary = ref.vocabulary()
     result = ColdStartResult(
-        ref=ModelInfo(ref.spec, ref.fingerprint, ref.backend), opt=ModelInfo(opt.spec, opt.fingerprint, opt.backend),
+        ref=ModelInfo.of(ref), opt=ModelInfo.of(opt),
         config=config, start_ids=start_ids, start_source=source,
         metrics=distribution_metrics(ref_lp, opt_lp),
         top_tokens={"ref": _top_tokens(ref_lp, vocabulary), "opt": _top_tokens(opt_lp, vocabulary)})

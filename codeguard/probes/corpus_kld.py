@@ -6,13 +6,13 @@ memory never holds positions x vocabulary beyond one batch.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from codeguard.corpus import Corpus
-from codeguard.probes.cold_start import ModelInfo
+from codeguard.probes.result import ModelInfo, ProbeResult
 from codeguard.probes.teacher_forced import TeacherForcedConfig
 
 WORST_REPORTED = 10
@@ -20,7 +20,7 @@ DP_PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
 
 
 @dataclass
-class CorpusKLDResult:
+class CorpusKLDResult(ProbeResult):
     probe = "corpus-kld"
     ref: ModelInfo
     opt: ModelInfo
@@ -35,14 +35,12 @@ class CorpusKLDResult:
     skipped_files: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["probe"] = self.probe
+        data = super().to_dict()
         data["metrics"] = {**self.metrics, "per_language": self.per_language}
         return data
 
     def probe_config(self) -> dict:
-        return {"probe": self.probe, "start_ids": list(self.start_ids), "start_source": self.start_source,
-                "ctx": self.config.ctx, "corpus": self.config.corpus or "shipped"}
+        return {**super().probe_config(), "ctx": self.config.ctx, "corpus": self.config.corpus or "shipped"}
 
     def gate_metrics(self) -> dict[str, float]:
         """Flat metrics for the gate: overall ones and `kld_mean.<language>` / `same_top_p.<language>`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from codeguard.corpus import Corpus, load_corpus
 from codeguard.errors import ProbeInputError
 from codeguard.languages import LanguageRegistry, load_registry
-from codeguard.probes.cold_start import ModelInfo
+from codeguard.probes.result import ModelInfo
 from codeguard.probes.corpus_kld import CorpusKLDAccumulator
 from codeguard.probes.keyword_shift import KeywordShiftAccumulator
 from codeguard.probes.teacher_forced import TeacherForcedConfig, score_windows
@@ -31,8 +31,7 @@ def run_corpus_probes(ref, opt, config: TeacherForcedConfig = TeacherForcedConfi
     for scored in stream:
         for accumulator in accumulators.values():
             accumulator.add(scored)
-    header = dict(ref=ModelInfo(ref.spec, ref.fingerprint, ref.backend),
-                  opt=ModelInfo(opt.spec, opt.fingerprint, opt.backend), config=config, start_ids=start_ids,
+    header = dict(ref=ModelInfo.of(ref), opt=ModelInfo.of(opt), config=config, start_ids=start_ids,
                   start_source=source)
     results = {}
     if "corpus-kld" in accumulators:

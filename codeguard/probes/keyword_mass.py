@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,8 @@ from scipy.spatial.distance import jensenshannon
 
 from codeguard.compat import require_same_vocabulary
 from codeguard.languages import LanguageRegistry, load_registry
-from codeguard.probes.cold_start import ModelInfo, matching_start_ids
+from codeguard.probes.cold_start import matching_start_ids
+from codeguard.probes.result import ModelInfo, ProbeResult
 from codeguard.probes.tokenizer_analysis import classify_surface
 from codeguard.tokenization.loader import CodeTokenizer
 
@@ -35,7 +36,7 @@ class KeywordMassConfig:
 
 
 @dataclass
-class KeywordMassResult:
+class KeywordMassResult(ProbeResult):
     probe = "keyword-mass"
     ref: ModelInfo
     opt: ModelInfo
@@ -46,17 +47,8 @@ class KeywordMassResult:
     metrics: dict[str, float]        # gated shifts, "pkp_rel_shift.python", "language_mix_js", ...
     control_words_excluded: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["probe"] = self.probe
-        return data
-
-    def gate_metrics(self) -> dict[str, float]:
-        return self.metrics
-
     def probe_config(self) -> dict:
-        return {"probe": self.probe, "start_ids": list(self.start_ids), "start_source": self.start_source,
-                "languages": sorted(self.aggregates["ref"]["languages"])}
+        return {**super().probe_config(), "languages": sorted(self.aggregates["ref"]["languages"])}
 
 
 def model_tokenizer(model) -> CodeTokenizer:
@@ -179,6 +171,6 @@ def run_keyword_mass(ref, opt, config: KeywordMassConfig = KeywordMassConfig(),
     aggregates = {side: model_aggregates(model, start_ids, registry, languages, control, config.top)
                   for side, model in (("ref", ref), ("opt", opt))}
     return KeywordMassResult(
-        ref=ModelInfo(ref.spec, ref.fingerprint, ref.backend), opt=ModelInfo(opt.spec, opt.fingerprint, opt.backend),
+        ref=ModelInfo.of(ref), opt=ModelInfo.of(opt),
         config=config, start_ids=start_ids, start_source=source, aggregates=aggregates,
         metrics=shift_metrics(aggregates["ref"], aggregates["opt"]), control_words_excluded=excluded)

@@ -7,7 +7,7 @@ the tokens that cover the keyword). A keyword whose tokens cross a window bounda
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from codeguard.corpus import Corpus
 from codeguard.errors import ProbeInputError
 from codeguard.languages import LanguageRegistry
 from codeguard.lexing import keyword_spans
-from codeguard.probes.cold_start import ModelInfo
+from codeguard.probes.result import ModelInfo, ProbeResult
 from codeguard.probes.teacher_forced import TeacherForcedConfig
 
 
@@ -23,7 +23,7 @@ MOST_MOVED = 10
 
 
 @dataclass
-class KeywordShiftResult:
+class KeywordShiftResult(ProbeResult):
     probe = "keyword-shift"
     ref: ModelInfo
     opt: ModelInfo
@@ -34,14 +34,8 @@ class KeywordShiftResult:
     overall: dict[str, float]
     skipped: dict[str, int] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["probe"] = self.probe
-        return data
-
     def probe_config(self) -> dict:
-        return {"probe": self.probe, "start_ids": list(self.start_ids), "start_source": self.start_source,
-                "ctx": self.config.ctx, "corpus": self.config.corpus or "shipped"}
+        return {**super().probe_config(), "ctx": self.config.ctx, "corpus": self.config.corpus or "shipped"}
 
     def gate_metrics(self) -> dict[str, float]:
         """Overall |Δ log p| and lost-top-1 share, and |Δ log p| per language. Per-language lost-top-1 shares

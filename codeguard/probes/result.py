@@ -1,0 +1,34 @@
+"""What every probe result shares: the models it compared, its JSON form and the metrics a gate reads."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class ModelInfo:
+    spec: str
+    fingerprint: str
+    backend: str
+
+    @classmethod
+    def of(cls, model) -> "ModelInfo":
+        return cls(model.spec, model.fingerprint, model.backend)
+
+
+class ProbeResult:
+    """Mixin for result dataclasses with `probe`, `metrics`, `start_ids` and `start_source`."""
+
+    probe: str
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["probe"] = self.probe
+        return data
+
+    def gate_metrics(self) -> dict[str, float]:
+        """The flat metrics a gate checks (probes with per-language detail override this)."""
+        return self.metrics
+
+    def probe_config(self) -> dict:
+        """What makes two measurements comparable (stored in baselines and checked against them)."""
+        return {"probe": self.probe, "start_ids": list(self.start_ids), "start_source": self.start_source}
