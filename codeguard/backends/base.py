@@ -36,7 +36,7 @@ class LanguageModel(Protocol):
     def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]: ...
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
-               top_p: float = 1.0, seed: int = 0) -> list[list[int]]: ...
+               top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = ()) -> list[list[int]]: ...
 
 
 @dataclass
@@ -153,14 +153,19 @@ class HFCausalLM:
                     yield torch.log_softmax(window_logits.to(torch.float64), dim=-1).numpy()
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
-               top_p: float = 1.0, seed: int = 0) -> list[list[int]]:
-        """Seeded, batched sampling through the model's KV cache; returns only the new tokens of each row."""
+               top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = ()) -> list[list[int]]:
+        """Seeded, batched sampling through the model's KV cache; returns only the new tokens of each row.
+
+        With `stop_strings`, generation ends once every row contains one (rows are truncated by the caller).
+        """
         ids, mask, _ = self._padded(contexts)
         torch.manual_seed(seed)
         kwargs = dict(do_sample=temperature > 0, max_new_tokens=max_new_tokens, top_k=0,
                       pad_token_id=self.hf_tokenizer.pad_token_id or self.hf_tokenizer.eos_token_id)
         if temperature > 0:
             kwargs.update(temperature=temperature, top_p=top_p)
+        if stop_strings:
+            kwargs.update(stop_strings=list(stop_strings), tokenizer=self.hf_tokenizer)
         with torch.inference_mode():
             out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
         eos = self.hf_tokenizer.eos_token_id
