@@ -12,8 +12,6 @@ import argparse
 import statistics
 import time
 
-import torch
-
 from codeguard import load_model
 from codeguard.corpus import load_corpus
 from codeguard.probes.corpus_probes import run_corpus_probes
@@ -21,20 +19,9 @@ from codeguard.probes.teacher_forced import TeacherForcedConfig, encode_corpus, 
 
 
 def bare_forward(model, windows: list[list[int]]) -> None:
-    """The model calls `sequence_logprobs` makes, without any of its post-processing."""
-    longest = max(len(w) for w in windows)
-    per_batch = max(1, min(model.token_budget // longest, (1 << 25) // (longest * model.output_width)))
-    for start in range(0, len(windows), per_batch):
-        batch = windows[start:start + per_batch]
-        width = max(len(w) for w in batch)
-        ids = torch.zeros((len(batch), width), dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, window in enumerate(batch):
-            ids[row, :len(window)] = torch.tensor(window)
-            mask[row, :len(window)] = 1
-        positions = torch.arange(width).unsqueeze(0).expand(len(batch), -1)
-        with torch.inference_mode():
-            model.model(input_ids=ids, attention_mask=mask, position_ids=positions)
+    """The model calls `sequence_logprobs` makes (same batches), without any of its post-processing."""
+    for _ in model.forward_windows(windows):
+        pass
 
 
 def main() -> None:

@@ -134,3 +134,11 @@ def test_derivation_after_onnx_is_refused():
 def test_hub_id_offline_fails_fast_with_a_clear_message():
     with pytest.raises(ModelSpecError, match="could not fetch 'bigcode/tiny_starcoder_py' from the model hub"):
         load_model("hf:bigcode/tiny_starcoder_py")
+
+
+def test_streaming_does_not_leave_inference_mode_on(tiny):
+    import torch
+    stream = tiny.sequence_logprobs([[0, 1, 2], [0, 3]])
+    first = next(stream)
+    assert first.shape == (3, len(tiny.vocabulary())) and not torch.is_inference_mode_enabled()
+    assert next(stream).shape[0] == 2

@@ -125,17 +125,17 @@ class HFCausalLM:
                 f"{self.spec} ({self.backend}) produced {int(bad.sum())} non-finite logits ({where}, first at index "
                 f"{first}); the model's weights or its derivation are broken")
 
-    def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
-        """Per-window (len, vocab) float64 log-probabilities at every position, streamed window by window.
+    def forward_windows(self, windows: Sequence[Sequence[int]]) -> Iterator[tuple[int, list, torch.Tensor]]:
+        """Raw logits of right-padded window batches: yields (first window index, windows, logits).
 
-        Windows are right-padded (causal attention never sees the padding) and batched under a budget of
-        positions x vocabulary, so memory stays bounded for long corpora and large vocabularies.
+        Batches stay under a budget of positions x vocabulary, so memory is bounded for long corpora and large
+        vocabularies; causal attention never sees the right padding.
         """
         longest = max(len(w) for w in windows)
         per_batch = max(1, min(self.token_budget // longest, (1 << 25) // (longest * self.output_width)))
         pad = self.hf_tokenizer.pad_token_id if self.hf_tokenizer.pad_token_id is not None else 0
         for start in range(0, len(windows), per_batch):
-            batch = windows[start:start + per_batch]
+            batch = list(windows[start:start + per_batch])
             width = max(len(w) for w in batch)
             ids = torch.full((len(batch), width), pad, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -143,14 +143,21 @@ class HFCausalLM:
                 ids[row, :len(window)] = torch.tensor(list(window), dtype=torch.long)
                 mask[row, :len(window)] = 1
             positions = torch.arange(width).unsqueeze(0).expand(len(batch), -1)
-            with torch.inference_mode():
+            with torch.inference_mode():  # exited before yielding: the caller's code must not run in it
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
-                for row, window in enumerate(batch):
+            yield start, batch, logits
+
+    def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
+        """Per-window (len, vocab) float64 log-probabilities at every position, streamed window by window."""
+        for start, batch, logits in self.forward_windows(windows):
+            for row, window in enumerate(batch):
+                with torch.inference_mode():
                     window_logits = logits[row, :len(window)]
                     # A NaN/inf anywhere makes its row sum non-finite: 25x cheaper than isfinite over the rows.
                     if not bool(torch.isfinite(window_logits.sum(dim=-1)).all()):
                         self._check_finite(window_logits, f"window {start + row}")
-                    yield torch.log_softmax(window_logits.to(torch.float64), dim=-1).numpy()
+                    logprobs = torch.log_softmax(window_logits.to(torch.float64), dim=-1).numpy()
+                yield logprobs
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
                top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = ()) -> list[list[int]]:
