@@ -1,0 +1,1 @@
+"""Running untrusted completions: the narrow channel between the trusted checker and the sample process."""
