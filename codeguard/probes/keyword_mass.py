@@ -67,15 +67,20 @@ def _forms(word: str, spellings) -> list[str]:
     return [form for spelling in spellings for form in (spelling, " " + spelling)]
 
 
-def sequence_probabilities(model, start_ids: list[int], sequences: list[list[int]]) -> list[float]:
-    """Chain-rule probability of each token sequence as the first tokens after `start_ids`, batched."""
+def sequence_probabilities(model, start_ids: list[int], first: np.ndarray, sequences: list[list[int]]) -> list[float]:
+    """Chain-rule probability of each token sequence as the first tokens after `start_ids`.
+
+    `first` is the start context's next-token log-probabilities, already computed (alone, as in the cold-start
+    probe); only the longer prefixes of multi-token sequences go through the model, batched.
+    """
     contexts = {}
     for seq in sequences:
-        for k in range(len(seq)):
+        for k in range(1, len(seq)):
             contexts.setdefault(tuple(start_ids + seq[:k]), None)
     keys = list(contexts)
-    logprobs = model.next_token_logprobs([list(k) for k in keys])
+    logprobs = model.next_token_logprobs([list(k) for k in keys]) if keys else []
     row = {key: logprobs[i] for i, key in enumerate(keys)}
+    row[tuple(start_ids)] = first
     return [math.exp(sum(row[tuple(start_ids + seq[:k])][seq[k]] for k in range(len(seq)))) for seq in sequences]
 
 
@@ -106,7 +111,7 @@ def model_aggregates(model, start_ids, registry, languages, control_words, top: 
             forms_of[(language.id, word)] = _forms(word, language.spellings(word))
     all_forms = sorted({f for forms in forms_of.values() for f in forms} | set(_forms_for_words(control_words)))
     encoded = {form: tokenizer.encode(form) for form in all_forms}
-    chain = dict(zip(all_forms, sequence_probabilities(model, start_ids, [encoded[f] for f in all_forms])))
+    chain = dict(zip(all_forms, sequence_probabilities(model, start_ids, first, [encoded[f] for f in all_forms])))
     single = {f: (float(probs[encoded[f][0]]) if len(encoded[f]) == 1 else 0.0) for f in all_forms}
     per_language = {}
     for language in languages:

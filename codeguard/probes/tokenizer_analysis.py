@@ -85,14 +85,14 @@ def classify_surface(surface: bytes, keywords: set[str], is_special: bool) -> st
 
 
 def _keyword_form(text: str, word_forms: set[str]) -> str | None:
-    """'bare', 'space' or 'newline' when the token text is a keyword in that form."""
+    """'bare', 'space' or 'newline' (after a newline or an indentation run) when the token text is a keyword."""
     if text in word_forms:
         return "bare"
-    if text.startswith(" ") and text[1:] in word_forms:
+    if text[:1] == " " and text[1:] in word_forms:
         return "space"
-    stripped = text.lstrip(" \t")
-    if ("\n" in text or text.startswith(("  ", "\t"))) and stripped.lstrip("\n").lstrip(" \t") in word_forms \
-            and text[: len(text) - len(stripped.lstrip("\n").lstrip(" \t"))].strip() == "":
+    body = text.lstrip(" \t\n")
+    lead = text[:len(text) - len(body)]
+    if body in word_forms and ("\n" in lead or "\t" in lead or len(lead) >= 2):
         return "newline"
     return None
 
