@@ -1,0 +1,277 @@
+"""Runs untrusted completions against benchmark tests and returns verdicts that a completion cannot forge.
+
+Three kinds of process, so that trust never depends on the untrusted one:
+
+  executor (this process) ──► checker × workers ──► worker (in bubblewrap) ──fork──► sample
+        dispatch, watchdog       trusted: runs the        warm interpreter;            prompt + completion,
+                                 benchmark's check()      confines, reaps, reports     serves calls on a socket
+                                 against a proxy  ◄──── channel: builtin values only ──────┘
+
+The sample's exit status is never a verdict: `passed` means the benchmark's check() returned normally in the
+checker while every value it saw was rebuilt from channel text. See sample.py, session.py and worker.py.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import math
+import os
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+import weakref
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from codeguard.errors import CodeguardError
+from codeguard.problems import Problem
+from codeguard.sandbox.framing import FrameError, FrameTimeout, recv_frame, send_frame
+from codeguard.sandbox.isolation import resolve, worker_environment
+
+VERDICTS = ("passed", "failed", "error", "timeout", "memory", "killed", "invalid")
+
+CHECKER_START_TIMEOUT = 120.0
+PIPELINE_DEPTH = 2        # requests queued per checker, so it never waits on this process between samples
+WATCHDOG_SLACK = 30.0     # beyond the sample timeout, before a silent checker is killed (worker restarts included)
+MAX_WORKERS = 256
+
+
+class SandboxWarning(UserWarning):
+    """Untrusted code is about to run with weaker isolation than the sandbox is meant to give."""
+
+
+class SandboxError(CodeguardError):
+    """A sandbox that cannot be set up as asked, or samples the executor cannot run (an unknown task_id)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    task_id: str
+    completion_id: int
+    verdict: str        # one of VERDICTS
+    detail: str         # assertion text, exception type and message, signal name, ...
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "passed"
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Limits per sample. cpu_seconds bounds CPU time across the sample's threads; timeout bounds wall time."""
+    timeout: float = 3.0          # wall-clock seconds per sample, program load and all calls together
+    memory_mb: int = 1024         # RLIMIT_AS of the sample process
+    cpu_seconds: int = 10         # RLIMIT_CPU
+    max_processes: int = 32       # RLIMIT_NPROC: processes and threads of the sample's uid, itself included
+    max_file_mb: int = 16         # RLIMIT_FSIZE; private /tmp and /dev/shm hold 4x this (at least 64 MiB)
+    max_open_files: int = 64      # RLIMIT_NOFILE
+    workers: int = 0              # 0 = os.cpu_count()
+    isolation: str = "auto"       # "auto": bwrap if usable, else warn and run without; "bwrap": error if unusable
+
+    def __post_init__(self):
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) \
+                or not math.isfinite(self.timeout) or self.timeout <= 0:
+            raise SandboxError(f"SandboxConfig.timeout must be a positive number of seconds, got {self.timeout!r}")
+        minimums = {"memory_mb": 128, "cpu_seconds": 1, "max_processes": 1, "max_file_mb": 1,
+                    "max_open_files": 16, "workers": 0}
+        for name, minimum in minimums.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise SandboxError(f"SandboxConfig.{name} must be an integer >= {minimum}, got {value!r}")
+        if self.workers > MAX_WORKERS:
+            raise SandboxError(f"SandboxConfig.workers must be at most {MAX_WORKERS}, got {self.workers}")
+        if self.isolation not in ("auto", "bwrap", "none"):
+            raise SandboxError(f"SandboxConfig.isolation must be 'auto', 'bwrap' or 'none', got {self.isolation!r}")
+
+    @property
+    def tmp_mb(self) -> int:
+        return max(64, 4 * self.max_file_mb)
+
+    def sample_limits(self) -> dict:
+        return {"memory_mb": self.memory_mb, "cpu_seconds": self.cpu_seconds, "max_processes": self.max_processes,
+                "max_file_mb": self.max_file_mb, "max_open_files": self.max_open_files}
+
+
+class _CheckerProcess:
+    """The executor's handle on one checker process and the requests it has been sent."""
+
+    def __init__(self, checker_config: dict):
+        ours, theirs = socket.socketpair()
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "codeguard.sandbox.checker", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=self.stderr, env=worker_environment())
+        theirs.close()
+        self.sock = ours
+        self.in_flight: collections.deque[int] = collections.deque()
+        self.busy_since = 0.0
+        send_frame(ours, json.dumps(checker_config).encode())
+
+    def await_hello(self) -> None:
+        try:
+            hello = recv_frame(self.sock, time.monotonic() + CHECKER_START_TIMEOUT)
+        except (FrameTimeout, FrameError, OSError):
+            hello = None
+        message = json.loads(hello) if hello else {"error": f"the checker exited: {self.stderr_tail()}"}
+        if "error" in message:
+            self.close()
+            raise SandboxError(f"the sandbox could not start: {message['error']}")
+
+    def stderr_tail(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace").strip()[-2000:] or "no message"
+
+    def close(self) -> None:
+        if self.process is None:
+            return
+        self.sock.close()  # EOF: the checker finishes, closes its worker and exits
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.stderr.close()
+        self.process = None
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+        self.close()
+
+
+def _close_all(checkers: list[_CheckerProcess]) -> None:
+    for checker in checkers:
+        checker.close()
+
+
+class Executor:
+    """A pool of warm, sandboxed workers, each with its trusted checker; reuse one for many samples.
+
+    Not thread-safe: call run() from one thread at a time.
+    """
+
+    def __init__(self, config: SandboxConfig = SandboxConfig()):
+        if not isinstance(config, SandboxConfig):
+            raise SandboxError(f"Executor expects a SandboxConfig, got {type(config).__name__}")
+        self.config = config
+        chosen, problem = resolve(config.isolation, config.tmp_mb)
+        if config.isolation == "bwrap" and problem is not None:
+            raise SandboxError(f"isolation='bwrap' but bubblewrap is unusable: {problem}. Install bubblewrap "
+                               "(apt-get install bubblewrap) or pass isolation='auto' to run with a warning")
+        self.isolation = chosen.description
+        if chosen.mode == "none":
+            privileges = ("; samples run AS ROOT: a hostile one can kill any process and write any file on this "
+                          "machine" if os.geteuid() == 0 and not chosen.drops_privileges else "")
+            warnings.warn(SandboxWarning(
+                f"untrusted code will run WITHOUT network or filesystem isolation: {chosen.description}"
+                f"{privileges}. Install bubblewrap (apt-get install bubblewrap) to sandbox it."), stacklevel=2)
+        self._checker_config = {"timeout": config.timeout, "limits": config.sample_limits(),
+                                "command_prefix": list(chosen.command_prefix), "tmp_root": chosen.tmp_root,
+                                "drops_privileges": chosen.drops_privileges, "env": worker_environment()}
+        self._checkers: list[_CheckerProcess] = []
+        self._finalizer = weakref.finalize(self, _close_all, self._checkers)
+        try:
+            for _ in range(config.workers or os.cpu_count() or 1):
+                self._checkers.append(_CheckerProcess(self._checker_config))
+            for checker in self._checkers:
+                checker.await_hello()
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def _restart(self, index: int) -> None:
+        self._checkers[index].kill()
+        self._checkers[index] = _CheckerProcess(self._checker_config)
+        self._checkers[index].await_hello()
+
+    def run(self, problems: Mapping[str, Problem], samples: Iterable[tuple[str, int, str]]) -> list[Verdict]:
+        """samples are (task_id, completion_id, completion); returns verdicts in input order."""
+        if not self._finalizer.alive:
+            raise SandboxError("this Executor is closed; create a new one")
+        samples = list(samples)
+        requests = []
+        for position, item in enumerate(samples):
+            if not isinstance(item, tuple) or len(item) != 3:
+                raise SandboxError(f"sample {position} must be a (task_id, completion_id, completion) tuple, "
+                                   f"got {item!r:.80}")
+            task_id, _completion_id, completion = item
+            if task_id not in problems:
+                raise SandboxError(f"sample {position} names task_id {task_id!r}, which is not among the "
+                                   f"{len(problems)} problems given")
+            if not isinstance(completion, str):
+                raise SandboxError(f"sample {position} ({task_id!r}): the completion must be a str, "
+                                   f"got {type(completion).__name__}")
+            problem = problems[task_id]
+            requests.append(json.dumps({"task_id": task_id, "prompt": problem.prompt, "test": problem.test,
+                                        "entry_point": problem.entry_point, "completion": completion}).encode())
+        answers = self._dispatch(requests)
+        return [Verdict(task_id, completion_id, verdict, detail)
+                for (task_id, completion_id, _), (verdict, detail) in zip(samples, answers)]
+
+    def _dispatch(self, requests: list[bytes]) -> list[tuple[str, str]]:
+        answers: list[tuple[str, str] | None] = [None] * len(requests)
+        pending = collections.deque(range(len(requests)))
+        budget = self.config.timeout + WATCHDOG_SLACK
+        for position, checker in enumerate(self._checkers):
+            if checker.process.poll() is not None:  # killed from outside since the last run
+                self._restart(position)
+        while pending or any(c.in_flight for c in self._checkers):
+            for checker in self._checkers:
+                while pending and len(checker.in_flight) < PIPELINE_DEPTH:
+                    index = pending.popleft()
+                    if not checker.in_flight:
+                        checker.busy_since = time.monotonic()
+                    checker.in_flight.append(index)
+                    try:
+                        send_frame(checker.sock, requests[index])
+                    except OSError:  # it died: the select below sees EOF and restarts it
+                        break
+            busy = [c for c in self._checkers if c.in_flight]
+            wait = max(0.0, min(c.busy_since + budget for c in busy) - time.monotonic())
+            readable, _, _ = select.select([c.sock for c in busy], [], [], wait)
+            now = time.monotonic()
+            for checker in list(self._checkers):
+                if not checker.in_flight:
+                    continue
+                if checker.sock in readable:
+                    try:
+                        answer = recv_frame(checker.sock, now + 10)
+                    except (FrameTimeout, FrameError, OSError):
+                        answer = None
+                    if answer is not None:
+                        message = json.loads(answer)
+                        answers[checker.in_flight.popleft()] = (message["verdict"], message["detail"])
+                        checker.busy_since = now
+                        continue
+                    verdict = ("killed", f"the checker process died: {checker.stderr_tail()}")
+                elif now - checker.busy_since > budget:
+                    verdict = ("timeout", f"the checker did not answer within {budget:g} s (trusted test code "
+                                          "hung); it has been restarted")
+                else:
+                    continue
+                answers[checker.in_flight.popleft()] = verdict
+                pending.extendleft(reversed(checker.in_flight))
+                checker.in_flight.clear()
+                self._restart(self._checkers.index(checker))
+        return answers  # type: ignore[return-value]
+
+
+def execute(problems: Mapping[str, Problem], samples: Iterable[tuple[str, int, str]],
+            config: SandboxConfig = SandboxConfig()) -> list[Verdict]:
+    """Runs samples once with a fresh Executor (convenience; reuse an Executor for many calls)."""
+    with Executor(config) as executor:
+        return executor.run(problems, samples)

@@ -1,0 +1,149 @@
+"""Which isolation can be put in force on this machine, and the command line that starts a worker under it.
+
+With bubblewrap a worker sees a read-only root, private /tmp and /dev/shm, no network, and only its own pid
+namespace. Samples additionally drop to an unprivileged uid (see limits.py) when the worker runs as root; for that
+uid to import Python, directories it may not traverse (pyenv under a 0700 /root, say) are hidden behind a tmpfs
+and only the interpreter's own trees are bound back, read-only.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import codeguard
+
+# Sample uids live far above the ranges distributions and rootless containers hand out (1000+, 100000+). Adding
+# the checker's pid makes the uid unique on the machine while the checker lives, so RLIMIT_NPROC, which the kernel
+# counts per uid, is a budget of this worker's samples alone.
+SANDBOX_UID_BASE = 2_000_000_000
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Isolation:
+    mode: str                    # "bwrap" or "none"
+    command_prefix: tuple[str, ...]
+    tmp_root: str                # where per-sample directories are made, as the worker sees it
+    drops_privileges: bool       # whether samples run as SANDBOX_UID_BASE + checker pid
+    description: str
+
+
+def _world_traversable(path: Path) -> bool:
+    mode = path.stat().st_mode
+    return bool(mode & stat.S_IXOTH and mode & stat.S_IROTH)
+
+
+def interpreter_paths() -> list[Path]:
+    """The directories a sample's imports read from: the interpreter, its prefixes, sys.path, codeguard itself."""
+    candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                  os.path.dirname(os.path.realpath(sys.executable)),
+                  str(Path(codeguard.__file__).resolve().parents[1])}
+    candidates.update(entry for entry in sys.path if os.path.isabs(entry))
+    paths = sorted({Path(os.path.realpath(c)) for c in candidates if os.path.isdir(c)} - {Path("/")})
+    return [p for p in paths if not any(p != other and p.is_relative_to(other) for other in paths)]
+
+
+def _hidden_ancestor(path: Path) -> Path | None:
+    """The outermost proper ancestor that other users may not traverse, if any."""
+    for ancestor in reversed(path.parents):
+        if ancestor != Path("/") and not _world_traversable(ancestor):
+            return ancestor
+    return None
+
+
+def unhide_arguments(paths: list[Path]) -> tuple[list[str], bool]:
+    """bwrap arguments that make `paths` readable to any uid; and whether every path then is."""
+    arguments, masked = [], set()
+    readable = True
+    for path in paths:
+        ancestor = _hidden_ancestor(path)
+        if ancestor is not None:
+            if ancestor not in masked:
+                masked.add(ancestor)
+                arguments += ["--tmpfs", str(ancestor)]
+            # bwrap would make the directories between the mask and the path 0700, i.e. hidden again
+            for between in reversed(path.parents):
+                if between.is_relative_to(ancestor) and between != ancestor:
+                    arguments += ["--perms", "0755", "--dir", str(between)]
+            arguments += ["--ro-bind", str(path), str(path)]
+        readable = readable and _world_traversable(path)
+    return arguments, readable
+
+
+def _python_world_readable(paths: list[Path]) -> bool:
+    return all(_hidden_ancestor(p) is None and _world_traversable(p) for p in paths)
+
+
+def bwrap_arguments(tmp_mb: int) -> tuple[list[str], bool]:
+    """The bwrap command prefix, and whether samples can drop to an unprivileged uid under it."""
+    paths = interpreter_paths()
+    unhide, readable = unhide_arguments(paths)
+    size = str(tmp_mb * MIB)
+    arguments = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+                 "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
+                 "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
+                 *unhide,
+                 # /tmp-hosted interpreters (a venv in /tmp) must come back after the private /tmp
+                 *[arg for p in paths if p.is_relative_to("/tmp") and p != Path("/tmp")
+                   for arg in ("--ro-bind", str(p), str(p))],
+                 "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                 "--die-with-parent", "--new-session", "--chdir", "/"]
+    root = os.geteuid() == 0
+    if root:
+        # The worker keeps only what it needs to confine samples and clean up after them.
+        arguments += ["--cap-drop", "ALL"]
+        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER"):
+            arguments += ["--cap-add", cap]
+    return arguments, root and readable
+
+
+def worker_environment() -> dict[str, str]:
+    """Fixed hash seed (set iteration order decides some outputs) and no bytecode writes to a read-only tree."""
+    env = dict(os.environ)
+    root = str(Path(codeguard.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_problem(tmp_mb: int) -> str | None:
+    """Why bubblewrap cannot be used here, or None if a trial sandbox started and ran Python."""
+    if shutil.which("bwrap") is None:
+        return "bwrap is not installed (apt-get install bubblewrap)"
+    arguments, _ = bwrap_arguments(tmp_mb)
+    try:
+        trial = subprocess.run([*arguments, sys.executable, "-c", ""], env=worker_environment(),
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bwrap failed to start: {error}"
+    if trial.returncode != 0:
+        stderr = trial.stderr.decode(errors="replace").strip().splitlines()
+        return f"bwrap exited with status {trial.returncode}: {stderr[-1] if stderr else 'no message'}"
+    return None
+
+
+def resolve(mode: str, tmp_mb: int) -> tuple[Isolation, str | None]:
+    """The isolation to use for `mode` ("auto", "bwrap", "none"), and why bwrap is not used if it is not."""
+    problem = None if mode == "none" else bwrap_problem(tmp_mb)
+    reason = "isolation='none' was requested" if mode == "none" else f"bwrap unavailable: {problem}"
+    if mode != "none" and problem is None:
+        arguments, drops = bwrap_arguments(tmp_mb)
+        who = ("samples run as an unprivileged uid of their own" if drops
+               else "samples run as the worker's uid")
+        return Isolation("bwrap", tuple(arguments), "/tmp", drops,
+                         "bubblewrap: network namespace, read-only filesystem, private /tmp and /dev/shm, "
+                         f"pid namespace; {who}"), None
+    drops = os.geteuid() == 0 and _python_world_readable(interpreter_paths())
+    processes = ("" if drops or os.geteuid() != 0
+                 else "; max_processes NOT enforced (root, and Python is not readable by an unprivileged uid)")
+    return Isolation("none", (), tempfile.gettempdir(), drops,
+                     f"none: NO network or filesystem isolation ({reason}){processes}"), problem

@@ -1,0 +1,127 @@
+"""What runs inside a sample process: confine itself, exec the untrusted program, then serve calls until EOF.
+
+Everything after `exec` is untrusted: the program may rewrite this module, the socket, anything in the process.
+That is fine because nothing here decides a verdict. The checker only believes values that decode through the
+channel, and the process's exit status is read by the worker from outside.
+
+Replies (one byte of kind, then a body):
+  K  ready: the program ran and defines the entry point      R  a call returned: channel-encoded (result, args)
+  E  an exception: JSON {type, message, where}               M  MemoryError (the address-space limit)
+  X  SystemExit: JSON exit code                              I  a value that cannot cross the channel
+  S  the confinement itself failed (a harness problem, not the sample's): JSON {type, message, where}
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+
+from codeguard.sandbox import channel
+from codeguard.sandbox.framing import FrameError, recv_frame, send_frame
+from codeguard.sandbox.limits import apply_rlimits, drop_privileges
+
+PROGRAM_NAME = "<sample>"
+PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None)  # loaded once in the worker, inherited by every fork
+MAX_MESSAGE = 2000
+
+
+def _describe(error: BaseException) -> bytes:
+    try:
+        message = str(error)[:MAX_MESSAGE]
+    except BaseException:  # a hostile __str__ must not break the reply
+        message = "<unprintable>"
+    where = None
+    if isinstance(error, SyntaxError) and error.filename == PROGRAM_NAME:
+        where = error.lineno
+    trace = error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == PROGRAM_NAME:
+            where = trace.tb_lineno
+        trace = trace.tb_next
+    return json.dumps({"type": type(error).__name__[:200], "message": message, "where": where}).encode()
+
+
+def _failure(error: BaseException) -> bytes:
+    if isinstance(error, MemoryError):
+        return b"M" + _describe(error)
+    if isinstance(error, SystemExit):
+        code = error.code if type(error.code) is int else (0 if error.code is None else 1)
+        return b"X" + json.dumps(code).encode()
+    return b"E" + _describe(error)
+
+
+def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict) -> None:
+    os.setsid()  # own session and process group: the worker kills the group at the end
+    # Without bubblewrap's pid namespace nothing else ends a sample whose worker was killed.
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(number, signal.SIG_DFL)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):  # a stdout flood goes nowhere instead of into the harness's memory
+        os.dup2(devnull, target)
+    # The worker's control socket must not be reachable: the sample could forge the worker's reports with it.
+    os.closerange(3, sock_fd)
+    os.closerange(sock_fd + 1, 1 << 16)
+    os.chdir(workdir)
+    os.environ["TMPDIR"] = workdir
+    if uid is not None:
+        drop_privileges(uid)
+    apply_rlimits(**limits)
+
+
+def _serve(sock: socket.socket, candidate) -> None:
+    while True:
+        try:
+            frame = recv_frame(sock)
+        except (FrameError, OSError):
+            return
+        if frame is None:
+            return
+        try:
+            args, kwargs, want_args = channel.decode(frame)
+            result = candidate(*args, **kwargs)
+        except BaseException as error:
+            reply = _failure(error)
+        else:
+            try:
+                reply = b"R" + channel.encode((result, list(args) if want_args else None))
+            except channel.ChannelError as error:
+                reply = b"I" + str(error).encode()
+            except MemoryError as error:
+                reply = b"M" + _describe(error)
+            except BaseException as error:  # e.g. an int too long to convert to text
+                reply = b"I" + f"the return value cannot be encoded: {type(error).__name__}".encode()
+        send_frame(sock, reply)
+        if reply[:1] == b"X":
+            return
+
+
+def run(sock_fd: int, workdir: str, uid: int | None, limits: dict, program: str, entry_point: str) -> None:
+    """Never returns: leaves through os._exit, so nothing of the worker (atexit, buffers) runs in the child."""
+    status = 0
+    try:
+        sock = socket.socket(fileno=sock_fd)
+        try:
+            _confine(sock_fd, workdir, uid, limits)
+        except BaseException as error:
+            send_frame(sock, b"S" + _describe(error))
+            os._exit(1)
+        namespace: dict = {}
+        try:
+            exec(compile(program, PROGRAM_NAME, "exec"), namespace)  # noqa: S102 - the point of the sandbox
+            candidate = namespace.get(entry_point)
+            if candidate is None:
+                raise NameError(f"the program does not define the entry point {entry_point!r}")
+            if not callable(candidate):
+                raise TypeError(f"the entry point {entry_point!r} is a {type(candidate).__name__}, not callable")
+        except BaseException as error:
+            send_frame(sock, _failure(error))
+        else:
+            send_frame(sock, b"K")
+            _serve(sock, candidate)
+    except BaseException:
+        status = 1
+    os._exit(status)

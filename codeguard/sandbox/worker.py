@@ -1,0 +1,194 @@
+"""The warm worker: started once (inside bubblewrap when available), it forks one confined process per sample.
+
+Forking a warm interpreter costs about a millisecond where starting one costs tens. The worker is trusted: it never
+runs sample code itself, only forks, waits, and cleans up. It is a child subreaper, so every process a sample
+leaves behind (double forks, setsid) is re-parented to it and killed before the next sample starts.
+
+Protocol on the control socket (JSON frames; see framing.py):
+  {"op": "start", "program", "entry_point"} + the sample's socket as SCM_RIGHTS  -> no reply
+  {"op": "finish", "grace": seconds}  -> {"exit": code | null, "signal": number | null, "killed": bool,
+                                          "leftovers": count, "error": text | null}
+Run as `python -m codeguard.sandbox.worker '<json config>'`.
+"""
+from __future__ import annotations
+
+import ctypes
+import gc
+import importlib
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+
+from codeguard.sandbox import sample
+from codeguard.sandbox.framing import recv_frame_with_fds, send_frame
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+# Imported once here so that each forked sample has them for free (typing alone costs a sample ~1 ms to import).
+PRELOADED_MODULES = ("typing", "math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string",
+                     "hashlib", "fractions", "statistics")
+
+
+def _prctl(option: int, value: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+
+
+def _children_of(root: int) -> list[int]:
+    """Every live descendant of `root`, from /proc (re-read each time: a fork bomb keeps adding some)."""
+    parents: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()  # the command name may contain spaces and ')'
+        parents.setdefault(int(fields[1]), []).append(int(name))
+    found, stack = [], [root]
+    while stack:
+        for child in parents.get(stack.pop(), ()):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def _sweep_leftovers() -> int:
+    """Kills and reaps every remaining descendant; returns how many were found alive."""
+    seen: set[int] = set()
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return len(seen)
+        if pid:
+            continue
+        for leftover in _children_of(os.getpid()):
+            seen.add(leftover)
+            try:
+                os.kill(leftover, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.0005)
+
+
+class Running:
+    """One sample process in flight."""
+
+    def __init__(self, pid: int, workdir: str):
+        self.pid, self.workdir = pid, workdir
+
+    def wait(self, grace: float) -> int | None:
+        """The wait status if the process ends by itself within `grace` seconds, else None."""
+        deadline = time.monotonic() + grace
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except OSError:
+            pidfd = None
+        try:
+            while True:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    return status
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                if pidfd is not None:
+                    select.select([pidfd], [], [], left)
+                else:
+                    time.sleep(min(left, 0.001))
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
+    def kill(self) -> int:
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        return os.waitpid(self.pid, 0)[1]
+
+
+class Worker:
+    def __init__(self, config: dict):
+        self.uid = config["uid"]
+        self.limits = config["limits"]
+        # One private directory per worker, made once; per-sample directories are numbered inside it.
+        self.tmp_root = tempfile.mkdtemp(prefix="codeguard-worker-", dir=config["tmp_root"])
+        os.chmod(self.tmp_root, 0o711)  # samples of another uid must traverse to their own directory, not list
+        self.samples_started = 0
+        self.running: Running | None = None
+        self.start_error: str | None = None
+
+    def start(self, message: dict, sample_fd: int) -> None:
+        self.start_error = None
+        try:
+            self.samples_started += 1
+            workdir = os.path.join(self.tmp_root, f"sample-{self.samples_started}")
+            os.mkdir(workdir, 0o700)
+            if self.uid is not None:
+                os.chown(workdir, self.uid, self.uid)
+            pid = os.fork()
+        except OSError as error:
+            self.start_error = f"could not start the sample process: {error}"
+            os.close(sample_fd)
+            return
+        if pid == 0:
+            sample.run(sample_fd, workdir, self.uid, self.limits, message["program"], message["entry_point"])
+        os.close(sample_fd)  # only the sample may hold its end: its death must read as EOF to the checker
+        self.running = Running(pid, workdir)
+
+    def finish(self, grace: float) -> dict:
+        running, self.running = self.running, None
+        if running is None:
+            return {"exit": None, "signal": None, "killed": False, "leftovers": _sweep_leftovers(),
+                    "error": self.start_error or "no sample was running"}
+        status = running.wait(grace)
+        killed = status is None
+        if killed:
+            status = running.kill()
+        leftovers = _sweep_leftovers()
+        shutil.rmtree(running.workdir, ignore_errors=True)
+        code = os.waitstatus_to_exitcode(status)
+        return {"exit": code if code >= 0 else None, "signal": -code if code < 0 else None, "killed": killed,
+                "leftovers": leftovers, "error": None}
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(argv[1])
+    control = socket.socket(fileno=config["fd"])
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # without bubblewrap nothing else ties us to the checker
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    for name in PRELOADED_MODULES:
+        importlib.import_module(name)
+    gc.freeze()  # the collector then never touches the worker's objects in a sample, sparing copy-on-write faults
+    worker = Worker(config)
+    send_frame(control, json.dumps({"hello": os.getpid()}).encode())
+    while True:
+        payload, fds = recv_frame_with_fds(control)
+        if payload is None:
+            shutil.rmtree(worker.tmp_root, ignore_errors=True)
+            return 0
+        message = json.loads(payload)
+        if message["op"] == "start":
+            assert len(fds) == 1, "a start message carries exactly the sample's socket"
+            worker.start(message, fds[0])
+        elif message["op"] == "finish":
+            for extra in fds:
+                os.close(extra)
+            send_frame(control, json.dumps(worker.finish(message["grace"])).encode())
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
