@@ -156,7 +156,7 @@ class HFCausalLM:
                     # A NaN/inf anywhere makes its row sum non-finite: 25x cheaper than isfinite over the rows.
                     if not bool(torch.isfinite(window_logits.sum(dim=-1)).all()):
                         self._check_finite(window_logits, f"window {start + row}")
-                    logprobs = torch.log_softmax(window_logits.to(torch.float64), dim=-1).numpy()
+                    logprobs = torch.log_softmax(window_logits, dim=-1, dtype=torch.float64).numpy()
                 yield logprobs
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,

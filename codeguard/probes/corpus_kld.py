@@ -91,14 +91,16 @@ class CorpusKLDAccumulator:
         # rel_entr(exp(lr), exp(lo)) (two exps and a log); tests check the result against scipy's definition.
         lr, lo = torch.from_numpy(scored.ref), torch.from_numpy(scored.opt)
         targets, c = torch.from_numpy(scored.targets), self.columns
-        rows = torch.arange(targets.numel())
         ref_top = lr.max(dim=1).indices  # max() is 2.5x faster than argmax() on CPU
-        c["kld"].append(torch.sum(lr.exp() * (lr - lo), dim=1).clamp_(min=0.0).numpy())
+        kld = torch.exp(lr).mul_(torch.sub(lr, lo)).sum(dim=1).clamp_(min=0.0)  # in place: one temporary less
+        c["kld"].append(kld.numpy())
         c["same"].append((ref_top == lo.max(dim=1).indices).numpy())
-        c["p_ref"].append(lr[rows, targets].exp().numpy())
-        c["p_opt"].append(lo[rows, targets].exp().numpy())
-        c["top_ref"].append(lr[rows, ref_top].exp().numpy())
-        c["top_opt"].append(lo[rows, ref_top].exp().numpy())
+        picked = torch.stack((targets, ref_top), dim=1)  # the actual next token, and ref's top token
+        p_ref, p_opt = torch.gather(lr, 1, picked).exp_().numpy(), torch.gather(lo, 1, picked).exp_().numpy()
+        c["p_ref"].append(p_ref[:, 0])
+        c["p_opt"].append(p_opt[:, 0])
+        c["top_ref"].append(p_ref[:, 1])
+        c["top_opt"].append(p_opt[:, 1])
         c["file"].append(np.full(targets.numel(), scored.window.file))
         c["token"].append(scored.window.first_token + np.arange(targets.numel()))
 
