@@ -106,8 +106,8 @@ def new_baseline(suite: str, reference: dict, accepted: dict, probe_config: dict
     entries = {}
     for name, value in sorted(metrics.items()):
         rule = rule_for(suite, name)
-        if rule is None:
-            continue  # reported, not gated
+        if rule is None or not rule.baselined:
+            continue  # reported (or checked against a built-in limit), not baselined
         kept = previous.metrics.get(name) if previous else None
         entries[name] = MetricBaseline(value, rule.direction, kept.rtol if kept else rule.rtol,
                                        kept.atol if kept else rule.atol)

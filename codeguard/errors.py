@@ -36,3 +36,8 @@ class LanguageRegistryError(CodeguardError):
 
 class TokenizerError(CodeguardError):
     """A tokenizer that cannot be built or used: an unsupported model or pre-tokenizer, or an unreadable file."""
+
+
+class CodeguardWarning(UserWarning):
+    """A gate that ran but can see less than the user may think (e.g. a pass@k gate whose reference solves
+    nothing)."""

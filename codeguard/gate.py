@@ -32,6 +32,7 @@ class GateVerdict:
     baseline_path: str | None = None
     ref_spec: str = ""
     opt_spec: str = ""
+    notes: list[str] = field(default_factory=list)  # the probe's context for a reader (e.g. paired statistics)
 
     @property
     def passed(self) -> bool:
@@ -43,7 +44,8 @@ class GateVerdict:
 
     def to_dict(self) -> dict:
         return {"suite": self.suite, "passed": self.passed, "baseline_path": self.baseline_path,
-                "ref": self.ref_spec, "opt": self.opt_spec, "checks": [asdict(c) for c in self.checks]}
+                "ref": self.ref_spec, "opt": self.opt_spec, "checks": [asdict(c) for c in self.checks],
+                "notes": list(self.notes)}
 
     def table(self, only_failures: bool = False) -> str:
         rows = [("metric", "obtained", "baseline", "limit", "direction", "verdict")]
@@ -59,7 +61,8 @@ class GateVerdict:
         head = (f"codeguard gate '{self.suite}' failed for {self.opt_spec} against {self.ref_spec}: "
                 + ", ".join(f"{c.metric}={_fmt(c.obtained)}" for c in self.failures))
         where = f"\nbaseline: {self.baseline_path}" if self.baseline_path else ""
-        return f"{head}{where}\n{self.table()}"
+        notes = "".join(f"\n{note}" for note in self.notes)
+        return f"{head}{where}\n{self.table()}{notes}"
 
 
 def _fmt(value) -> str:

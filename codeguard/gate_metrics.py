@@ -18,6 +18,7 @@ class MetricRule:
     rtol: float
     atol: float
     doc: str
+    baselined: bool = True   # False: checked against a built-in limit only (e.g. a p-value), never stored
 
 
 COLD_START_RULES: dict[str, MetricRule] = {
@@ -61,9 +62,22 @@ KEYWORD_SHIFT_RULES: dict[str, MetricRule] = {
                                   "share of keyword positions where ref ranked the keyword first and opt does not"),
 }
 
+# pass@k on executed samples (probes/pass_at_k.py); "@*" rules cover every k. The tolerance is wide enough for
+# a re-derived opt (another toolchain version samples differently), narrow enough to catch a real drop; the paired
+# checks against ref (built-in limits, not baselined) catch significant drops whatever the baseline says.
+PASS_AT_K_RULES: dict[str, MetricRule] = {
+    "pass@*": MetricRule(HIGHER, 0.0, 0.1, "opt's unbiased pass@k on the problems"),
+    "delta_pass@*": MetricRule(HIGHER, 0.0, 0.1, "opt's pass@k minus ref's on the same problems"),
+    "ci_high_delta_pass@*": MetricRule(HIGHER, 0.0, 0.0, "upper bound of the bootstrap interval of delta pass@k "
+                                       "(below 0: opt significantly worse)", baselined=False),
+    "mcnemar_p@*": MetricRule(HIGHER, 0.0, 0.0, "exact McNemar p-value that opt solves fewer problems than ref "
+                              "(greedy-style majority pass per problem)", baselined=False),
+}
+
 SUITE_RULES: dict[str, dict[str, MetricRule]] = {"cold_start": COLD_START_RULES, "keywords": KEYWORD_RULES,
                                                  "corpus_kld": CORPUS_KLD_RULES,
-                                                 "keyword_shift": KEYWORD_SHIFT_RULES}
+                                                 "keyword_shift": KEYWORD_SHIFT_RULES,
+                                                 "pass_at_k": PASS_AT_K_RULES}
 
 
 def rules_for(suite: str) -> dict[str, MetricRule]:
@@ -71,12 +85,14 @@ def rules_for(suite: str) -> dict[str, MetricRule]:
 
 
 def rule_for(suite: str, metric: str) -> MetricRule | None:
-    """The rule of a metric; `name.qualifier` metrics (per language) fall back to the `name.*` rule."""
+    """The rule of a metric; `name.qualifier` metrics (per language) fall back to the `name.*` rule, and
+    `name@k` metrics (per k) to the `name@*` rule."""
     rules = rules_for(suite)
     if metric in rules:
         return rules[metric]
-    if "." in metric:
-        return rules.get(metric.split(".", 1)[0] + ".*")
+    for separator in (".", "@"):
+        if separator in metric:
+            return rules.get(metric.split(separator, 1)[0] + separator + "*")
     return None
 
 

@@ -41,17 +41,39 @@ def problem_seed(seed: int, task_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{task_id}".encode()).digest()[:4], "big")
 
 
+def prompt_ids(model, problem) -> list[int]:
+    """The model's start ids followed by the prompt, as generation feeds them."""
+    return model.start_ids()[0] + model.tokenizer(problem.prompt, add_special_tokens=False)["input_ids"]
+
+
+def check_prompts_fit(model, problems) -> None:
+    """Fails before any generation when a prompt leaves no room in the model's context, naming the problems."""
+    from codeguard.probes.teacher_forced import max_context
+    limit = max_context(model)
+    too_long = [(p.task_id, n) for p in problems if (n := len(prompt_ids(model, p))) >= limit]
+    if too_long:
+        listed = ", ".join(f"{task} ({n} tokens)" for task, n in too_long[:8])
+        raise ProbeInputError(f"{len(too_long)} prompt(s) fill the {limit}-position context of {model.spec}, leaving "
+                              f"no room to generate: {listed}{' ...' if len(too_long) > 8 else ''}. Choose "
+                              "problems that fit (--codeguard-problems) or a model with a longer context")
+
+
 def generate_completions(model, problems, config: GenerationConfig = GenerationConfig(),
                          progress: bool | None = None) -> dict[str, list[str]]:
-    """n completions per problem (all n in one batched generate call through the KV cache)."""
+    """n completions per problem (all n in one batched generate call through the KV cache).
+
+    A completion is cut where the model's context ends (positions past it were never trained).
+    """
+    from codeguard.probes.teacher_forced import max_context
     config.check()
-    start_ids, _ = model.start_ids()
+    check_prompts_fit(model, problems)
+    limit = max_context(model)
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm import tqdm
     completions = {}
     for problem in tqdm(problems, desc=f"generating with {model.spec}", disable=not show, unit="problem"):
-        prompt_ids = start_ids + model.tokenizer(problem.prompt, add_special_tokens=False)["input_ids"]
-        rows = model.sample([prompt_ids] * config.n_samples, max_new_tokens=config.max_new_tokens,
+        ids = prompt_ids(model, problem)
+        rows = model.sample([ids] * config.n_samples, max_new_tokens=min(config.max_new_tokens, limit - len(ids)),
                             temperature=config.temperature, top_p=config.top_p,
                             seed=problem_seed(config.seed, problem.task_id), stop_strings=config.stop)
         completions[problem.task_id] = [truncate(model.tokenizer.decode(row, skip_special_tokens=True), config.stop)

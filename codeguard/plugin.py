@@ -37,6 +37,11 @@ def pytest_addoption(parser):
     group.addoption("--codeguard-ctx", dest="codeguard_ctx", metavar="N",
                     help="window length in tokens for the teacher-forced probes (default 512, capped at the "
                          "models' maximum context)")
+    group.addoption("--codeguard-problems", dest="codeguard_problems", metavar="SPEC",
+                    help="pass@k problems: humaneval, humaneval:N (first N), humaneval:sample:N:SEED or a JSONL file "
+                         "in HumanEval format (default humaneval:40; ini codeguard_problems)")
+    group.addoption("--codeguard-samples", dest="codeguard_samples", metavar="N",
+                    help="pass@k samples per problem and model (default 5; ini codeguard_samples)")
     group.addoption("--codeguard-seed", dest="codeguard_seed", type=int, default=None, help="sampling seed")
     group.addoption("--codeguard-start-token", dest="codeguard_start_token", metavar="TOKEN",
                     help="cold-start token for tokenizers without BOS (default: BOS, else EOS)")
@@ -50,6 +55,8 @@ def pytest_addoption(parser):
                   default=[])
     parser.addini("codeguard_corpus", "code folder for the teacher-forced probes", default="")
     parser.addini("codeguard_ctx", "window length for the teacher-forced probes", default="")
+    parser.addini("codeguard_problems", "pass@k problems spec or JSONL file", default="")
+    parser.addini("codeguard_samples", "pass@k samples per problem and model", default="")
     parser.addini("codeguard_seed", "sampling seed", default="")
     parser.addini("codeguard_start_token", "cold-start token", default="")
     parser.addini("codeguard_rollouts", "extended cold-start rollouts", default="")
@@ -151,6 +158,11 @@ class CodeguardHelper:
         """Log-probabilities of keywords where they occur in real code, ref vs opt, per language."""
         __tracebackhide__ = True
         return _or_fail(lambda: self._session.corpus_probe("keyword-shift", **config))
+
+    def pass_at_k(self, **config):
+        """n samples per problem from both models, executed in the sandbox; pass@k and the paired comparison."""
+        __tracebackhide__ = True
+        return _or_fail(lambda: self._session.pass_at_k(**config))
 
     def baseline(self, suite: str):
         """The stored baseline for `suite` (read-only), or None."""

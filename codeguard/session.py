@@ -7,13 +7,15 @@ from __future__ import annotations
 import difflib
 import os
 import shlex
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeguard import __version__
 from codeguard.baseline import Baseline, baseline_path, load_baseline, new_baseline, write_baseline
-from codeguard.errors import BaselineError, ConfigError
+from codeguard.errors import BaselineError, CodeguardWarning, ConfigError
 from codeguard.gate import GateVerdict, check_probe_config, check_reference, gate, parse_limits
+from codeguard.gate_metrics import rule_for
 from codeguard.languages import load_registry
 from codeguard.specs import parse_model_pair
 
@@ -38,6 +40,8 @@ class Options:
     registry: object = None  # LanguageRegistry, built and validated at configure time
     corpus: str | None = None  # None: the shipped per-language corpus
     ctx: int | None = None     # None: 512, capped at the models' maximum context
+    problems: str | None = None  # None: the pass@k probe's default subset
+    samples: int | None = None   # None: the pass@k probe's default n
 
 
 @dataclass
@@ -103,6 +107,18 @@ class CodeguardSession:
                 self._results[(name, config)] = result
         return self._results[(probe, config)]
 
+    def pass_at_k(self, **overrides) -> object:
+        """Samples, executes and compares (cached per configuration, like the other probes)."""
+        from codeguard.probes.pass_at_k import PassAtKConfig, run_pass_at_k, with_overrides
+        config = with_overrides(PassAtKConfig(), problems=self.options.problems, n_samples=self.options.samples,
+                                seed=self.options.seed)
+        config = with_overrides(config, **overrides)
+        key = ("pass-at-k", config)
+        if key not in self._results:
+            pair = self.model_pair()
+            self._results[key] = run_pass_at_k(pair.ref, pair.opt, config)
+        return self._results[key]
+
     def results(self) -> list:
         return list(self._results.values())
 
@@ -132,13 +148,26 @@ class CodeguardSession:
                 f"candidate and accept it with:\n    {self.update_command()}")
         check_reference(baseline, result.ref.fingerprint, result.ref.spec)
         check_probe_config(baseline, result.probe_config())
-        return gate(suite, result.gate_metrics(), baseline=baseline, limits=self.options.limits,
-                    ref_spec=result.ref.spec, opt_spec=result.opt.spec)
+        return self._gate(result, suite, baseline)
+
+    def _limits_for(self, result, suite: str) -> dict[str, float]:
+        """The probe's built-in limits, overridden by the user's; a user limit applies only to its own suite's
+        metrics (a cold-start limit is no reason to fail the pass@k gate)."""
+        user = {name: value for name, value in self.options.limits.items() if rule_for(suite, name) is not None}
+        built_in = getattr(result, "built_in_limits", dict)()
+        return {**built_in, **user}
+
+    def _gate(self, result, suite: str, baseline: Baseline | None) -> GateVerdict:
+        verdict = gate(suite, result.gate_metrics(), baseline=baseline, limits=self._limits_for(result, suite),
+                       ref_spec=result.ref.spec, opt_spec=result.opt.spec)
+        verdict.notes = list(getattr(result, "gate_notes", list)())
+        for text in getattr(result, "warnings", list)():
+            warnings.warn(CodeguardWarning(text), stacklevel=2)
+        return verdict
 
     def _accept(self, result, suite: str, path: Path, previous: Baseline | None) -> GateVerdict:
         """Writes the candidate's metrics as the new baseline, unless it breaks a configured absolute limit."""
-        hard_limits = gate(suite, result.gate_metrics(), limits=self.options.limits, ref_spec=result.ref.spec,
-                           opt_spec=result.opt.spec)
+        hard_limits = self._gate(result, suite, None)
         if not hard_limits.passed:
             return hard_limits
         baseline = new_baseline(suite, {"spec": result.ref.spec, "fingerprint": result.ref.fingerprint},
@@ -148,8 +177,7 @@ class CodeguardSession:
         diff = "".join(difflib.unified_diff(old_text.splitlines(True), path.read_text().splitlines(True),
                                             f"{path} (before)", str(path)))
         self.written.append(WrittenBaseline(path, diff))
-        return gate(suite, result.gate_metrics(), baseline=baseline, limits=self.options.limits,
-                    ref_spec=result.ref.spec, opt_spec=result.opt.spec)
+        return self._gate(result, suite, baseline)
 
     @staticmethod
     def _read_if_present(path: Path) -> Baseline | None:
@@ -184,7 +212,21 @@ def resolve_options(config) -> Options:
         rollouts=int(rollouts if rollouts is not None else (ini("codeguard_rollouts") or 0)),
         invocation=list(config.invocation_params.args), registry=registry,
         corpus=config.getoption("codeguard_corpus") or ini("codeguard_corpus"),
-        ctx=_positive_int(config.getoption("codeguard_ctx") or ini("codeguard_ctx"), "--codeguard-ctx"))
+        ctx=_positive_int(config.getoption("codeguard_ctx") or ini("codeguard_ctx"), "--codeguard-ctx"),
+        problems=config.getoption("codeguard_problems") or ini("codeguard_problems"),
+        samples=_samples(config.getoption("codeguard_samples") or ini("codeguard_samples")))
+
+
+def _samples(value) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"--codeguard-samples {value!r}: expected a whole number of samples per problem") from None
+    if number < 1:
+        raise ConfigError(f"--codeguard-samples {number}: at least one sample per problem is needed")
+    return number
 
 
 def _positive_int(value, name: str) -> int | None:

