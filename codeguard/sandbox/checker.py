@@ -6,7 +6,9 @@ GIL) and so that trusted test code which hangs can be killed by the executor wit
 
 Protocol with the executor (JSON frames): the first frame is the config; the checker answers {"hello": pid} once
 its worker is up, or {"error": text}. Then each request {task_id, prompt, test, entry_point, completion} gets one
-answer {verdict, detail}. Run as `python -m codeguard.sandbox.checker FD`.
+answer {verdict, detail}, sent as soon as the verdict is known, before the worker has cleaned up after the sample;
+{"op": "sync"} gets {"synced": true} once the last sample and everything it started are gone.
+Run as `python -m codeguard.sandbox.checker FD`.
 """
 from __future__ import annotations
 
@@ -172,7 +174,8 @@ class Checker:
                 return "killed", "the sandbox worker was gone before the sample started (it has been restarted)"
             return self._check(session, check, test, request)
         finally:
-            session.finish()
+            # EOF: the sample exits and the worker cleans up after it while this checker goes on; the worker
+            # finishes that cleanup (killing the sample if it is still running) before it forks the next sample.
             ours.close()
 
     def _check(self, session: Session, check, test: CompiledTest, request: dict) -> tuple[str, str]:
@@ -221,8 +224,14 @@ def main(argv: list[str]) -> int:
         return 1
     send_frame(sock, json.dumps({"hello": os.getpid()}).encode())
     try:
-        while (request := recv_frame(sock)) is not None:
-            verdict, detail = checker.evaluate(json.loads(request))
+        while (frame := recv_frame(sock)) is not None:
+            request = json.loads(frame)
+            if request.get("op") == "sync":
+                if checker.worker.alive():
+                    checker.worker.finish(0.0)
+                send_frame(sock, json.dumps({"synced": True}).encode())
+                continue
+            verdict, detail = checker.evaluate(request)
             send_frame(sock, json.dumps({"verdict": verdict, "detail": detail}).encode())
     finally:
         checker.worker.close()

@@ -12,6 +12,7 @@ Replies (one byte of kind, then a body):
 """
 from __future__ import annotations
 
+import _signal
 import ctypes
 import json
 import os
@@ -24,7 +25,13 @@ from codeguard.sandbox.limits import apply_rlimits, drop_privileges
 
 PROGRAM_NAME = "<sample>"
 PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None)  # loaded once in the worker, inherited by every fork
+# Resolved once in the worker and inherited by every fork: looking a function up through ctypes, or going through
+# signal.signal's enum conversions, touches hundreds of the worker's pages, and each first write to one of them
+# costs a sample a copy-on-write fault.
+_PRCTL = ctypes.CDLL(None).prctl
+_PRCTL.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+_PRCTL.restype = ctypes.c_int
+_DEFAULT_SIGNALS = tuple(int(number) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE))
 MAX_MESSAGE = 2000
 
 
@@ -56,9 +63,9 @@ def _failure(error: BaseException) -> bytes:
 def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict) -> None:
     os.setsid()  # own session and process group: the worker kills the group at the end
     # Without bubblewrap's pid namespace nothing else ends a sample whose worker was killed.
-    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
-        signal.signal(number, signal.SIG_DFL)
+    _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    for number in _DEFAULT_SIGNALS:
+        _signal.signal(number, _signal.SIG_DFL)
     devnull = os.open(os.devnull, os.O_RDWR)
     for target in (0, 1, 2):  # a stdout flood goes nowhere instead of into the harness's memory
         os.dup2(devnull, target)

@@ -5,9 +5,12 @@ runs sample code itself, only forks, waits, and cleans up. It is a child subreap
 leaves behind (double forks, setsid) is re-parented to it and killed before the next sample starts.
 
 Protocol on the control socket (JSON frames; see framing.py):
-  {"op": "start", "program", "entry_point"} + the sample's socket as SCM_RIGHTS  -> no reply
+  {"op": "start", "program", "entry_point"} + the sample's socket as SCM_RIGHTS  -> no reply; first ends the
+                                          previous sample if it still runs
   {"op": "finish", "grace": seconds}  -> {"exit": code | null, "signal": number | null, "killed": bool,
                                           "leftovers": count, "error": text | null}
+A sample whose checker is done with it gets EOF on its socket and exits; the worker reaps and cleans up after it
+at once, without a message, so the checker only sends "finish" when it needs to know how the sample ended.
 Run as `python -m codeguard.sandbox.worker '<json config>'`.
 """
 from __future__ import annotations
@@ -86,29 +89,25 @@ class Running:
 
     def __init__(self, pid: int, workdir: str):
         self.pid, self.workdir = pid, workdir
+        try:
+            self.pidfd: int | None = os.pidfd_open(pid)  # readable once it exits: the worker reaps it at once
+        except OSError:
+            self.pidfd = None
 
     def wait(self, grace: float) -> int | None:
         """The wait status if the process ends by itself within `grace` seconds, else None."""
         deadline = time.monotonic() + grace
-        try:
-            pidfd = os.pidfd_open(self.pid)
-        except OSError:
-            pidfd = None
-        try:
-            while True:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-                if pid:
-                    return status
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                if pidfd is not None:
-                    select.select([pidfd], [], [], left)
-                else:
-                    time.sleep(min(left, 0.001))
-        finally:
-            if pidfd is not None:
-                os.close(pidfd)
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return status
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if self.pidfd is not None:
+                select.select([self.pidfd], [], [], left)
+            else:
+                time.sleep(min(left, 0.001))
 
     def kill(self) -> int:
         for kill in (os.killpg, os.kill):
@@ -118,8 +117,18 @@ class Running:
                 pass
         return os.waitpid(self.pid, 0)[1]
 
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
 
 class Worker:
+    """Runs one sample at a time. Ending a sample (reaping it, killing whatever it left, deleting its directory)
+    always completes before the next sample is forked, so nothing of one sample can reach the next; but it need
+    not wait for the checker: a sample that exits by itself is cleaned up at once, in parallel with the checker's
+    next steps, and a start message first ends whatever the previous sample still runs."""
+
     def __init__(self, config: dict):
         self.uid = config["uid"]
         self.limits = config["limits"]
@@ -128,16 +137,27 @@ class Worker:
         os.chmod(self.tmp_root, 0o711)  # samples of another uid must traverse to their own directory, not list
         self.samples_started = 0
         self.running: Running | None = None
+        self.report: dict | None = None  # how the last sample ended, once it is cleaned up
+        self.next_workdir: str | None = None
         self.start_error: str | None = None
+        self._prepare_workdir()
+
+    def _prepare_workdir(self) -> None:
+        """Makes the next sample's fresh directory ahead of time, while no sample process exists."""
+        self.samples_started += 1
+        workdir = os.path.join(self.tmp_root, f"sample-{self.samples_started}")
+        os.mkdir(workdir, 0o700)
+        if self.uid is not None:
+            os.chown(workdir, self.uid, self.uid)
+        self.next_workdir = workdir
 
     def start(self, message: dict, sample_fd: int) -> None:
-        self.start_error = None
+        self.end(0.0)  # the checker has moved on: the previous sample's verdict is decided
+        self.report, self.start_error = None, None
         try:
-            self.samples_started += 1
-            workdir = os.path.join(self.tmp_root, f"sample-{self.samples_started}")
-            os.mkdir(workdir, 0o700)
-            if self.uid is not None:
-                os.chown(workdir, self.uid, self.uid)
+            if self.next_workdir is None:
+                self._prepare_workdir()
+            workdir, self.next_workdir = self.next_workdir, None
             pid = os.fork()
         except OSError as error:
             self.start_error = f"could not start the sample process: {error}"
@@ -148,20 +168,30 @@ class Worker:
         os.close(sample_fd)  # only the sample may hold its end: its death must read as EOF to the checker
         self.running = Running(pid, workdir)
 
-    def finish(self, grace: float) -> dict:
+    def end(self, grace: float) -> dict:
+        """Ends the current sample (after `grace` seconds if it is still running), kills and reaps everything it
+        left, deletes its directory and prepares the next one; returns how it ended (idempotent)."""
         running, self.running = self.running, None
         if running is None:
-            return {"exit": None, "signal": None, "killed": False, "leftovers": _sweep_leftovers(),
-                    "error": self.start_error or "no sample was running"}
+            if self.report is None:
+                self.report = {"exit": None, "signal": None, "killed": False, "leftovers": _sweep_leftovers(),
+                               "error": self.start_error or "no sample was running"}
+            return self.report
         status = running.wait(grace)
         killed = status is None
         if killed:
             status = running.kill()
+        running.close()
         leftovers = _sweep_leftovers()
         shutil.rmtree(running.workdir, ignore_errors=True)
+        try:
+            self._prepare_workdir()
+        except OSError:
+            self.next_workdir = None  # start() tries again and reports the error
         code = os.waitstatus_to_exitcode(status)
-        return {"exit": code if code >= 0 else None, "signal": -code if code < 0 else None, "killed": killed,
-                "leftovers": leftovers, "error": None}
+        self.report = {"exit": code if code >= 0 else None, "signal": -code if code < 0 else None,
+                       "killed": killed, "leftovers": leftovers, "error": None}
+        return self.report
 
 
 def main(argv: list[str]) -> int:
@@ -176,8 +206,15 @@ def main(argv: list[str]) -> int:
     worker = Worker(config)
     send_frame(control, json.dumps({"hello": os.getpid()}).encode())
     while True:
+        exited = worker.running.pidfd if worker.running is not None else None
+        readable, _, _ = select.select([control] if exited is None else [control, exited], [], [])
+        if exited is not None and exited in readable:
+            worker.end(0.0)  # it exited by itself (the checker closed its socket): clean up before any start
+        if control not in readable:
+            continue
         payload, fds = recv_frame_with_fds(control)
         if payload is None:
+            worker.end(0.0)
             shutil.rmtree(worker.tmp_root, ignore_errors=True)
             return 0
         message = json.loads(payload)
@@ -187,8 +224,7 @@ def main(argv: list[str]) -> int:
         elif message["op"] == "finish":
             for extra in fds:
                 os.close(extra)
-            send_frame(control, json.dumps(worker.finish(message["grace"])).encode())
-
+            send_frame(control, json.dumps(worker.end(message["grace"])).encode())
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
