@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     tokenizers.add_argument("--registry", action="append", default=[], metavar="TOML",
                             help="an extra language registry file (repeatable)")
     tokenizers.add_argument("--json", metavar="FILE", help="also write the analysis as JSON ('-' for stdout)")
+    from codeguard.report.cli import add_report_arguments
+    add_report_arguments(sub.add_parser("report", help="render a run's results.json or the history's trends again "
+                                                       "(HTML, Markdown, JSON)"))
     return parser
 
 
@@ -290,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
             return _tokenizers(args)
         if args.command == "exec-eval":
             return _exec_eval(args)
+        if args.command == "report":
+            from codeguard.report.cli import run_report
+            return run_report(args)
     except CodeguardError as error:
         print(f"codeguard: error: {error}", file=sys.stderr)
         return 2

@@ -41,3 +41,8 @@ class TokenizerError(CodeguardError):
 class CodeguardWarning(UserWarning):
     """A gate that ran but can see less than the user may think (e.g. a pass@k gate whose reference solves
     nothing)."""
+
+
+class ReportError(CodeguardError):
+    """A report or history that cannot be written or read: an unwritable folder, a results file or history
+    database of another schema, a file that is not what it claims to be."""

@@ -4,6 +4,11 @@ PYTEST_DONT_REWRITE
 """
 from __future__ import annotations
 
+import json
+import os
+import time
+from pathlib import Path
+
 import pytest
 
 from codeguard import __version__
@@ -12,6 +17,7 @@ from codeguard.session import CodeguardSession, resolve_options
 from codeguard.terminal import write_summary
 
 SESSION_KEY = pytest.StashKey[CodeguardSession]()
+REPORT_KEY = pytest.StashKey[dict]()  # report settings, start time, worker results and the outcome lines
 CODEGUARD_FIXTURES = {"model_pair", "ref_model", "opt_model", "codeguard"}
 SKIP_REASON = "codeguard: no --model-pair given"
 
@@ -60,6 +66,17 @@ def pytest_addoption(parser):
     parser.addini("codeguard_seed", "sampling seed", default="")
     parser.addini("codeguard_start_token", "cold-start token", default="")
     parser.addini("codeguard_rollouts", "extended cold-start rollouts", default="")
+    group.addoption("--codeguard-report", dest="codeguard_report", metavar="DIR",
+                    help="write results.json, report.md and report.html of the run into DIR (ini codeguard_report)")
+    group.addoption("--codeguard-history", dest="codeguard_history", metavar="FILE",
+                    help="append the run to an SQLite history database (ini codeguard_history); render trends "
+                         "with: codeguard report --history FILE --html OUT")
+    group.addoption("--codeguard-no-gh-summary", dest="codeguard_no_gh_summary", action="store_true",
+                    help="do not append the Markdown summary to $GITHUB_STEP_SUMMARY (ini codeguard_gh_summary)")
+    parser.addini("codeguard_report", "report folder, relative to the rootdir", default="")
+    parser.addini("codeguard_history", "history database file, relative to the rootdir", default="")
+    parser.addini("codeguard_gh_summary", "append the summary to $GITHUB_STEP_SUMMARY when set", type="bool",
+                  default=True)
 
 
 @pytest.hookimpl(trylast=True)
@@ -74,6 +91,34 @@ def pytest_configure(config):
         raise pytest.UsageError("codeguard: --codeguard-update writes baselines and must run in one process; "
                                 "drop -n/--numprocesses (pytest-xdist) for the update run")
     config.stash[SESSION_KEY] = CodeguardSession(options)
+    config.stash[REPORT_KEY] = {"report_dir": _report_path(config, "codeguard_report"),
+                                "history": _report_path(config, "codeguard_history"),
+                                "gh_summary": not config.getoption("codeguard_no_gh_summary")
+                                and bool(config.getini("codeguard_gh_summary")),
+                                "started": None, "worker_results": [], "lines": []}
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(WorkerResults(config), "codeguard-worker-results")
+
+
+def _report_path(config, name: str) -> Path | None:
+    """The option as given (relative to the working directory), else the ini value (relative to the rootdir)."""
+    value = config.getoption(name)
+    if value:
+        return Path(value)
+    value = config.getini(name)
+    return Path(config.rootpath) / value if value else None
+
+
+class WorkerResults:
+    """On the xdist controller: collects each worker's results (the gates run there), to report them as one."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def pytest_testnodedown(self, node, error):
+        text = getattr(node, "workeroutput", {}).get("codeguard_results")
+        if text:
+            self.config.stash[REPORT_KEY]["worker_results"].append(json.loads(text))
 
 
 def pytest_report_header(config):
@@ -164,6 +209,12 @@ class CodeguardHelper:
         __tracebackhide__ = True
         return _or_fail(lambda: self._session.pass_at_k(**config))
 
+    def worst_case(self, **config):
+        """Hypothesis searches code prefixes for the largest next-token divergence; a prefix beyond the baseline's
+        (or --codeguard-limit's) limit is shrunk, stored in .hypothesis/ and replayed first on the next run."""
+        __tracebackhide__ = True
+        return _or_fail(lambda: self._session.worst_case(**config))
+
     def baseline(self, suite: str):
         """The stored baseline for `suite` (read-only), or None."""
         path = self._session.baseline_file(suite)
@@ -185,9 +236,51 @@ def codeguard(request, model_pair, record_property):
     return CodeguardHelper(_session(request), record_property)
 
 
+def pytest_sessionstart(session):
+    settings = session.config.stash.get(REPORT_KEY, None)
+    if settings is not None:
+        settings["started"] = (time.time(), time.perf_counter())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """Writes the reports; whatever happens here, the exit status stays the one the gates gave."""
+    config = session.config
+    codeguard_session, settings = config.stash.get(SESSION_KEY, None), config.stash.get(REPORT_KEY, None)
+    if codeguard_session is None or settings is None:
+        return
+    from codeguard.report.results import dumps, merge_results, session_results, utc_now
+    if hasattr(config, "workerinput"):
+        if codeguard_session.results() or codeguard_session.verdicts:
+            config.workeroutput["codeguard_results"] = dumps(session_results(codeguard_session))
+        return
+    step_summary = None
+    if settings["gh_summary"] and os.environ.get("GITHUB_STEP_SUMMARY"):
+        step_summary = Path(os.environ["GITHUB_STEP_SUMMARY"])
+    ran = codeguard_session.results() or codeguard_session.verdicts or settings["worker_results"]
+    if settings["report_dir"] is None and settings["history"] is None and not (step_summary and ran):
+        return
+    from codeguard.report.outputs import write_outputs
+    started_at, started_clock = settings["started"] or (None, None)
+    run = {"started": None if started_at is None else
+           time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(started_at)), "finished": utc_now(),
+           "duration_s": None if started_clock is None else time.perf_counter() - started_clock}
+    try:
+        data = session_results(codeguard_session, exit_status=exitstatus, rootdir=Path(config.rootpath))
+        data["run"].update(run)
+        if settings["worker_results"] and not (codeguard_session.results() or codeguard_session.verdicts):
+            data = merge_results(settings["worker_results"], run=data["run"])
+    except Exception as error:  # never INTERNALERROR: the gates' exit status must stand
+        settings["lines"] = [(f"codeguard: reports not written: could not collect the results: "
+                              f"{type(error).__name__}: {error}", True)]
+        return
+    settings["lines"] = write_outputs(data, settings["report_dir"], settings["history"], step_summary if ran else None)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if hasattr(config, "workerinput"):
         return
     session = config.stash.get(SESSION_KEY, None)
+    settings = config.stash.get(REPORT_KEY, None)
     if session is not None:
-        write_summary(terminalreporter, session)
+        write_summary(terminalreporter, session, settings["lines"] if settings else ())

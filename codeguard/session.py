@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import os
 import shlex
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ class Options:
     ctx: int | None = None     # None: 512, capped at the models' maximum context
     problems: str | None = None  # None: the pass@k probe's default subset
     samples: int | None = None   # None: the pass@k probe's default n
+    rootdir: Path | None = None  # where .hypothesis/ (the worst-case search's example database) lives
 
 
 @dataclass
@@ -57,6 +59,7 @@ class CodeguardSession:
     written: list[WrittenBaseline] = field(default_factory=list)
     _pair: ModelPair | None = None
     _results: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)  # result key -> wall seconds of the probe call (for reports)
 
     @property
     def specs(self):
@@ -77,7 +80,9 @@ class CodeguardSession:
         key = ("cold-start", config)
         if key not in self._results:
             pair = self.model_pair()
+            started = time.perf_counter()
             self._results[key] = run_cold_start(pair.ref, pair.opt, config)
+            self.timings[key] = time.perf_counter() - started
         return self._results[key]
 
     def keyword_mass(self, **overrides) -> object:
@@ -88,7 +93,9 @@ class CodeguardSession:
         key = ("keyword-mass", config)
         if key not in self._results:
             pair = self.model_pair()
+            started = time.perf_counter()
             self._results[key] = run_keyword_mass(pair.ref, pair.opt, config, self.options.registry)
+            self.timings[key] = time.perf_counter() - started
         return self._results[key]
 
     def corpus_probe(self, probe: str, **overrides) -> object:
@@ -101,10 +108,12 @@ class CodeguardSession:
                                         "start_token": self.options.start_token, **overrides})
         if (probe, config) not in self._results:
             pair = self.model_pair()
+            started = time.perf_counter()
             corpus = load_corpus(config.corpus, self.options.registry)
             results = run_corpus_probes(pair.ref, pair.opt, config, corpus, self.options.registry, CORPUS_PROBES)
             for name, result in results.items():
                 self._results[(name, config)] = result
+                self.timings[(name, config)] = time.perf_counter() - started  # one shared pass: its whole time
         return self._results[(probe, config)]
 
     def pass_at_k(self, **overrides) -> object:
@@ -116,11 +125,45 @@ class CodeguardSession:
         key = ("pass-at-k", config)
         if key not in self._results:
             pair = self.model_pair()
+            started = time.perf_counter()
             self._results[key] = run_pass_at_k(pair.ref, pair.opt, config)
+            self.timings[key] = time.perf_counter() - started
+        return self._results[key]
+
+    def worst_case(self, suite: str = "worst_case", **overrides) -> object:
+        """Hypothesis' search for the code prefix that makes opt diverge most (probes/worst_case.py).
+
+        The limit a prefix must stay under is the suite's baseline limit, or --codeguard-limit METRIC=X if lower;
+        the example database lives under the rootdir's .hypothesis/, so a counterexample replays first next run.
+        """
+        from codeguard.probes.worst_case import WorstCaseConfig, run_worst_case, with_overrides
+        config = with_overrides(WorstCaseConfig(seed=self.options.seed, start_token=self.options.start_token),
+                                **overrides).check()
+        limits = [self.options.limits[config.metric]] if config.metric in self.options.limits else []
+        path = self.baseline_file(suite)
+        if not self.options.update and path.exists():
+            entry = load_baseline(path).metrics.get(config.metric)
+            limits += [entry.limit()] if entry is not None else []
+        key = ("worst-case", config, min(limits, default=None))
+        if key not in self._results:
+            pair = self.model_pair()
+            started = time.perf_counter()
+            self._results[key] = run_worst_case(pair.ref, pair.opt, config, limit=key[2],
+                                                database=self.options.rootdir, registry=self.options.registry)
+            self.timings[key] = time.perf_counter() - started
         return self._results[key]
 
     def results(self) -> list:
         return list(self._results.values())
+
+    def timed_results(self) -> list[tuple[object, float | None]]:
+        """Each result with the wall seconds of the probe call that produced it (reports record them)."""
+        return [(result, self.timings.get(key)) for key, result in self._results.items()]
+
+    @property
+    def loaded_pair(self) -> ModelPair | None:
+        """The pair if a gate loaded it, else None (a report must not load models itself)."""
+        return self._pair
 
     def baseline_file(self, suite: str) -> Path:
         ref_spec, _ = self.specs
@@ -214,7 +257,8 @@ def resolve_options(config) -> Options:
         corpus=config.getoption("codeguard_corpus") or ini("codeguard_corpus"),
         ctx=_positive_int(config.getoption("codeguard_ctx") or ini("codeguard_ctx"), "--codeguard-ctx"),
         problems=config.getoption("codeguard_problems") or ini("codeguard_problems"),
-        samples=_samples(config.getoption("codeguard_samples") or ini("codeguard_samples")))
+        samples=_samples(config.getoption("codeguard_samples") or ini("codeguard_samples")),
+        rootdir=Path(config.rootpath))
 
 
 def _samples(value) -> int | None:

@@ -16,6 +16,7 @@ def fresh_codeguard_cache(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("CODEGUARD_CACHE", str(tmp_path_factory.mktemp("codeguard-cache")))
     mp.setenv("HF_HUB_OFFLINE", "1")
+    mp.delenv("GITHUB_STEP_SUMMARY", raising=False)  # our pytester runs must not write into a real CI summary
     yield
     mp.undo()
 
