@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     from codeguard.report.cli import add_report_arguments
     add_report_arguments(sub.add_parser("report", help="render a run's results.json or the history's trends again "
                                                        "(HTML, Markdown, JSON)"))
+    from codeguard.search import add_search_arguments
+    add_search_arguments(sub.add_parser("search", help="hypothesis searches code prefixes for the worst next-token "
+                                                       "divergence of a pair and prints the worst found"))
     return parser
 
 
@@ -293,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
             return _tokenizers(args)
         if args.command == "exec-eval":
             return _exec_eval(args)
+        if args.command == "search":
+            from codeguard.search import run_search
+            return run_search(args)
         if args.command == "report":
             from codeguard.report.cli import run_report
             return run_report(args)

@@ -74,10 +74,19 @@ PASS_AT_K_RULES: dict[str, MetricRule] = {
                               "(greedy-style majority pass per problem)", baselined=False),
 }
 
+# The worst prefix hypothesis finds (probes/worst_case.py). Calibrated on the zoo with the default search (seed 0):
+# @onnx-int8's worst KL is ~0.004-0.007, @int4-rtn's ~0.02-0.03 (its median prefix is near int8's worst).
+WORST_CASE_RULES: dict[str, MetricRule] = {
+    "max_prefix_kl": MetricRule(LOWER, 0.5, 0.005, "largest next-token KL(ref‖opt) after any searched code prefix"),
+    "max_keyword_dlogp": MetricRule(LOWER, 0.5, 0.1, "largest |Δ log p| of a keyword's first token after any "
+                                    "searched prefix (keywords ref gives >= 1e-3)"),
+}
+
 SUITE_RULES: dict[str, dict[str, MetricRule]] = {"cold_start": COLD_START_RULES, "keywords": KEYWORD_RULES,
                                                  "corpus_kld": CORPUS_KLD_RULES,
                                                  "keyword_shift": KEYWORD_SHIFT_RULES,
-                                                 "pass_at_k": PASS_AT_K_RULES}
+                                                 "pass_at_k": PASS_AT_K_RULES,
+                                                 "worst_case": WORST_CASE_RULES}
 
 
 def rules_for(suite: str) -> dict[str, MetricRule]:
