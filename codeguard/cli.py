@@ -55,6 +55,26 @@ def _parser() -> argparse.ArgumentParser:
     from codeguard.report.cli import add_report_arguments
     add_report_arguments(sub.add_parser("report", help="render a run's results.json or the history's trends again "
                                                        "(HTML, Markdown, JSON)"))
+    study = sub.add_parser("study", help="the seed study: every variant against the reference, one report with a "
+                                         "variants x metrics table and plots")
+    study.add_argument("ref", help="reference model spec")
+    study.add_argument("variants", nargs="+", metavar="VARIANT", help="variant specs (quantized, distilled, ...)")
+    study.add_argument("--out", type=Path, metavar="DIR", help="write study.json, study.md and study.html here")
+    study.add_argument("--json", metavar="FILE", help="write study.json to FILE ('-' for stdout)")
+    study.add_argument("--corpus", metavar="DIR", help="code for the corpus probes (default: the shipped corpus)")
+    study.add_argument("--ctx", type=int, default=None, metavar="N", help="corpus window length in tokens")
+    study.add_argument("--languages", help="comma-separated registry languages (default: all); also filters the "
+                                           "corpus")
+    study.add_argument("--registry", action="append", default=[], metavar="TOML",
+                       help="an extra language registry file (repeatable)")
+    study.add_argument("--start-token", help="cold-start token (default: BOS, else EOS)")
+    study.add_argument("--pass-at-k", action="store_true", help="also generate and execute: pass@k per variant")
+    study.add_argument("--problems", default="humaneval:40", help="pass@k problems (as for compare)")
+    study.add_argument("--samples", type=int, default=5, metavar="N", help="pass@k samples per problem")
+    study.add_argument("--k", default="1,5", help="pass@k: comma-separated k values (each <= --samples)")
+    study.add_argument("--seed", type=int, default=0)
+    study.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a "
+                                                               "terminal")
     from codeguard.search import add_search_arguments
     add_search_arguments(sub.add_parser("search", help="hypothesis searches code prefixes for the worst next-token "
                                                        "divergence of a pair and prints the worst found"))
@@ -296,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
             return _tokenizers(args)
         if args.command == "exec-eval":
             return _exec_eval(args)
+        if args.command == "study":
+            from codeguard.study import study_command
+            return study_command(args)
         if args.command == "search":
             from codeguard.search import run_search
             return run_search(args)
