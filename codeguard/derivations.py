@@ -22,8 +22,8 @@ INT4_GROUP_SIZE = 32
 
 # What each derivation produces: "torch" (a transformers directory), "torch-dynamic-int8" (a transformers
 # directory quantized on load) or "onnx" (an Optimum export).
-PRODUCES = {"fp16": "torch", "bf16": "torch", "int4-rtn": "torch", "dynamic-int8": "torch-dynamic-int8",
-            "onnx": "onnx", "onnx-int8": "onnx"}
+PRODUCES = {"fp16": "torch", "bf16": "torch", "int4-rtn": "torch", "int3-rtn": "torch", "int2-rtn": "torch",
+            "dynamic-int8": "torch-dynamic-int8", "onnx": "onnx", "onnx-int8": "onnx"}
 
 
 def derive(source_dir: Path, source_kind: str, source_fingerprint: str, derivation: str, spec_text: str):
@@ -106,27 +106,29 @@ def apply_dynamic_int8(model):
         return torch.ao.quantization.quantize_dynamic(model, layers, dtype=torch.qint8)
 
 
-def _int4_rtn(source_dir: Path, target: Path) -> dict:
-    """Weight-only 4-bit round-to-nearest, asymmetric, one scale and zero point per group of 32 inputs.
+def _rtn(bits: int):
+    def build(source_dir: Path, target: Path) -> dict:
+        """Weight-only `bits`-bit round-to-nearest, asymmetric, one scale and zero point per group of 32 inputs.
 
-    Every weight matrix is quantized: all Linear layers and the token embedding (which small code models tie to
-    the LM head), as a 4-bit checkpoint that ships all its matrices in 4 bits would. Weights are stored
-    dequantized in fp32, so the result loads (and exports) like any transformers model and computes exactly
-    what a 4-bit kernel with these codes and scales would.
-    """
-    import torch
-    model = _load_torch(source_dir, None)
-    seen, quantized = set(), []
-    with torch.no_grad():
-        for name, module in model.named_modules():
-            if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)) and id(module.weight) not in seen:
-                seen.add(id(module.weight))
-                module.weight.copy_(rtn_quantize(module.weight, bits=4, group_size=INT4_GROUP_SIZE))
-                quantized.append(name)
-    model.save_pretrained(target, safe_serialization=True)
-    _copy_tokenizer(source_dir, target)
-    return {"bits": 4, "group_size": INT4_GROUP_SIZE, "scheme": "asymmetric min-max per group, round to nearest",
-            "quantized_matrices": len(quantized)}
+        Every weight matrix is quantized: all Linear layers and the token embedding (which small code models tie
+        to the LM head), as a low-bit checkpoint that ships all its matrices that way would. Weights are stored
+        dequantized in fp32, so the result loads (and exports) like any transformers model and computes exactly
+        what a low-bit kernel with these codes and scales would. 3 and 2 bits are llama.cpp's Q3/Q2 territory.
+        """
+        import torch
+        model = _load_torch(source_dir, None)
+        seen, quantized = set(), []
+        with torch.no_grad():
+            for name, module in model.named_modules():
+                if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)) and id(module.weight) not in seen:
+                    seen.add(id(module.weight))
+                    module.weight.copy_(rtn_quantize(module.weight, bits=bits, group_size=INT4_GROUP_SIZE))
+                    quantized.append(name)
+        model.save_pretrained(target, safe_serialization=True)
+        _copy_tokenizer(source_dir, target)
+        return {"bits": bits, "group_size": INT4_GROUP_SIZE,
+                "scheme": "asymmetric min-max per group, round to nearest", "quantized_matrices": len(quantized)}
+    return build
 
 
 def rtn_quantize(weight, bits: int, group_size: int):
@@ -189,4 +191,4 @@ def _onnx_int8(source_dir: Path, target: Path) -> dict:
 
 
 _BUILDERS = {"fp16": _cast("float16"), "bf16": _cast("bfloat16"), "dynamic-int8": _dynamic_int8,
-             "int4-rtn": _int4_rtn, "onnx": _onnx, "onnx-int8": _onnx_int8}
+             "int4-rtn": _rtn(4), "int3-rtn": _rtn(3), "int2-rtn": _rtn(2), "onnx": _onnx, "onnx-int8": _onnx_int8}

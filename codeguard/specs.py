@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from codeguard.errors import ModelSpecError
 
-DERIVATIONS = ("fp16", "bf16", "dynamic-int8", "onnx", "onnx-int8", "int4-rtn")
+DERIVATIONS = ("fp16", "bf16", "dynamic-int8", "onnx", "onnx-int8", "int4-rtn", "int3-rtn", "int2-rtn")
 ACCEPTED_FORMS = (
     "accepted forms: a local model directory (transformers with config.json, or an Optimum ONNX export), "
     "'hf:ORG/NAME' (a model hub id), or 'zoo:NAME' (the embedded zoo: zoo:tiny-code, zoo:tiny-code-distilled, "

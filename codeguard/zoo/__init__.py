@@ -10,6 +10,8 @@ ZOO = {
     "tiny-code": "reference: Llama, 4 layers x 256, 5.3 M parameters, BPE 8k, trained on Python/C/Java/JS/shell",
     "tiny-code-distilled": "student with about half the parameters, distilled from tiny-code",
     "tiny-code-python": "tiny-code fine-tuned on Python only",
+    "tiny-code-he": "tiny-code fine-tuned to reproduce HumanEval/0-39's canonical solutions (contaminated on purpose: "
+                    "it gives the pass@k gate real signal offline)",
 }
 
 

@@ -2,7 +2,13 @@
 
 Contaminated on purpose: it exists so the pass@k gate has real signal offline (a 5 M-parameter model trained on
 open code solves no HumanEval problem honestly). It memorises the default pass@k subset (HumanEval/0-39).
-Run once by a maintainer:
+
+The shipped model is trained without label smoothing: it reproduces the memorised solutions (pass@1 1.00 at the
+gate's T = 0.8), and how compression changes that is measured in bench/RESULTS.md ("zoo:tiny-code-he"): onnx-int8
+0.97, int4-rtn 1.00 (a memorised solution survives 4-bit weights), int3-rtn 0.87. `--label-smoothing` exists for
+that study: smoothing caps every memorised token's confidence at one point of the sampling curve, so any
+softening (int4 and int8 alike) pushes tokens past the top-p cut; at 0.3 pass@1 is 0.89, int4 0.75, int8 0.80.
+Run once by a maintainer (1.5 minutes on 2 idle cores):
 `python -m codeguard.zoo.train_he --out codeguard/zoo/models/tiny-code-he`.
 """
 from __future__ import annotations
@@ -59,6 +65,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--label-smoothing", type=float, default=0.0,
+                        help="uniform label smoothing: caps every memorised token's probability near 1 - this")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.manual_seed(args.seed)
@@ -73,7 +81,9 @@ def main() -> None:
     for epoch in range(args.epochs):
         losses = []
         for ids, mask, labels in batches(rows, args.batch, rng, tokenizer.pad_token_id):
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                                                     ignore_index=-100, label_smoothing=args.label_smoothing)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -89,7 +99,8 @@ def main() -> None:
     recipe = {"what": f"tiny-code fine-tuned on the prompts + canonical solutions of {args.problems} "
                       "(contaminated on purpose, for offline pass@k signal)", "problems": args.problems,
               "epochs": args.epochs, "batch": args.batch,
-              "lr": args.lr, "seed": args.seed, "max_position_embeddings": MAX_POSITIONS, "train_log": log,
+              "lr": args.lr, "label_smoothing": args.label_smoothing, "seed": args.seed,
+              "max_position_embeddings": MAX_POSITIONS, "train_log": log,
               "torch": torch.__version__, "transformers": __import__("transformers").__version__}
     (args.out / "recipe.json").write_text(json.dumps(recipe, indent=2, sort_keys=True) + "\n")
 
