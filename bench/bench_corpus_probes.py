@@ -2,9 +2,11 @@
 
     python bench/bench_corpus_probes.py [--repeats 3] [--opt zoo:tiny-code@onnx-int8]
 
-Anchor: both models' forward passes over exactly the probe's windows, with the probe's batching, and nothing
-else. Probe: `run_corpus_probes` on the same pair and corpus (scoring, statistics, keyword lookup included).
-Goal: probe / anchor <= 1.15. Also prints scored tokens per second.
+Anchors: both models' forward passes over exactly the probe's windows, with the probe's batching, and nothing
+else: once one model after the other, and once overlapped the way the probe overlaps them (opt's passes run ahead
+in a thread). The fair anchor is the overlapped one: the probe's overlap is not counted as saved overhead.
+Probe: `run_corpus_probes` on the same pair and corpus (scoring, statistics, keyword lookup included).
+Goal: probe / overlapped anchor <= 1.15. Also prints scored tokens per second.
 """
 from __future__ import annotations
 
@@ -16,11 +18,18 @@ from codeguard import load_model
 from codeguard.corpus import load_corpus
 from codeguard.probes.corpus_probes import run_corpus_probes
 from codeguard.probes.teacher_forced import TeacherForcedConfig, encode_corpus, make_windows
+from codeguard.streaming import prefetched
 
 
 def bare_forward(model, windows: list[list[int]]) -> None:
     """The model calls `sequence_logprobs` makes (same batches), without any of its post-processing."""
     for _ in model.forward_windows(windows):
+        pass
+
+
+def bare_forward_overlapped(ref, opt, windows: list[list[int]]) -> None:
+    """Both models' bare forward passes, opt's run ahead in a thread exactly as the probe runs them."""
+    for _ in zip(ref.forward_windows(windows), prefetched(opt.forward_windows(windows))):
         pass
 
 
@@ -34,18 +43,23 @@ def main() -> None:
     config = TeacherForcedConfig().resolved(ref, opt)
     windows = [w.ids for w in make_windows(encode_corpus(ref.tokenizer, corpus), [0], config.ctx)]
     scored_tokens = sum(len(w) - 1 for w in windows)
-    probe_times, anchor_times = [], []
-    for _ in range(args.repeats):  # interleaved, so machine noise hits both alike
+    probe_times, anchor_times, overlapped_times = [], [], []
+    for _ in range(args.repeats):  # interleaved, so machine noise hits all alike
         started = time.perf_counter()
         bare_forward(ref, windows)
         bare_forward(opt, windows)
         anchor_times.append(time.perf_counter() - started)
         started = time.perf_counter()
+        bare_forward_overlapped(ref, opt, windows)
+        overlapped_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
         run_corpus_probes(ref, opt, config, corpus)
         probe_times.append(time.perf_counter() - started)
-    p, a = statistics.median(probe_times), statistics.median(anchor_times)
+    p, a, o = (statistics.median(t) for t in (probe_times, anchor_times, overlapped_times))
     print(f"{len(windows)} windows of ctx {config.ctx}, {scored_tokens} scored tokens, pair zoo:tiny-code vs {args.opt}")
-    print(f"median of {args.repeats}: probes {p:.2f} s, bare forward passes {a:.2f} s, ratio {p / a:.2f}; "
+    print(f"median of {args.repeats}: probes {p:.2f} s; bare forward passes {a:.2f} s one model after the other, "
+          f"{o:.2f} s overlapped")
+    print(f"ratio probes / overlapped forward passes {p / o:.2f} (goal <= 1.15); probes / sequential {p / a:.2f}; "
           f"{scored_tokens / p:.0f} scored tokens/s (both models)")
 
 

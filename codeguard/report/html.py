@@ -129,8 +129,27 @@ def _pass_at_k(result: dict) -> dict:
                              [f["lost"] for f in flips])]}
 
 
+def _worst_case(result: dict) -> dict:
+    """The shrunk counterexample first (what a reader must see), then the worst prefixes per language."""
+    lines, m = [], result["metrics"]
+    c = result.get("counterexample")
+    if c:
+        lines.append(f"Counterexample ({c['language']}, {c['n_tokens']} tokens): {result['config']['objective']} "
+                     f"{fmt(c['value'])} above the limit {fmt(result.get('limit'))} after the prefix "
+                     f"{c['text']!r}" + (" (replayed from the example database)" if result.get("replayed") else ""))
+    else:
+        lines.append("No prefix beyond the limit was found.")
+    lines.append("Search: " + ", ".join(f"{k} {fmt(v)}" for k, v in m.items()))
+    rows = [[lang, r["value"], str(r["n_tokens"]), repr(r["text"][-80:]),
+             ", ".join(f"{t['token']!r} {fmt(t['prob'], 2)}" for t in r["ref_top"][:5]),
+             ", ".join(f"{t['token']!r} {fmt(t['prob'], 2)}" for t in r["opt_top"][:5])]
+            for lang, records in result["worst"].items() for r in records]
+    return {"lines": lines, "tables": [table(["language", "value", "tokens", "prefix (end)", "ref top-5",
+                                              "opt top-5"], rows, "worst prefixes per language")]}
+
+
 PROBE_SECTIONS = {"cold-start": _cold_start, "keyword-mass": _keyword_mass, "corpus-kld": _corpus_kld,
-                  "keyword-shift": _keyword_shift, "pass-at-k": _pass_at_k}
+                  "keyword-shift": _keyword_shift, "pass-at-k": _pass_at_k, "worst-case": _worst_case}
 
 
 def _probe_sections(data: dict) -> list[dict]:

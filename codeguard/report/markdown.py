@@ -163,5 +163,16 @@ def _written(data: dict) -> list[str]:
     return ["### Baselines written", ""] + [f"- `{w['path']}`" for w in data["baselines_written"]] + [""]
 
 
+def _worst_case(result: dict) -> list[str]:
+    c = result.get("counterexample")
+    lines = [f"counterexample ({c['language']}, {c['n_tokens']} tokens): {fmt(c['value'])} after `{c['text']!r}`"
+             if c else "no prefix beyond the limit found", ""]
+    return lines + table(["language", "value", "tokens", "prefix (end)", "ref top-3", "opt top-3"],
+                         [[lang, r["value"], str(r["n_tokens"]), f"`{r['text'][-60:]!r}`",
+                           ", ".join(f"{t['token']!r} {fmt(t['prob'], 2)}" for t in r["ref_top"][:3]),
+                           ", ".join(f"{t['token']!r} {fmt(t['prob'], 2)}" for t in r["opt_top"][:3])]
+                          for lang, records in result["worst"].items() for r in records])
+
+
 _PROBE_SECTIONS = {"cold-start": _cold_start, "keyword-mass": _keyword_mass, "corpus-kld": _corpus_kld,
-                   "keyword-shift": _keyword_shift, "pass-at-k": _pass_at_k}
+                   "keyword-shift": _keyword_shift, "pass-at-k": _pass_at_k, "worst-case": _worst_case}
