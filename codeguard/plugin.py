@@ -5,7 +5,6 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -244,37 +243,18 @@ def pytest_sessionstart(session):
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
-    """Writes the reports; whatever happens here, the exit status stays the one the gates gave."""
+    """Writes the reports; whatever happens there, the exit status stays the one the gates gave."""
     config = session.config
     codeguard_session, settings = config.stash.get(SESSION_KEY, None), config.stash.get(REPORT_KEY, None)
     if codeguard_session is None or settings is None:
         return
-    from codeguard.report.results import dumps, merge_results, session_results, utc_now
+    from codeguard.report.run import finish_run, worker_payload
     if hasattr(config, "workerinput"):
-        if codeguard_session.results() or codeguard_session.verdicts:
-            config.workeroutput["codeguard_results"] = dumps(session_results(codeguard_session))
+        payload = worker_payload(codeguard_session)
+        if payload:
+            config.workeroutput["codeguard_results"] = payload
         return
-    step_summary = None
-    if settings["gh_summary"] and os.environ.get("GITHUB_STEP_SUMMARY"):
-        step_summary = Path(os.environ["GITHUB_STEP_SUMMARY"])
-    ran = codeguard_session.results() or codeguard_session.verdicts or settings["worker_results"]
-    if settings["report_dir"] is None and settings["history"] is None and not (step_summary and ran):
-        return
-    from codeguard.report.outputs import write_outputs
-    started_at, started_clock = settings["started"] or (None, None)
-    run = {"started": None if started_at is None else
-           time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(started_at)), "finished": utc_now(),
-           "duration_s": None if started_clock is None else time.perf_counter() - started_clock}
-    try:
-        data = session_results(codeguard_session, exit_status=exitstatus, rootdir=Path(config.rootpath))
-        data["run"].update(run)
-        if settings["worker_results"] and not (codeguard_session.results() or codeguard_session.verdicts):
-            data = merge_results(settings["worker_results"], run=data["run"])
-    except Exception as error:  # never INTERNALERROR: the gates' exit status must stand
-        settings["lines"] = [(f"codeguard: reports not written: could not collect the results: "
-                              f"{type(error).__name__}: {error}", True)]
-        return
-    settings["lines"] = write_outputs(data, settings["report_dir"], settings["history"], step_summary if ran else None)
+    settings["lines"] = finish_run(codeguard_session, settings, exitstatus, Path(config.rootpath))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
