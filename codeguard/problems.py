@@ -62,17 +62,21 @@ def read_lines(path: Path, what: str) -> list[str]:
         raise ProblemsError(f"{what} {path} cannot be read: {error}") from None
 
 
-def read_jsonl(path: Path) -> list[Problem]:
-    """Reads and validates a problem file; errors name the file and line."""
-    lines = read_lines(path, "problem file")
-    problems, seen = [], {}
-    for number, line in enumerate(lines, start=1):
+def read_records(path: Path, what: str):
+    """(line number, parsed JSON) for every non-blank line; a line that is not JSON is an error naming it."""
+    for number, line in enumerate(read_lines(path, what), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            yield number, json.loads(line)
         except ValueError as error:
             raise ProblemsError(f"{path}:{number}: not valid JSON ({error})") from None
+
+
+def read_jsonl(path: Path) -> list[Problem]:
+    """Reads and validates a problem file; errors name the file and line."""
+    problems, seen = [], {}
+    for number, record in read_records(path, "problem file"):
         if not isinstance(record, dict):
             raise ProblemsError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
         missing = [key for key in REQUIRED if not isinstance(record.get(key), str) or not record[key].strip()]

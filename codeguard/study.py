@@ -207,15 +207,8 @@ class _PassAtK:
         self.ref_samples = None
 
     def samples(self, model) -> dict[str, list[dict]]:
-        from codeguard.generation import generate_completions
-        problems = {p.task_id: p for p in self.problem_set.problems}
-        completions = generate_completions(model, self.problem_set.problems, self.config.generation(), self.progress)
-        jobs = [(task_id, i, text) for task_id, texts in completions.items() for i, text in enumerate(texts)]
-        verdicts = self.executor.run(problems, jobs)
-        samples = {task_id: [] for task_id in problems}
-        for (task_id, _, text), verdict in zip(jobs, verdicts):
-            samples[task_id].append({"completion": text, "verdict": verdict.verdict, "detail": verdict.detail})
-        return samples
+        from codeguard.probes.pass_at_k import executed_samples
+        return executed_samples(model, self.problem_set, self.config, self.executor, self.progress)
 
     def compare(self, ref, opt) -> dict:
         from codeguard.probes.pass_at_k import summarize

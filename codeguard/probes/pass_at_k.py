@@ -10,7 +10,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 
 from codeguard.errors import ProbeInputError
-from codeguard.generation import GenerationConfig, check_prompts_fit, generate_completions
+from codeguard import generation
+from codeguard.generation import GenerationConfig, check_prompts_fit
 from codeguard.pass_at_k import compare_paired, mean_pass_at_k
 from codeguard.problems import load_problems
 from codeguard.probes.result import ModelInfo, ProbeResult
@@ -118,23 +119,27 @@ def run_pass_at_k(ref, opt, config: PassAtKConfig = PassAtKConfig(), problem_set
     problem_set = problem_set or load_problems(config.problems)
     for model in (ref, opt):  # before minutes of generation with the first model
         check_prompts_fit(model, problem_set.problems)
-    problems = {p.task_id: p for p in problem_set.problems}
-    completions = {name: generate_completions(model, problem_set.problems, config.generation(), progress)
-                   for name, model in (("ref", ref), ("opt", opt))}
-    jobs = [(name, task_id, i, text) for name in ("ref", "opt") for task_id, texts in completions[name].items()
-            for i, text in enumerate(texts)]
     own_executor = executor is None
     executor = executor or Executor(SandboxConfig(timeout=config.timeout, workers=config.workers))
     try:
-        verdicts = executor.run(problems, [(task_id, i, text) for _, task_id, i, text in jobs])
+        samples = {name: executed_samples(model, problem_set, config, executor, progress)
+                   for name, model in (("ref", ref), ("opt", opt))}
         isolation = executor.isolation
     finally:
         if own_executor:
             executor.close()
-    samples = {"ref": {t: [] for t in problems}, "opt": {t: [] for t in problems}}
-    for (name, task_id, _, text), verdict in zip(jobs, verdicts):
-        samples[name][task_id].append({"completion": text, "verdict": verdict.verdict, "detail": verdict.detail})
     return summarize(ref, opt, config, problem_set, samples, isolation)
+
+
+def executed_samples(model, problem_set, config: PassAtKConfig, executor, progress: bool | None = None):
+    """n completions per problem from `model`, each run in `executor`: {task_id: [{completion, verdict, detail}]}."""
+    problems = {p.task_id: p for p in problem_set.problems}
+    completions = generation.generate_completions(model, problem_set.problems, config.generation(), progress)
+    jobs = [(task_id, i, text) for task_id, texts in completions.items() for i, text in enumerate(texts)]
+    samples = {task_id: [] for task_id in problems}
+    for (task_id, _, text), verdict in zip(jobs, executor.run(problems, jobs)):
+        samples[task_id].append({"completion": text, "verdict": verdict.verdict, "detail": verdict.detail})
+    return samples
 
 
 def summarize(ref, opt, config: PassAtKConfig, problem_set, samples, isolation: str) -> PassAtKResult:

@@ -172,19 +172,30 @@ def load_results(path: Path) -> dict:
     return data
 
 
-def validate_results(data, source: str = "results") -> None:
-    """Raises ReportError naming `source` and the offending key when `data` is not a results document v1."""
+def check_envelope(data, source: str, schema: str, version: int, keys: tuple[tuple[str, type], ...], what: str,
+                   reader: str = f"this codeguard ({__version__})"):
+    """The checks every codeguard JSON document shares: its schema name and version, and its top-level keys.
+
+    Returns the `fail(problem)` function, raising ReportError naming `source`, for the document's own checks.
+    """
     def fail(problem):
         raise ReportError(f"{source}: {problem}")
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        fail(f"not a codeguard results file (expected \"schema\": \"{SCHEMA}\")")
-    if data.get("schema_version") != SCHEMA_VERSION:
-        fail(f"schema_version {data.get('schema_version')!r}; this codeguard ({__version__}) reads version "
-             f"{SCHEMA_VERSION}. Render it with the codeguard that wrote it ({data.get('codeguard_version')})")
-    for key, kind in (("run", dict), ("versions", dict), ("models", dict), ("probes", list), ("gates", list),
-                      ("baselines_written", list), ("tokenizers", list), ("summary", dict)):
+    if not isinstance(data, dict) or data.get("schema") != schema:
+        fail(f"not a codeguard {what} file (expected \"schema\": \"{schema}\")")
+    if data.get("schema_version") != version:
+        fail(f"schema_version {data.get('schema_version')!r}; {reader} reads version {version}. Render it with "
+             f"the codeguard that wrote it ({data.get('codeguard_version')})")
+    for key, kind in keys:
         if not isinstance(data.get(key), kind):
             fail(f"key {key!r} must be a {kind.__name__}")
+    return fail
+
+
+def validate_results(data, source: str = "results") -> None:
+    """Raises ReportError naming `source` and the offending key when `data` is not a results document v1."""
+    fail = check_envelope(data, source, SCHEMA, SCHEMA_VERSION,
+                          (("run", dict), ("versions", dict), ("models", dict), ("probes", list), ("gates", list),
+                           ("baselines_written", list), ("tokenizers", list), ("summary", dict)), "results")
     for i, probe in enumerate(data["probes"]):
         if not isinstance(probe, dict) or not isinstance(probe.get("probe"), str) \
                 or not isinstance(probe.get("result"), dict) or not isinstance(probe.get("gate_metrics"), dict):

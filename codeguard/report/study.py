@@ -30,6 +30,7 @@ import json
 from pathlib import Path
 
 from codeguard.errors import ReportError
+from codeguard.report.results import check_envelope
 from codeguard.report.study_view import (LANGUAGE_VIEWS, UNITS, aggregates_table, context_line, headline,
                                          not_applicable_notes, pass_at_k_table, per_language, short_label,
                                          study_columns, study_table, timings_table, tokenizer_tables)
@@ -41,17 +42,9 @@ JSON_FILE, MARKDOWN_FILE, HTML_FILE = "study.json", "study.md", "study.html"
 
 def validate_study(data, source: str = "study") -> None:
     """Raises ReportError naming `source` and the offending key when `data` is not a study document v1."""
-    def fail(problem):
-        raise ReportError(f"{source}: {problem}")
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        fail(f"not a codeguard study file (expected \"schema\": \"{SCHEMA}\")")
-    if data.get("schema_version") != SCHEMA_VERSION:
-        fail(f"schema_version {data.get('schema_version')!r}; this codeguard reads version {SCHEMA_VERSION}. "
-             f"Render it with the codeguard that wrote it ({data.get('codeguard_version')})")
-    for key, kind in (("run", dict), ("config", dict), ("corpus", dict), ("reference", dict), ("variants", list),
-                      ("tokenizers", list)):
-        if not isinstance(data.get(key), kind):
-            fail(f"key {key!r} must be a {kind.__name__}")
+    fail = check_envelope(data, source, SCHEMA, SCHEMA_VERSION,
+                          (("run", dict), ("config", dict), ("corpus", dict), ("reference", dict),
+                           ("variants", list), ("tokenizers", list)), "study", reader="this codeguard")
     for where, entry in [("reference", data["reference"])] + [(f"variants[{i}]", v)
                                                               for i, v in enumerate(data["variants"])]:
         for key, kind in (("spec", str), ("summary", dict), ("results", dict), ("not_applicable", dict)):
