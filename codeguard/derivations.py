@@ -15,15 +15,17 @@ from pathlib import Path
 from codeguard.cache import cache_root
 from codeguard.errors import ModelSpecError
 from codeguard.fingerprint import derived_fingerprint
+from codeguard.gguf_types import GGUF_TYPES, PREFIX as GGUF_PREFIX
 
 MANIFEST = "codeguard-derivation.json"
 RECIPE_VERSION = 2
 INT4_GROUP_SIZE = 32
 
 # What each derivation produces: "torch" (a transformers directory), "torch-dynamic-int8" (a transformers
-# directory quantized on load) or "onnx" (an Optimum export).
+# directory quantized on load), "onnx" (an Optimum export) or "gguf" (a folder holding model.gguf, run by llama.cpp).
 PRODUCES = {"fp16": "torch", "bf16": "torch", "int4-rtn": "torch", "int3-rtn": "torch", "int2-rtn": "torch",
-            "dynamic-int8": "torch-dynamic-int8", "onnx": "onnx", "onnx-int8": "onnx"}
+            "dynamic-int8": "torch-dynamic-int8", "onnx": "onnx", "onnx-int8": "onnx",
+            **{GGUF_PREFIX + t: "gguf" for t in GGUF_TYPES}}
 
 
 def derive(source_dir: Path, source_kind: str, source_fingerprint: str, derivation: str, spec_text: str):
@@ -32,13 +34,13 @@ def derive(source_dir: Path, source_kind: str, source_fingerprint: str, derivati
         raise ModelSpecError(
             f"model spec {spec_text!r}: '@{derivation}' needs a PyTorch (transformers) model as its input, "
             f"but the step before it gives a {source_kind} model; put '@{derivation}' first or drop the other suffix")
-    fingerprint = derived_fingerprint(source_fingerprint, derivation, RECIPE_VERSION)
+    fingerprint = derived_fingerprint(source_fingerprint, _recipe(derivation), RECIPE_VERSION)
     target = cache_root() / "derived" / f"{derivation}-{fingerprint.split(':')[1][:24]}"
     if not (target / MANIFEST).is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{derivation}-", dir=target.parent))
         try:
-            details = _BUILDERS[derivation](source_dir, staging)
+            details = _builder(derivation)(source_dir, staging, spec_text)
             manifest = {"derivation": derivation, "recipe_version": RECIPE_VERSION, "kind": PRODUCES[derivation],
                         "source_fingerprint": source_fingerprint, "fingerprint": fingerprint, **details}
             (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -50,6 +52,22 @@ def derive(source_dir: Path, source_kind: str, source_fingerprint: str, derivati
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return target, PRODUCES[derivation], fingerprint
+
+
+def _recipe(derivation: str) -> str:
+    """What the derived fingerprint hashes besides the source: a GGUF also depends on the pinned llama.cpp."""
+    if derivation.startswith(GGUF_PREFIX):
+        from codeguard.tokenization.vocabs import LLAMA_CPP_PYTHON_VERSION
+        return f"{derivation}|llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}"
+    return derivation
+
+
+def _builder(derivation: str):
+    """build(source_dir, target, spec_text) -> manifest details."""
+    if derivation.startswith(GGUF_PREFIX):
+        from codeguard.gguf_convert import build_gguf
+        return build_gguf(derivation[len(GGUF_PREFIX):])
+    return lambda source_dir, target, spec_text: _BUILDERS[derivation](source_dir, target)
 
 
 def read_manifest(directory: Path) -> dict:

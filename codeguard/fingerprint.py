@@ -27,6 +27,22 @@ def _memo_path() -> Path:
     return cache_root() / "file-digests.json"
 
 
+def _read_memo() -> dict:
+    try:
+        return json.loads(_memo_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_memo(memo: dict) -> None:
+    tmp = _memo_path().with_suffix(f".{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(memo))
+        os.replace(tmp, _memo_path())
+    except OSError:
+        pass
+
+
 def _memoised_sha256(path: Path, memo: dict) -> str:
     stat = path.stat()
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
@@ -37,24 +53,23 @@ def _memoised_sha256(path: Path, memo: dict) -> str:
 
 def directory_fingerprint(directory: Path) -> str:
     """sha256 of the directory's model files (names and contents), stable across machines and checkouts."""
-    memo_file = _memo_path()
-    try:
-        memo = json.loads(memo_file.read_text())
-    except (OSError, ValueError):
-        memo = {}
+    memo = _read_memo()
     digest = hashlib.sha256()
     for path in sorted(p for p in Path(directory).rglob("*") if p.is_file()):
         if path.name in _IGNORED or "__pycache__" in path.parts:
             continue
         digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
         digest.update(_memoised_sha256(path, memo).encode() + b"\n")
-    tmp = memo_file.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(memo))
-        os.replace(tmp, memo_file)
-    except OSError:
-        pass
+    _write_memo(memo)
     return "sha256:" + digest.hexdigest()
+
+
+def file_fingerprint(path: Path) -> str:
+    """sha256 of one model file's bytes (a .gguf), memoised like a directory's files."""
+    memo = _read_memo()
+    digest = _memoised_sha256(Path(path), memo)
+    _write_memo(memo)
+    return "sha256:" + digest
 
 
 def derived_fingerprint(source_fingerprint: str, derivation: str, recipe_version: int) -> str:

@@ -5,13 +5,17 @@ import re
 from dataclasses import dataclass
 
 from codeguard.errors import ModelSpecError
+from codeguard.gguf_types import GGUF_TYPES, PREFIX as GGUF_PREFIX, gguf_type_problem
 
-DERIVATIONS = ("fp16", "bf16", "dynamic-int8", "onnx", "onnx-int8", "int4-rtn", "int3-rtn", "int2-rtn")
+DERIVATIONS = ("fp16", "bf16", "dynamic-int8", "onnx", "onnx-int8", "int4-rtn", "int3-rtn", "int2-rtn") + tuple(
+    GGUF_PREFIX + t for t in GGUF_TYPES)
 ACCEPTED_FORMS = (
     "accepted forms: a local model directory (transformers with config.json, or an Optimum ONNX export), "
+    "a local .gguf file (llama.cpp), "
     "'hf:ORG/NAME' (a model hub id), or 'zoo:NAME' (the embedded zoo: zoo:tiny-code, zoo:tiny-code-distilled, "
     "zoo:tiny-code-python); each optionally followed by derivation suffixes "
-    + ", ".join("@" + d for d in DERIVATIONS)
+    + ", ".join("@" + d for d in DERIVATIONS if not d.startswith(GGUF_PREFIX))
+    + ", @gguf-TYPE (a GGUF file through llama.cpp; TYPE one of " + ", ".join(GGUF_TYPES) + ")"
     + ", e.g. 'zoo:tiny-code@onnx-int8'"
 )
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -42,6 +46,8 @@ def parse_spec(text: str) -> ModelSpec:
     text = text.strip()
     head, *suffixes = _split_suffixes(text)
     for suffix in suffixes:
+        if suffix.startswith(GGUF_PREFIX) and suffix not in DERIVATIONS:
+            raise ModelSpecError(f"model spec {text!r}: '@{suffix}': {gguf_type_problem(suffix)}")
         if suffix not in DERIVATIONS:
             raise ModelSpecError(f"model spec {text!r}: unknown derivation suffix '@{suffix}'; {ACCEPTED_FORMS}")
     if "://" in head or (":" in head and not head.startswith(("hf:", "zoo:")) and not _looks_like_path(head)):

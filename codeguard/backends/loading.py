@@ -5,7 +5,7 @@ import os
 import warnings
 from pathlib import Path
 
-from codeguard.backends.base import HFCausalLM
+from codeguard.backends.base import HFCausalLM, LanguageModel
 from codeguard.derivations import apply_dynamic_int8, derive, read_manifest
 from codeguard.errors import ModelSpecError
 from codeguard.fingerprint import directory_fingerprint
@@ -62,19 +62,31 @@ def _download_from_hub(spec: ModelSpec) -> Path:
 
 
 def materialize(spec: ModelSpec) -> tuple[Path, str, str]:
-    """Returns (directory, kind, fingerprint) after applying every derivation of the spec."""
+    """Returns (directory, kind, fingerprint) after applying every derivation of the spec.
+
+    A spec naming a .gguf file gives that file as the "directory", of kind "gguf".
+    """
     directory = resolve_source(spec)
-    kind = directory_kind(directory, spec.text)
-    fingerprint = directory_fingerprint(directory)
+    if spec.scheme == "path" and directory.suffix.lower() == ".gguf":
+        from codeguard.backends.gguf import gguf_file_fingerprint
+        kind, fingerprint = "gguf", gguf_file_fingerprint(directory, spec.text)
+    else:
+        kind = directory_kind(directory, spec.text)
+        fingerprint = directory_fingerprint(directory)
     for derivation in spec.derivations:
         directory, kind, fingerprint = derive(directory, kind, fingerprint, derivation, spec.text)
     return directory, kind, fingerprint
 
 
-def load_model(spec_text: str | ModelSpec, batch_size: int = 16) -> HFCausalLM:
-    """Loads any spec string (`./dir`, `hf:ORG/NAME`, `zoo:NAME`, each with `@derivation` suffixes)."""
+def load_model(spec_text: str | ModelSpec, batch_size: int = 16) -> LanguageModel:
+    """Loads any spec string (`./dir`, `./model.gguf`, `hf:ORG/NAME`, `zoo:NAME`, with `@derivation` suffixes)."""
     spec = spec_text if isinstance(spec_text, ModelSpec) else parse_spec(spec_text)
     directory, kind, fingerprint = materialize(spec)
+    if kind == "gguf":
+        from codeguard.backends.gguf import GGUFCausalLM
+        manifest = {} if directory.is_file() else read_manifest(directory)
+        path = directory if directory.is_file() else directory / manifest["file_name"]
+        return GGUFCausalLM.load(path, spec.text, fingerprint, details=manifest)
     tokenizer = _load_tokenizer(directory, spec.text)
     if kind == "onnx":
         model, backend = _load_onnx(directory), "onnxruntime"
