@@ -68,12 +68,12 @@ class GGUFCausalLM:
         """Opens `path` with llama.cpp; errors name the spec and the file."""
         from codeguard.tokenization.gguf import read_gguf_metadata, tokenizer_from_gguf
         path = Path(path).expanduser()
+        llama_cpp = require_llama_cpp(f"model spec {spec_text!r}")
         try:
             metadata = read_gguf_metadata(path)
             gguf_tokenizer = tokenizer_from_gguf(path)
         except TokenizerError as error:
             raise ModelSpecError(f"model spec {spec_text!r}: {error}") from None
-        llama_cpp = require_llama_cpp(f"model spec {spec_text!r}")
         architecture = metadata.get("general.architecture", "?")
         n_ctx = int(metadata.get(f"{architecture}.context_length") or 0) or 4096
         threads = n_threads or default_threads()

@@ -112,9 +112,14 @@ def load_tokenizer(spec: str | Path) -> CodeTokenizer:
     from codeguard.backends.loading import materialize
     from codeguard.specs import parse_spec
     try:
-        directory, _, _ = materialize(parse_spec(text))
+        directory, kind, _ = materialize(parse_spec(text))
     except ModelSpecError as error:
         raise ModelSpecError(f"{error}; a tokenizer can also be a GGUF file or a tokenizer directory") from None
+    if kind == "gguf":  # an @gguf-TYPE derivation: the tokenizer its file carries, as llama.cpp runs it
+        from codeguard.derivations import read_manifest
+        tokenizer = load_tokenizer(directory / read_manifest(directory)["file_name"])
+        tokenizer.name, tokenizer.kind = text, "model"
+        return tokenizer
     tokenizer = _from_hf_directory(directory, text)
     tokenizer.kind = "model"
     return tokenizer
