@@ -33,6 +33,8 @@ class LanguageModel(Protocol):
 
     def next_token_logprobs(self, contexts: Sequence[Sequence[int]]) -> np.ndarray: ...
 
+    def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]: ...
+
     def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]: ...
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
@@ -147,17 +149,24 @@ class HFCausalLM:
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
             yield start, batch, logits
 
-    def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
-        """Per-window (len, vocab) float64 log-probabilities at every position, streamed window by window."""
+    def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]:
+        """Per-window (len, vocab) float32 logits at every position, finite-checked, streamed window by window.
+
+        The corpus probes reduce these in float64 themselves (probes/pair_stats.py), so no full float64
+        log-softmax is ever materialised for them.
+        """
         for start, batch, logits in self.forward_windows(windows):
             for row, window in enumerate(batch):
-                with torch.inference_mode():
-                    window_logits = logits[row, :len(window)]
-                    # A NaN/inf anywhere makes its row sum non-finite: 25x cheaper than isfinite over the rows.
-                    if not bool(torch.isfinite(window_logits.sum(dim=-1)).all()):
-                        self._check_finite(window_logits, f"window {start + row}")
-                    logprobs = torch.log_softmax(window_logits, dim=-1, dtype=torch.float64).numpy()
-                yield logprobs
+                window_logits = logits[row, :len(window)]
+                # A NaN/inf anywhere makes its row sum non-finite: 25x cheaper than isfinite over the rows.
+                if not bool(torch.isfinite(window_logits.sum(dim=-1)).all()):
+                    self._check_finite(window_logits, f"window {start + row}")
+                yield window_logits
+
+    def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
+        """Per-window (len, vocab) float64 log-probabilities at every position, streamed window by window."""
+        for window_logits in self.sequence_logits(windows):
+            yield torch.log_softmax(window_logits, dim=-1, dtype=torch.float64).numpy()
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
                top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = ()) -> list[list[int]]:

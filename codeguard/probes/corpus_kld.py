@@ -2,14 +2,14 @@
 
 Per scored position: KL(ref‖opt) in nats over the full distributions, whether the top-1 tokens agree, and both
 models' probability of the actual next token. Positions are reduced to a few numbers as windows stream by, so
-memory never holds positions x vocabulary beyond one batch.
+memory never holds positions x vocabulary beyond one batch. The per-position numbers come from
+probes/pair_stats.py (float64, computed from the logits without full log-softmaxes).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from codeguard.corpus import Corpus
 from codeguard.probes.result import ModelInfo, ProbeResult
@@ -87,22 +87,17 @@ class CorpusKLDAccumulator:
                                               "token")}
 
     def add(self, scored) -> None:
-        # torch on zero-copy views of the float64 arrays: multi-threaded, and one exp instead of scipy's
-        # rel_entr(exp(lr), exp(lo)) (two exps and a log); tests check the result against scipy's definition.
-        lr, lo = torch.from_numpy(scored.ref), torch.from_numpy(scored.opt)
-        targets, c = torch.from_numpy(scored.targets), self.columns
-        ref_top = lr.max(dim=1).indices  # max() is 2.5x faster than argmax() on CPU
-        kld = torch.exp(lr).mul_(torch.sub(lr, lo)).sum(dim=1).clamp_(min=0.0)  # in place: one temporary less
-        c["kld"].append(kld.numpy())
-        c["same"].append((ref_top == lo.max(dim=1).indices).numpy())
-        picked = torch.stack((targets, ref_top), dim=1)  # the actual next token, and ref's top token
-        p_ref, p_opt = torch.gather(lr, 1, picked).exp_().numpy(), torch.gather(lo, 1, picked).exp_().numpy()
-        c["p_ref"].append(p_ref[:, 0])
-        c["p_opt"].append(p_opt[:, 0])
-        c["top_ref"].append(p_ref[:, 1])
-        c["top_opt"].append(p_opt[:, 1])
-        c["file"].append(np.full(targets.numel(), scored.window.file))
-        c["token"].append(scored.window.first_token + np.arange(targets.numel()))
+        stats, targets, c = scored.stats, scored.targets, self.columns
+        rows = np.arange(targets.size)
+        top_ref = stats.top_ref.numpy()
+        c["kld"].append(stats.kld.numpy())
+        c["same"].append(top_ref == stats.top_opt.numpy())
+        c["p_ref"].append(np.exp(scored.ref_logprobs(rows, targets)))   # the actual next token
+        c["p_opt"].append(np.exp(scored.opt_logprobs(rows, targets)))
+        c["top_ref"].append(np.exp(scored.ref_logprobs(rows, top_ref)))  # ref's top token
+        c["top_opt"].append(np.exp(scored.opt_logprobs(rows, top_ref)))
+        c["file"].append(np.full(targets.size, scored.window.file))
+        c["token"].append(scored.window.first_token + rows)
 
     def finish(self, files, corpus: Corpus, **header) -> CorpusKLDResult:
         c = {name: np.concatenate(parts) for name, parts in self.columns.items()}

@@ -87,10 +87,11 @@ class KeywordShiftAccumulator:
                 continue
             k = first - window.first_token
             steps = np.arange(k, stop - window.first_token)
-            ref_top = bool(scored.ref[k].argmax() == targets[k])
+            ref_top = bool(scored.stats.top_ref[k] == targets[k])
             self.rows[self.files[window.file].language].append(
-                (word, float(scored.ref[steps, targets[steps]].sum()), float(scored.opt[steps, targets[steps]].sum()),
-                 ref_top, ref_top and bool(scored.opt[k].argmax() != targets[k])))
+                (word, float(scored.ref_logprobs(steps, targets[steps]).sum()),
+                 float(scored.opt_logprobs(steps, targets[steps]).sum()),
+                 ref_top, ref_top and bool(scored.stats.top_opt[k] != targets[k])))
             self.placed += 1
 
     def finish(self, **header) -> KeywordShiftResult:

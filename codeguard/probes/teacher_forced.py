@@ -13,11 +13,13 @@ from functools import cached_property
 from typing import Iterator
 
 import numpy as np
+import torch
 
 from codeguard.compat import require_same_vocabulary
 from codeguard.corpus import Corpus
 from codeguard.errors import ProbeInputError
 from codeguard.probes.cold_start import matching_start_ids
+from codeguard.probes.pair_stats import PairStats, pair_stats, token_logprobs
 from codeguard.streaming import prefetched
 
 
@@ -73,10 +75,20 @@ class Window:
 
 @dataclass
 class ScoredWindow:
+    """One window scored by both models: per-position statistics, and the logits for token lookups."""
+
     window: Window
-    targets: np.ndarray   # chunk token ids, shape (n,)
-    ref: np.ndarray       # (n, vocab) float64 log-probs predicting each target
-    opt: np.ndarray
+    targets: np.ndarray         # chunk token ids, shape (n,)
+    ref_logits: torch.Tensor    # (n, vocab) float32, row k predicts targets[k]
+    opt_logits: torch.Tensor
+    stats: PairStats            # per row: log-normalisers, top-1 tokens, KL(ref‖opt)
+
+    def ref_logprobs(self, rows, tokens) -> np.ndarray:
+        """ref's float64 log-probabilities of `tokens` at `rows`."""
+        return token_logprobs(self.ref_logits, self.stats.lse_ref, rows, tokens)
+
+    def opt_logprobs(self, rows, tokens) -> np.ndarray:
+        return token_logprobs(self.opt_logits, self.stats.lse_opt, rows, tokens)
 
 
 def encode_corpus(tokenizer, corpus: Corpus) -> list[EncodedFile]:
@@ -125,8 +137,10 @@ def score_windows(ref, opt, corpus: Corpus, ctx: int, start_token: str | None = 
         id_lists = [w.ids for w in windows]
         # opt is scored ahead in a thread, so the two models' forward passes overlap (an ONNX Runtime session
         # runs on one thread; torch's ops release the GIL). Each model's numbers are the same as unthreaded.
-        scores = zip(ref.sequence_logprobs(id_lists), prefetched(opt.sequence_logprobs(id_lists)))
-        for window, (ref_lp, opt_lp) in zip(windows, scores):
+        scores = zip(ref.sequence_logits(id_lists), prefetched(opt.sequence_logits(id_lists)))
+        for window, (ref_logits, opt_logits) in zip(windows, scores):
             # position n-1+k (after start ids and chunk[:k]) predicts chunk[k]
-            yield ScoredWindow(window, np.asarray(window.ids[n:]), ref_lp[n - 1:-1], opt_lp[n - 1:-1])
+            ref_logits, opt_logits = ref_logits[n - 1:-1], opt_logits[n - 1:-1]
+            yield ScoredWindow(window, np.asarray(window.ids[n:]), ref_logits, opt_logits,
+                               pair_stats(ref_logits, opt_logits))
     return files, windows, start_ids, source, stream()
