@@ -203,5 +203,7 @@ def prefix_batches(languages: str | Sequence[str] | None = None, *, batch_size: 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size={batch_size!r}: a batch holds at least 1 prefix")
     prefixes = code_prefixes(languages, **kwargs)
-    # st.lists would average ~4 elements; a size drawn first fills model calls (and still shrinks to 1).
-    return st.integers(1, batch_size).flatmap(lambda n: st.lists(prefixes, min_size=n, max_size=n))
+    # st.lists would average ~4 elements; a size drawn first fills model calls (and still shrinks to 1). Prefixes
+    # are distinct within a batch: hypothesis' mutations otherwise repeat one element, and a repeat costs a slot.
+    return st.integers(1, batch_size).flatmap(
+        lambda n: st.lists(prefixes, min_size=n, max_size=n, unique_by=lambda p: (p.language, p.text)))
