@@ -25,6 +25,9 @@ class LanguageModel(Protocol):
     @property
     def tokenizer(self): ...
 
+    @property
+    def max_context(self) -> int: ...
+
     def vocabulary(self) -> list[str]: ...
 
     def special_tokens(self) -> dict[str, int]: ...
@@ -61,6 +64,11 @@ class HFCausalLM:
     @property
     def output_width(self) -> int:
         return int(self.model.config.vocab_size)
+
+    @property
+    def max_context(self) -> int:
+        """The longest window the model takes (its config's max_position_embeddings; unbounded when absent)."""
+        return int(getattr(self.model.config, "max_position_embeddings", None) or 1 << 30)
 
     def vocabulary(self) -> list[str]:
         """Token strings for ids 0..output_width-1; ids past the tokenizer's end (padding rows) get placeholders."""

@@ -110,8 +110,8 @@ def make_windows(files: list[EncodedFile], start_ids: list[int], ctx: int) -> li
 
 
 def max_context(model) -> int:
-    """The longest window a model takes (its config's max_position_embeddings; unbounded when absent)."""
-    return int(getattr(model.model.config, "max_position_embeddings", None) or 1 << 30)
+    """The longest window a model takes (every backend says, see LanguageModel.max_context)."""
+    return int(model.max_context)
 
 
 def check_context_length(model, ctx: int) -> None:

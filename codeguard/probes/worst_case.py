@@ -27,6 +27,7 @@ from codeguard.compat import require_same_vocabulary
 from codeguard.errors import ConfigError
 from codeguard.probes.cold_start import matching_start_ids
 from codeguard.probes.result import ModelInfo, ProbeResult
+from codeguard.probes.teacher_forced import max_context
 
 OBJECTIVES = {"kl": "max_prefix_kl", "keyword_dlogp": "max_keyword_dlogp"}
 KEYWORD_MIN_PROB = 1e-3  # keywords ref gives less than this are noise in |Δ log p|, not a signal
@@ -257,11 +258,6 @@ class CounterexampleStore:
         self.db.delete(self.KEY, self._encode(prefix))
 
 
-def _max_context(model) -> int:
-    config = getattr(getattr(model, "model", None), "config", None)
-    return int(getattr(config, "max_position_embeddings", None) or 1 << 30)
-
-
 def run_worst_case(ref, opt, config: WorstCaseConfig = WorstCaseConfig(), *, limit: float | None = None,
                    database: str | Path | None = None, registry=None) -> WorstCaseResult:
     """Searches prefixes for the largest divergence; with `limit`, shrinks the first prefix beyond it.
@@ -282,7 +278,7 @@ def run_worst_case(ref, opt, config: WorstCaseConfig = WorstCaseConfig(), *, lim
     registry = registry or load_registry()
     require_same_vocabulary(ref, opt)
     start_ids, start_source = matching_start_ids(ref, opt, config.start_token)
-    room = min(_max_context(ref), _max_context(opt)) - len(start_ids)
+    room = min(max_context(ref), max_context(opt)) - len(start_ids)
     if config.max_tokens > room:
         raise ConfigError(f"worst-case max_tokens={config.max_tokens}: the pair takes {room} tokens after the "
                           f"start token ({ref.spec}/{opt.spec}); lower it")
