@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from codeguard.baseline import Baseline, load_baseline
-from codeguard.gate import GateVerdict, check_probe_config, check_reference, gate
+from codeguard.gate import GateVerdict, check_exact_sources, check_probe_config, check_reference, gate
 
 _KEYWORD_LIMITS = {"max_kl": "kl_ref_opt", "max_kl_opt_ref": "kl_opt_ref", "max_js": "js_divergence",
                    "max_tv": "total_variation", "max_entropy_delta": "entropy_delta",
@@ -30,6 +30,7 @@ def assert_divergence(result, **limits: float) -> GateVerdict:
     if unknown:
         raise TypeError(f"assert_divergence: unknown limit(s) {unknown}; accepted: {sorted(_KEYWORD_LIMITS)}")
     named = {_KEYWORD_LIMITS[key]: value for key, value in limits.items() if value is not None}
+    check_exact_sources(result, result.probe)
     return assert_gate(gate(result.probe, result.gate_metrics(), limits=named, ref_spec=result.ref.spec,
                             opt_spec=result.opt.spec))
 
@@ -42,6 +43,7 @@ def assert_within_baseline(result, baseline: Baseline | str | Path, suite: str =
         baseline = load_baseline(Path(baseline))
     check_reference(baseline, result.ref.fingerprint, result.ref.spec)
     check_probe_config(baseline, result.probe_config())
+    check_exact_sources(result, suite)
     named = {_KEYWORD_LIMITS.get(key, key): value for key, value in limits.items() if value is not None}
     return assert_gate(gate(suite, result.gate_metrics(), baseline=baseline, limits=named, ref_spec=result.ref.spec,
                             opt_spec=result.opt.spec))

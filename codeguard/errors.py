@@ -46,3 +46,13 @@ class CodeguardWarning(UserWarning):
 class ReportError(CodeguardError):
     """A report or history that cannot be written or read: an unwritable folder, a results file or history
     database of another schema, a file that is not what it claims to be."""
+
+
+class EndpointError(CodeguardError):
+    """A served model (an OpenAI-compatible endpoint) that fails a request: an HTTP error after bounded retries,
+    a refused API key, or an answer without the log-probabilities a probe asked for."""
+
+
+class ApproximateSourceError(CodeguardError):
+    """A gate on a metric that needs exact distributions, fed by a model whose distributions are approximate
+    (a served model: top-k log-probabilities with the remaining mass spread)."""

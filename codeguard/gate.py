@@ -9,7 +9,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from codeguard.baseline import Baseline
-from codeguard.errors import BaselineError, ConfigError
+from codeguard.errors import ApproximateSourceError, BaselineError, ConfigError
 from codeguard.gate_metrics import HIGHER, LOWER, direction_of
 
 
@@ -91,6 +91,20 @@ def check_reference(baseline: Baseline, ref_fingerprint: str, ref_spec: str) -> 
             "with --codeguard-update")
 
 
+def check_exact_sources(result, suite: str) -> None:
+    """Refuses to gate distribution metrics computed from a model whose distributions are approximate."""
+    approximate = getattr(result, "approximate_models", list)()
+    if approximate:
+        role = "OPT" if approximate[0] is result.opt else "REF"
+        metrics = sorted(result.gate_metrics())
+        shown = ", ".join(metrics[:5]) + (f" and {len(metrics) - 5} more" if len(metrics) > 5 else "")
+        raise ApproximateSourceError(
+            f"codeguard gate '{suite}' refuses {role} {approximate[0].spec}: its metrics ({shown}) need exact "
+            f"next-token distributions, but {approximate[0].spec} ({approximate[0].backend}) is approximate (the "
+            "server's top-k log-probabilities, the remaining mass spread uniformly). Gate pass@k through the endpoint; "
+            "gate distributions on a local copy of the served weights (e.g. the .gguf file)")
+
+
 def check_probe_config(baseline: Baseline, probe_config: dict) -> None:
     for key, value in baseline.probe_config.items():
         if key in probe_config and probe_config[key] != value:
@@ -138,4 +152,5 @@ def parse_limits(items: list[str]) -> dict[str, float]:
 
 
 __all__ = ["GateVerdict", "MetricCheck", "gate", "parse_limits", "check_reference", "check_probe_config",
+           "check_exact_sources",
            "HIGHER", "LOWER"]

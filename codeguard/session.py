@@ -15,7 +15,7 @@ from pathlib import Path
 from codeguard import __version__
 from codeguard.baseline import Baseline, baseline_path, load_baseline, new_baseline, write_baseline
 from codeguard.errors import BaselineError, CodeguardWarning, ConfigError
-from codeguard.gate import GateVerdict, check_probe_config, check_reference, gate, parse_limits
+from codeguard.gate import GateVerdict, check_exact_sources, check_probe_config, check_reference, gate, parse_limits
 from codeguard.gate_metrics import rule_for
 from codeguard.languages import load_registry
 from codeguard.specs import parse_model_pair
@@ -201,6 +201,7 @@ class CodeguardSession:
         return {**built_in, **user}
 
     def _gate(self, result, suite: str, baseline: Baseline | None) -> GateVerdict:
+        check_exact_sources(result, suite)  # before accepting too: an approximate baseline would mislead
         verdict = gate(suite, result.gate_metrics(), baseline=baseline, limits=self._limits_for(result, suite),
                        ref_spec=result.ref.spec, opt_spec=result.opt.spec)
         verdict.notes = list(getattr(result, "gate_notes", list)())

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from codeguard.endpoint_spec import FORM as ENDPOINT_FORM, PREFIX as ENDPOINT_PREFIX, parse_endpoint_spec
 from codeguard.errors import ModelSpecError
 from codeguard.gguf_types import GGUF_TYPES, PREFIX as GGUF_PREFIX, gguf_type_problem
 
@@ -16,7 +17,7 @@ ACCEPTED_FORMS = (
     "zoo:tiny-code-python); each optionally followed by derivation suffixes "
     + ", ".join("@" + d for d in DERIVATIONS if not d.startswith(GGUF_PREFIX))
     + ", @gguf-TYPE (a GGUF file through llama.cpp; TYPE one of " + ", ".join(GGUF_TYPES) + ")"
-    + ", e.g. 'zoo:tiny-code@onnx-int8'"
+    + ", e.g. 'zoo:tiny-code@onnx-int8'; or a served model, " + ENDPOINT_FORM
 )
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -26,12 +27,14 @@ class ModelSpec:
     """A parsed spec: where the weights come from and which derivations to apply, in order."""
 
     text: str
-    scheme: str  # "path", "hf" or "zoo"
+    scheme: str  # "path", "hf", "zoo" or "openai" (a served model; no derivations)
     location: str
     derivations: tuple[str, ...]
 
     @property
     def source_text(self) -> str:
+        if self.scheme == "openai":
+            return self.text
         return self.text.split("@", 1)[0] if self.scheme != "path" else self.location
 
     def slug(self) -> str:
@@ -44,6 +47,9 @@ def parse_spec(text: str) -> ModelSpec:
     if not isinstance(text, str) or not text.strip():
         raise ModelSpecError(f"empty model spec {text!r}; {ACCEPTED_FORMS}")
     text = text.strip()
+    if text.startswith(ENDPOINT_PREFIX):  # its options may hold '@' (a tokenizer spec): no derivations here
+        parse_endpoint_spec(text)
+        return ModelSpec(text, "openai", text[len(ENDPOINT_PREFIX):], ())
     head, *suffixes = _split_suffixes(text)
     for suffix in suffixes:
         if suffix.startswith(GGUF_PREFIX) and suffix not in DERIVATIONS:

@@ -79,8 +79,12 @@ def materialize(spec: ModelSpec) -> tuple[Path, str, str]:
 
 
 def load_model(spec_text: str | ModelSpec, batch_size: int = 16) -> LanguageModel:
-    """Loads any spec string (`./dir`, `./model.gguf`, `hf:ORG/NAME`, `zoo:NAME`, with `@derivation` suffixes)."""
+    """Loads any spec string (`./dir`, `./model.gguf`, `hf:ORG/NAME`, `zoo:NAME`, with `@derivation` suffixes, or a
+    served model `openai:URL#MODEL?tokenizer=SPEC`)."""
     spec = spec_text if isinstance(spec_text, ModelSpec) else parse_spec(spec_text)
+    if spec.scheme == "openai":  # a served model: nothing to materialize locally but its tokenizer
+        from codeguard.backends.openai_endpoint import OpenAIEndpointLM
+        return OpenAIEndpointLM.connect(spec.text)
     directory, kind, fingerprint = materialize(spec)
     if kind == "gguf":
         from codeguard.backends.gguf import GGUFCausalLM

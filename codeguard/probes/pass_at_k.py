@@ -54,6 +54,7 @@ class PassAtKConfig:
 @dataclass
 class PassAtKResult(ProbeResult):
     probe = "pass-at-k"
+    needs_exact_distributions = False  # executed samples: a served model's pass@k is as exact as a local one's
     ref: ModelInfo
     opt: ModelInfo
     config: PassAtKConfig

@@ -9,16 +9,24 @@ class ModelInfo:
     spec: str
     fingerprint: str
     backend: str
+    approximate: bool = False  # its distributions are approximations (a served model's top-k log-probabilities)
 
     @classmethod
     def of(cls, model) -> "ModelInfo":
-        return cls(model.spec, model.fingerprint, model.backend)
+        return cls(model.spec, model.fingerprint, model.backend, not getattr(model, "exact_distributions", True))
 
 
 class ProbeResult:
     """Mixin for result dataclasses with `probe`, `metrics`, `start_ids` and `start_source`."""
 
     probe: str
+    needs_exact_distributions = True  # its metrics come from next-token distributions (False: from samples only)
+
+    def approximate_models(self) -> list[ModelInfo]:
+        """The compared models whose distributions are approximate, when this probe's metrics read them."""
+        if not self.needs_exact_distributions:
+            return []
+        return [info for info in (self.ref, self.opt) if getattr(info, "approximate", False)]
 
     def to_dict(self) -> dict:
         data = asdict(self)

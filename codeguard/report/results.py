@@ -10,7 +10,9 @@ Schema "codeguard-results", version 1 (a reader refuses other versions by name):
                       git {commit, dirty} or None, machine {host, platform, machine, python_executable}
     versions          package -> installed version (None when absent): codeguard, python, pytest, torch, ...
     models            ref / opt: {spec, fingerprint, backend} (of the first probe result; None without one)
-    probes            list of {probe, wall_s, ref, opt, gate_metrics, result}: `result` is the probe result's
+    probes            list of {probe, wall_s, ref, opt, gate_metrics, approximate, result}: `approximate` is true
+                      when the metrics come from a model whose distributions are approximate (a served model's
+                      top-k log-probabilities; ref/opt carry `approximate` per model); `result` is the probe result's
                       own to_dict() (config, metrics and every detail a report shows), `gate_metrics` the flat
                       metrics a gate reads, `wall_s` the seconds of the probe call (the two corpus probes run in
                       one pass and both carry its time; None when the result came from elsewhere)
@@ -49,7 +51,8 @@ def utc_now() -> str:
 
 def probe_entry(result, wall_s: float | None = None) -> dict:
     return {"probe": result.probe, "wall_s": wall_s, "ref": asdict(result.ref), "opt": asdict(result.opt),
-            "gate_metrics": dict(result.gate_metrics()), "result": result.to_dict()}
+            "gate_metrics": dict(result.gate_metrics()),
+            "approximate": bool(getattr(result, "approximate_models", list)()), "result": result.to_dict()}
 
 
 def gate_entry(verdict, probes: list[dict]) -> dict:
