@@ -97,7 +97,7 @@ def check_exact_sources(result, suite: str) -> None:
     if approximate:
         role = "OPT" if approximate[0] is result.opt else "REF"
         metrics = sorted(result.gate_metrics())
-        shown = ", ".join(metrics[:5]) + (f" and {len(metrics) - 5} more" if len(metrics) > 5 else "")
+        shown = ", ".join(metrics[:12]) + (f" and {len(metrics) - 12} more" if len(metrics) > 12 else "")
         raise ApproximateSourceError(
             f"codeguard gate '{suite}' refuses {role} {approximate[0].spec}: its metrics ({shown}) need exact "
             f"next-token distributions, but {approximate[0].spec} ({approximate[0].backend}) is approximate (the "
