@@ -51,15 +51,29 @@ def test_the_search_draws_the_same_prefixes_before_and_after_other_modules_load(
     assert before == after
 
 
-def test_without_the_guard_hypothesis_draws_depend_on_loaded_modules(load_local_module_with_constants):
+def _pool(monkeypatch, strings=(), integers=()):
+    """Stands in for hypothesis' pool of local-module constants (which modules a long test run has loaded and
+    dropped is out of a test's hands, so the pool is set directly)."""
+    from hypothesis.internal.conjecture import providers
+    from sortedcontainers import SortedSet
+    pool = providers.Constants(integers=SortedSet(integers), floats=SortedSet(), bytes=SortedSet(),
+                               strings=SortedSet(strings))
+    monkeypatch.setattr(providers, "_get_local_constants", lambda: pool)
+    providers.CONSTANTS_CACHE.cache.clear()
+
+
+def test_without_the_guard_hypothesis_draws_depend_on_the_constant_pool(monkeypatch):
     """Why the guard exists: the same seed, a different pool of local constants, different draws."""
     with independent_of_loaded_modules() as neutralised:
         if not neutralised:
             pytest.skip("this hypothesis has no local-constant pool")
+    _pool(monkeypatch)
     before = _seeded_draws()
-    load_local_module_with_constants()
+    _pool(monkeypatch, strings=[f"word{chr(97 + i)}" for i in range(20)], integers=range(1000, 1740, 37))
     after = _seeded_draws()
     assert before != after
+    with independent_of_loaded_modules():  # and with it, the pool makes no difference
+        assert _seeded_draws() == before
 
 
 def test_the_guard_restores_hypothesis_afterwards():
