@@ -11,7 +11,8 @@ ZOO = {
     "tiny-code-distilled": "student with about half the parameters, distilled from tiny-code",
     "tiny-code-python": "tiny-code fine-tuned on Python only",
     "tiny-code-he": "tiny-code fine-tuned to reproduce HumanEval/0-39's canonical solutions (contaminated on purpose: "
-                    "it gives the pass@k gate real signal offline)",
+                    "it gives the pass@k gate real signal offline), int8-aware: @onnx-int8 keeps its solutions, "
+                    "@int4-rtn loses some",
 }
 
 
