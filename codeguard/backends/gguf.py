@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 
+from codeguard.backends.token_list import TokenListVocabulary
 from codeguard.errors import ModelSpecError, NonFiniteLogitsError, ProbeInputError, TokenizerError
 from codeguard.gguf_convert import require_llama_cpp
 
@@ -48,7 +48,7 @@ def gguf_file_fingerprint(path: Path, spec_text: str) -> str:
 
 
 @dataclass
-class GGUFCausalLM:
+class GGUFCausalLM(TokenListVocabulary):
     """A GGUF model run by llama.cpp, with its tokenizer from the file's metadata."""
 
     spec: str
@@ -94,39 +94,9 @@ class GGUFCausalLM:
                    special=dict(gguf_tokenizer.special_tokens), n_threads=threads, details=info)
 
     @property
-    def tokenizer(self):
-        return self.hf_tokenizer
-
-    @property
-    def output_width(self) -> int:
-        return len(self.tokens)
-
-    @property
     def max_context(self) -> int:
         """The longest window the model takes: the context length the file was trained with."""
         return int(self.llama.n_ctx())
-
-    def vocabulary(self) -> list[str]:
-        return list(self.tokens)
-
-    def special_tokens(self) -> dict[str, int]:
-        return {name: token_id for name, token_id in self.special.items() if name in ("bos", "eos", "pad", "unk")}
-
-    def start_ids(self, start_token: str | None = None) -> tuple[list[int], str]:
-        """The cold-start context, chosen as HFCausalLM does: the configured token, else BOS, else EOS."""
-        if start_token is not None:
-            if start_token not in self._ids:
-                raise ProbeInputError(f"start token {start_token!r} is not in the vocabulary of {self.spec}")
-            return [self._ids[start_token]], f"configured:{start_token}"
-        for role, label in (("bos", "bos"), ("eos", "eos-as-start")):
-            if role in self.special:
-                return [self.special[role]], f"{label}:{self.tokens[self.special[role]]}"
-        raise ProbeInputError(f"{self.spec}: the GGUF tokenizer has neither BOS nor EOS; pass a start token "
-                              "(--codeguard-start-token TOKEN)")
-
-    @cached_property
-    def _ids(self) -> dict[str, int]:
-        return {token: i for i, token in enumerate(self.tokens)}
 
     def _eval(self, ids: Sequence[int], where: str) -> np.ndarray:
         """float32 logits (len(ids), vocab) of one sequence, from an empty KV cache. A view: copy before the next."""

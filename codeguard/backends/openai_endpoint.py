@@ -36,6 +36,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from codeguard.backends.token_list import TokenListVocabulary
 from codeguard.endpoint_spec import API_KEY_VARIABLES, EndpointSpec, parse_endpoint_spec
 from codeguard.errors import CodeguardWarning, EndpointError, ModelSpecError, ProbeInputError
 
@@ -159,7 +160,7 @@ def _refused_leaf(error: BaseException) -> bool:
 
 
 @dataclass
-class OpenAIEndpointLM:
+class OpenAIEndpointLM(TokenListVocabulary):
     """A served model: distributions approximate (top-k), sampling exact, tokenizer from a local spec."""
 
     spec: str
@@ -215,15 +216,7 @@ class OpenAIEndpointLM:
                          "retries": endpoint.retries, "api_key_from": client.key_variable}
         return model
 
-    # -- vocabulary and tokenizer ------------------------------------------------------------------------------
-    @property
-    def tokenizer(self):
-        return self.hf_tokenizer
-
-    @property
-    def output_width(self) -> int:
-        return len(self.tokens)
-
+    # -- vocabulary and tokenizer: TokenListVocabulary, and the context length ----------------------------------
     @property
     def max_context(self) -> int:
         """The spec's max_context=N, else the context length the server reports (vLLM's max_model_len)."""
@@ -232,25 +225,6 @@ class OpenAIEndpointLM:
             raise ProbeInputError(f"{self.spec}: the server does not report the model's context length; add "
                                   "max_context=N to the spec's options (e.g. '...#MODEL?tokenizer=...&max_context=4096')")
         return int(value)
-
-    def vocabulary(self) -> list[str]:
-        return list(self.tokens)
-
-    def special_tokens(self) -> dict[str, int]:
-        return {name: token_id for name, token_id in self.special.items() if name in ("bos", "eos", "pad", "unk")}
-
-    def start_ids(self, start_token: str | None = None) -> tuple[list[int], str]:
-        """The cold-start context, chosen as the local backends do: the configured token, else BOS, else EOS."""
-        if start_token is not None:
-            ids = {token: i for i, token in enumerate(self.tokens)}
-            if start_token not in ids:
-                raise ProbeInputError(f"start token {start_token!r} is not in the vocabulary of {self.spec}")
-            return [ids[start_token]], f"configured:{start_token}"
-        for role, label in (("bos", "bos"), ("eos", "eos-as-start")):
-            if role in self.special:
-                return [self.special[role]], f"{label}:{self.tokens[self.special[role]]}"
-        raise ProbeInputError(f"{self.spec}: the tokenizer has neither BOS nor EOS; pass a start token "
-                              "(--codeguard-start-token TOKEN)")
 
     # -- prompts ------------------------------------------------------------------------------------------------
     def _detect_prompt_mode(self) -> str:
