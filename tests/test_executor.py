@@ -184,6 +184,7 @@ def test_malformed_samples_are_named(executor):
     ("workers", -1, r"SandboxConfig.workers must be an integer >= 0, got -1"),
     ("workers", 10_000, r"SandboxConfig.workers must be at most 256, got 10000"),
     ("isolation", "docker", r"SandboxConfig.isolation must be 'auto', 'bwrap' or 'none', got 'docker'"),
+    ("pin_cpus", "yes", r"SandboxConfig.pin_cpus must be True or False, got 'yes'"),
 ])
 def test_bad_config_values_are_named(field, value, message):
     with pytest.raises(SandboxError, match=message):
@@ -212,6 +213,24 @@ def test_isolation_in_force_is_described(executor):
                                              "and /dev/shm, pid namespace")
     else:
         assert "NO network or filesystem isolation" in executor.isolation
+
+
+# The sample reports its CPU affinity; the test runs in its checker, which shares the sample's CPU when pinned.
+AFFINITY = Problem("unit/affinity", "import os\ndef cpus(x):\n", "cpus",
+                   "import os\ndef check(candidate):\n"
+                   "    assert candidate(0) == sorted(os.sched_getaffinity(0)), 'checker and sample differ'\n"
+                   "    assert (len(candidate(0)) == 1) == PINNED, f'affinity {candidate(0)}'\n")
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs at least two usable CPUs")
+@pytest.mark.parametrize("pinned", [True, False])
+def test_each_checker_shares_one_cpu_with_its_samples_when_pinned(pinned):
+    problem = Problem(AFFINITY.task_id, AFFINITY.prompt, AFFINITY.entry_point,
+                      f"PINNED = {pinned}\n" + AFFINITY.test)
+    with Executor(SandboxConfig(workers=2, pin_cpus=pinned)) as pool:
+        verdicts = pool.run({problem.task_id: problem},
+                            [(problem.task_id, k, "    return sorted(os.sched_getaffinity(0))\n") for k in range(8)])
+    assert [(v.verdict, v.detail) for v in verdicts] == [("passed", "")] * 8
 
 
 def test_execute_and_closed_executor():

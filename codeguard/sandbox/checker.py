@@ -216,6 +216,11 @@ def main(argv: list[str]) -> int:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # a checker must not outlive its executor
     sock = socket.socket(fileno=int(argv[1]))
     config = json.loads(recv_frame(sock))
+    if config.get("cpu") is not None:  # before the worker starts: it and every sample inherit the CPU
+        try:
+            os.sched_setaffinity(0, {config["cpu"]})
+        except OSError:
+            pass  # the CPU went away (hotplug, cpuset change): run unpinned
     checker = Checker(config)
     try:
         checker.worker.launch()

@@ -106,8 +106,10 @@ def _serve(sock: socket.socket, candidate) -> None:
             return
 
 
-def run(sock_fd: int, workdir: str, uid: int | None, limits: dict, program: str, entry_point: str) -> None:
-    """Never returns: leaves through os._exit, so nothing of the worker (atexit, buffers) runs in the child."""
+def run(sock_fd: int, workdir: str, uid: int | None, limits: dict, program: str, entry_point: str,
+        code=None) -> None:
+    """Never returns: leaves through os._exit, so nothing of the worker (atexit, buffers) runs in the child.
+    `code` is the program already compiled by the worker, or None to compile it here."""
     status = 0
     try:
         sock = socket.socket(fileno=sock_fd)
@@ -118,7 +120,9 @@ def run(sock_fd: int, workdir: str, uid: int | None, limits: dict, program: str,
             os._exit(1)
         namespace: dict = {}
         try:
-            exec(compile(program, PROGRAM_NAME, "exec"), namespace)  # noqa: S102 - the point of the sandbox
+            if code is None:
+                code = compile(program, PROGRAM_NAME, "exec")
+            exec(code, namespace)  # noqa: S102 - the point of the sandbox
             candidate = namespace.get(entry_point)
             if candidate is None:
                 raise NameError(f"the program does not define the entry point {entry_point!r}")

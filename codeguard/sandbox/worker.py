@@ -36,6 +36,11 @@ PR_SET_CHILD_SUBREAPER = 36
 # Imported once here so that each forked sample has them for free (typing alone costs a sample ~1 ms to import).
 PRELOADED_MODULES = ("typing", "math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string",
                      "hashlib", "fractions", "statistics")
+# Programs up to this size are compiled here, before the fork: the compiler's allocations then land on the worker's
+# own pages instead of costing the sample ~130 copy-on-write faults (a quarter of its faults on HumanEval). Larger
+# programs, and any that fail to compile, are compiled by the sample itself, under its limits, so every error is the
+# sample's own and a huge program cannot make the worker allocate much.
+PRECOMPILE_MAX_CHARS = 64 * 1024
 
 
 def _prctl(option: int, value: int) -> None:
@@ -82,6 +87,16 @@ def _sweep_leftovers() -> int:
             except ProcessLookupError:
                 pass
         time.sleep(0.0005)
+
+
+def precompile(program: str):
+    """The program's code object, or None to let the sample compile it (too long, or it does not compile)."""
+    if len(program) > PRECOMPILE_MAX_CHARS:
+        return None
+    try:
+        return compile(program, sample.PROGRAM_NAME, "exec")
+    except BaseException:  # SyntaxError, ValueError (NUL bytes), RecursionError, MemoryError: the sample's to report
+        return None
 
 
 class Running:
@@ -140,6 +155,7 @@ class Worker:
         self.report: dict | None = None  # how the last sample ended, once it is cleaned up
         self.next_workdir: str | None = None
         self.start_error: str | None = None
+        self.code = None  # the last sample's code object: freed only once that sample is gone (see start)
         self._prepare_workdir()
 
     def _prepare_workdir(self) -> None:
@@ -154,6 +170,8 @@ class Worker:
     def start(self, message: dict, sample_fd: int) -> None:
         self.end(0.0)  # the checker has moved on: the previous sample's verdict is decided
         self.report, self.start_error = None, None
+        # Replaced (and the previous one freed) while no sample shares the worker's pages.
+        self.code = precompile(message["program"])
         try:
             if self.next_workdir is None:
                 self._prepare_workdir()
@@ -164,7 +182,8 @@ class Worker:
             os.close(sample_fd)
             return
         if pid == 0:
-            sample.run(sample_fd, workdir, self.uid, self.limits, message["program"], message["entry_point"])
+            sample.run(sample_fd, workdir, self.uid, self.limits, message["program"], message["entry_point"],
+                       self.code)
         os.close(sample_fd)  # only the sample may hold its end: its death must read as EOF to the checker
         self.running = Running(pid, workdir)
 
