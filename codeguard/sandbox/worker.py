@@ -21,11 +21,9 @@ import importlib
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import sys
-import tempfile
 import time
 
 from codeguard.sandbox import sample
@@ -34,13 +32,38 @@ from codeguard.sandbox.framing import recv_frame_with_fds, send_frame
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 # Imported once here so that each forked sample has them for free (typing alone costs a sample ~1 ms to import).
-PRELOADED_MODULES = ("typing", "math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string",
-                     "hashlib", "fractions", "statistics")
+# Only small ones: every module here makes every fork and exit dearer (a C extension maps 5 more regions, hashlib
+# with libcrypto 16), so hashlib, fractions and statistics (one HumanEval solution imports hashlib) are left to the
+# samples that use them. For the same reason the worker itself avoids tempfile and shutil (see _remove_tree).
+PRELOADED_MODULES = ("typing", "math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string")
 # Programs up to this size are compiled here, before the fork: the compiler's allocations then land on the worker's
 # own pages instead of costing the sample ~130 copy-on-write faults (a quarter of its faults on HumanEval). Larger
 # programs, and any that fail to compile, are compiled by the sample itself, under its limits, so every error is the
 # sample's own and a huge program cannot make the worker allocate much.
 PRECOMPILE_MAX_CHARS = 64 * 1024
+
+
+def _make_private_dir(parent: str) -> str:
+    """A new directory only this worker knows, like tempfile.mkdtemp (a random name that mkdir must create)."""
+    while True:
+        path = os.path.join(parent, "codeguard-worker-" + os.urandom(8).hex())
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            continue
+
+
+def _remove_tree(path: str) -> None:
+    """Removes a sample's directory. Most samples leave it empty, so a plain rmdir does; shutil is imported only
+    for the first sample that leaves files behind."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        import shutil
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _prctl(option: int, value: int) -> None:
@@ -148,7 +171,7 @@ class Worker:
         self.uid = config["uid"]
         self.limits = config["limits"]
         # One private directory per worker, made once; per-sample directories are numbered inside it.
-        self.tmp_root = tempfile.mkdtemp(prefix="codeguard-worker-", dir=config["tmp_root"])
+        self.tmp_root = _make_private_dir(config["tmp_root"])
         os.chmod(self.tmp_root, 0o711)  # samples of another uid must traverse to their own directory, not list
         self.samples_started = 0
         self.running: Running | None = None
@@ -202,7 +225,7 @@ class Worker:
             status = running.kill()
         running.close()
         leftovers = _sweep_leftovers()
-        shutil.rmtree(running.workdir, ignore_errors=True)
+        _remove_tree(running.workdir)
         try:
             self._prepare_workdir()
         except OSError:
@@ -234,7 +257,7 @@ def main(argv: list[str]) -> int:
         payload, fds = recv_frame_with_fds(control)
         if payload is None:
             worker.end(0.0)
-            shutil.rmtree(worker.tmp_root, ignore_errors=True)
+            _remove_tree(worker.tmp_root)
             return 0
         message = json.loads(payload)
         if message["op"] == "start":
