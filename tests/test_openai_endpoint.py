@@ -4,20 +4,15 @@ server (http.server in a thread) that answers as each failure needs."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
-import requests
 
 from codeguard import load_model, parse_spec
 from codeguard.errors import ApproximateSourceError, EndpointError, ModelSpecError, ProbeInputError
+from tests.llama_server import free_port, llama_server
 
 pytestmark = pytest.mark.slow
 
@@ -25,12 +20,6 @@ TOKENIZER = "zoo:tiny-code@gguf-f16"
 ALIAS = "tiny-code-f16"
 PREFIXES = ["def add(x, y):\n    return", "import os\nfrom", "for i in range(10):\n    ", "class Stack:\n    def",
             "#include <stdio.h>\nint main(", "fn main() {\n    let"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def endpoint_spec(port: int, model: str = ALIAS, **options) -> str:
@@ -47,35 +36,8 @@ def local():
 @pytest.fixture(scope="module")
 def server(local):
     """llama-cpp-python's OpenAI-compatible server on a free loopback port, serving the same .gguf file."""
-    port = free_port()
-    log = open(os.devnull, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(local.path), "--model_alias", ALIAS,
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "256", "--n_threads", "1"],
-        stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {process.returncode} (is the gguf extra's [server] part "
-                            "installed? pip install 'llama-cpp-python[server]')")
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("llama_cpp.server did not answer within 90 s")
-            time.sleep(0.25)
+    with llama_server(local.path, ALIAS, n_ctx=256) as port:
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -302,3 +264,14 @@ def test_the_api_key_comes_from_the_environment_and_is_never_shown(monkeypatch):
         model.next_token_logprobs([[0]])
         assert model.details["api_key_from"] == "CODEGUARD_OPENAI_API_KEY"
         assert secret not in repr(model) and secret not in json.dumps(model.details) and secret not in model.spec
+
+
+def test_the_distribution_suites_refuse_a_served_opt_naming_model_and_metrics(pytester, server):
+    from tests.conftest import REPO
+    spec = endpoint_spec(server)
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest_subprocess(str(REPO / "suites" / "test_cold_start.py"), "-p", "no:cacheprovider",
+                                           "--rootdir", str(REPO), "--codeguard-baseline-dir", str(REPO / "baselines"),
+                                           "--model-pair", f"zoo:tiny-code,{spec}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*codeguard gate 'cold_start' refuses OPT {spec}: its metrics (*kl_ref_opt*"])

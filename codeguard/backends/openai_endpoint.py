@@ -9,7 +9,8 @@ The `LanguageModel` protocol as far as an endpoint allows it:
   (`codeguard.gate.check_exact_sources`).
 - `sample` asks `/completions` with `n`, `temperature`, `top_p`, `stop`, `seed` and `max_tokens` and tokenizes the
   returned text with the local tokenizer. This is exact sampling by the served model: pass@k through an endpoint is
-  not approximate.
+  not approximate. Except where the server samples in another order: llama-cpp-python's cuts top-p before it
+  tempers, so 0 < temperature != 1 with top-p < 1 is refused there (`check_sampling`).
 - `sequence_logits` / `sequence_logprobs` (corpus probes) need the full distribution at every position, which no
   endpoint returns: they raise a clear error.
 
@@ -46,6 +47,11 @@ MAX_BACKOFF_S = 30.0
 # llama-cpp-python's server samples with repeat_penalty 1.1, top_k 40 and min_p 0.05 unless told otherwise; the
 # other backends (and OpenAI's semantics) sample from the plain temperature/top-p distribution.
 LLAMA_CPP_NEUTRAL_SAMPLING = {"repeat_penalty": 1.0, "top_k": 0, "min_p": 0.0}
+# llama.cpp's sampler chain (llama-cpp-python's `_init_sampler`: top-k, typical, top-p, min-p, temperature, draw) cuts
+# the top-p nucleus from the untempered distribution; transformers, vLLM and codeguard's own backends temper first.
+# Only temperature 0 or 1, or top-p 1, mean the same in both orders.
+TOP_P_BEFORE_TEMPERATURE = "top-p nucleus of the untempered distribution, then temperature (llama.cpp's chain)"
+TEMPERATURE_BEFORE_TOP_P = "temperature, then the top-p nucleus of the tempered distribution"
 TOKENIZER_CHECK_TEXT = "def add(x, y):\n    return x + y  # sum\n"
 
 
@@ -178,6 +184,7 @@ class OpenAIEndpointLM(TokenListVocabulary):
     backend: str = BACKEND
     exact_distributions: bool = False          # top-k log-probs plus spread mass: metrics from it are approximate
     sampling_defaults: dict = field(default_factory=dict)  # server-specific parameters that make sampling plain
+    top_p_before_temperature: bool = False     # llama-cpp-python's server: its sampler order differs from ours
     _mismatches: int = field(default=0, init=False, repr=False)  # contexts whose text re-tokenizes differently
     _unresolved: int = field(default=0, init=False, repr=False)  # top-k entries whose text names several tokens
 
@@ -210,6 +217,8 @@ class OpenAIEndpointLM(TokenListVocabulary):
                          "tokenizer": endpoint.tokenizer, "top_logprobs": endpoint.top_logprobs,
                          "prompt_mode": model.prompt_mode, "server_adds_bos": model.server_adds_bos,
                          "tokenizer_check": tokenizer_check, "approximate": True,
+                         "sampler_order": (TOP_P_BEFORE_TEMPERATURE if model.top_p_before_temperature
+                                           else TEMPERATURE_BEFORE_TOP_P),
                          "approximation": f"top-{endpoint.top_logprobs} log-probabilities from the server, the "
                                           "remaining mass spread uniformly over the other tokens",
                          "concurrency": endpoint.concurrency, "timeout_s": endpoint.timeout,
@@ -252,8 +261,9 @@ class OpenAIEndpointLM(TokenListVocabulary):
             if not isinstance(served, list):
                 continue
             bos = self.special.get("bos")
-            if path == "/extras/tokenize":
+            if path == "/extras/tokenize":  # llama-cpp-python's server
                 self.sampling_defaults = dict(LLAMA_CPP_NEUTRAL_SAMPLING)
+                self.top_p_before_temperature = True
             if served == local:
                 return f"agrees ({path})"
             if bos is not None and served == [bos] + local:
@@ -405,6 +415,24 @@ class OpenAIEndpointLM(TokenListVocabulary):
                 "(e.g. the .gguf file)")
 
     # -- sampling -----------------------------------------------------------------------------------------------
+    def check_sampling(self, temperature: float, top_p: float) -> None:
+        """Refuses sampling parameters this server would apply with other semantics than every other backend.
+
+        llama-cpp-python's server keeps the top-p nucleus of the *untempered* distribution and tempers afterwards;
+        the reference samples from the nucleus of the tempered one. For a peaked model the two are different
+        procedures, not noise (zoo:tiny-code-he@gguf-q8_0, T 0.8, top-p 0.95: pass@1 0.405 served, 0.985 for the
+        same file in process, 0.44 in process with llama.cpp's order), so a pass@k gate on them would compare
+        samplers, not models.
+        """
+        if self.top_p_before_temperature and temperature > 0 and temperature != 1 and top_p < 1:
+            raise ProbeInputError(
+                f"{self.spec}: this server (llama-cpp-python) cannot sample with temperature {temperature:g} and "
+                f"top-p {top_p:g} as the other model does: llama.cpp's sampler chain cuts the top-p nucleus from the "
+                "untempered distribution and applies the temperature afterwards, while transformers, vLLM and "
+                "codeguard's backends temper first, and for a peaked model the two sample very differently. Serve "
+                "the model with vLLM, or gate pass@k on the .gguf file in process (the same weights through "
+                "llama.cpp); temperature 0 or 1, or top-p 1, mean the same on both")
+
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
                top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = ()) -> list[list[int]]:
         """Samples from the served model; returns the new tokens of each row (the returned text, tokenized).
@@ -413,6 +441,7 @@ class OpenAIEndpointLM(TokenListVocabulary):
         ignores `n`), the missing rows are asked for one by one, each with its own seed. The server stops at EOS
         and at a stop string (which it leaves out of the text).
         """
+        self.check_sampling(temperature, top_p)
         if max_new_tokens < 1:
             return [[] for _ in contexts]
         groups: dict[tuple[int, ...], list[int]] = {}

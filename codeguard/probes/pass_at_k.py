@@ -120,6 +120,9 @@ def run_pass_at_k(ref, opt, config: PassAtKConfig = PassAtKConfig(), problem_set
     problem_set = problem_set or load_problems(config.problems)
     for model in (ref, opt):  # before minutes of generation with the first model
         check_prompts_fit(model, problem_set.problems)
+        check_sampling = getattr(model, "check_sampling", None)  # a served model whose server samples otherwise
+        if check_sampling is not None:
+            check_sampling(config.temperature, config.top_p)
     own_executor = executor is None
     executor = executor or Executor(SandboxConfig(timeout=config.timeout, workers=config.workers))
     try:
