@@ -40,6 +40,17 @@ def test_big_ints_keep_their_precision():
     assert decode(encode(2 ** 200 + 1)) == 2 ** 200 + 1
 
 
+def test_an_int_too_long_for_text_is_refused_not_crashed():
+    with pytest.raises(ChannelError, match="cannot be encoded"):
+        encode(10 ** 5000)
+
+
+def test_lists_tuples_and_scalars_keep_their_types():
+    value = ([1, (2, 3.0)], {(1, "a"): {frozenset({b"x"})}, None: [True, 1j]}, float("-inf"), -0.0)
+    assert _same(decode(encode(value)), value)
+    assert repr(decode(encode(-0.0))) == "-0.0" and type(decode(encode(True))) is bool
+
+
 class AlwaysEqual:
     def __eq__(self, other):
         return True
@@ -67,9 +78,10 @@ def test_depth_bombs_are_refused():
         decode(b"[" * 100_000 + b"]" * 100_000)
 
 
-@pytest.mark.parametrize("data", [b"not json", b'["eval", "1"]', b'["int", "1e5"]', b'["bool", 1]',
-                                  b'["set", [["list", []]]]', b'["dict", [[["list", []], ["none"]]]]',
-                                  b'["float", "nanx"]', b'["bytes", "***"]', b"{}", b"[]"])
+@pytest.mark.parametrize("data", [b"not json", b'{"eval": "1"}', b"{}", b'{"t": [1], "s": [2]}', b'{"t": 1}',
+                                  b'{"s": [[]]}', b'{"d": [[[], null]]}', b'{"d": [[1]]}', b'{"d": [1]}',
+                                  b'{"b": "***"}', b'{"c": [1]}', b'{"c": [true, 1]}', b'{"c": ["1", 2]}',
+                                  b"[1, NaNx]", b'"\xff"', b"1" * 5000, '"\u00e9"'.encode("utf-8")])
 def test_malformed_encodings_are_refused(data):
     with pytest.raises(ChannelError):
         decode(data)

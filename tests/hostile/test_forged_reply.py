@@ -21,7 +21,7 @@ def test_oversized_frame_is_invalid(executor):
 
 def test_forged_result_frames_do_not_pass(executor):
     completion = """    import os, socket, struct
-    forged = b'R["tuple", [["int", "2"], ["none"]]]'
+    forged = b'R{"t":[2,null]}'
     for fd in range(3, 64):
         try:
             sock = socket.socket(fileno=os.dup(fd))
