@@ -92,16 +92,22 @@ def check_reference(baseline: Baseline, ref_fingerprint: str, ref_spec: str) -> 
 
 
 def check_exact_sources(result, suite: str) -> None:
-    """Refuses to gate distribution metrics computed from a model whose distributions are approximate."""
-    approximate = getattr(result, "approximate_models", list)()
-    if approximate:
-        role = "OPT" if approximate[0] is result.opt else "REF"
-        metrics = sorted(result.gate_metrics())
-        shown = ", ".join(metrics[:12]) + (f" and {len(metrics) - 12} more" if len(metrics) > 12 else "")
+    """Refuses to gate metrics computed from the approximate part of a model's distributions (a served model's
+    top-k log-probabilities with the rest of the mass spread); metrics such a model gives exactly pass through."""
+    approximate_metrics = getattr(result, "approximate_metrics", list)()
+    if approximate_metrics:
+        source = getattr(result, "approximate_models", list)()[0]
+        role = "OPT" if source is result.opt else "REF"
+        shown = ", ".join(approximate_metrics[:12]) + (
+            f" and {len(approximate_metrics) - 12} more" if len(approximate_metrics) > 12 else "")
+        exact = sorted(set(result.gate_metrics()) - set(approximate_metrics))
+        exact_note = (f"; its exact metrics ({', '.join(exact[:6])}{' …' if len(exact) > 6 else ''}) would pass "
+                      "through" if exact else "")
         raise ApproximateSourceError(
-            f"codeguard gate '{suite}' refuses {role} {approximate[0].spec}: its metrics ({shown}) need exact "
-            f"next-token distributions, but {approximate[0].spec} ({approximate[0].backend}) is approximate (the "
-            "server's top-k log-probabilities, the remaining mass spread uniformly). Gate pass@k through the endpoint; "
+            f"codeguard gate '{suite}' refuses {role} {source.spec}: its metrics ({shown}) need exact "
+            f"next-token distributions, but {source.spec} ({source.backend}) is approximate (the server's top-k "
+            f"log-probabilities, the remaining mass spread uniformly){exact_note}. Gate pass@k through the "
+            "endpoint, and perplexity, keyword shift and top-1 agreement from its echoed prompt log-probabilities; "
             "gate distributions on a local copy of the served weights (e.g. the .gguf file)")
 
 

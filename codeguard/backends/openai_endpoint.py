@@ -11,8 +11,10 @@ The `LanguageModel` protocol as far as an endpoint allows it:
   returned text with the local tokenizer. This is exact sampling by the served model: pass@k through an endpoint is
   not approximate. Except where the server samples in another order: llama-cpp-python's cuts top-p before it
   tempers, so 0 < temperature != 1 with top-p < 1 is refused there (`check_sampling`).
-- `sequence_logits` / `sequence_logprobs` (corpus probes) need the full distribution at every position, which no
-  endpoint returns: they raise a clear error.
+- `sequence_logits` / `sequence_logprobs` (corpus probes) read the server's echoed prompt log-probabilities
+  (`echo` with `logprobs=K`, codeguard.backends.prompt_logprobs): at every position the actual next token's
+  log-probability and the top-1 token are the model's own, the rest of the row is the same top-K-plus-spread
+  approximation. Perplexity, keyword Δlog p and top-1 agreement from it are exact, KL divergence is not.
 
 Token ids travel as token-id prompts where the server takes them (vLLM, OpenAI) and as text otherwise
 (llama-cpp-python's server accepts only strings); a top-k entry names its token by text, mapped back to an id with
@@ -33,13 +35,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import SimpleNamespace
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import numpy as np
 
 from codeguard.backends.token_list import TokenListVocabulary
 from codeguard.endpoint_spec import API_KEY_VARIABLES, EndpointSpec, parse_endpoint_spec
 from codeguard.errors import CodeguardWarning, EndpointError, ModelSpecError, ProbeInputError
+
+if TYPE_CHECKING:
+    import torch
 
 BACKEND = "openai-endpoint"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -185,8 +190,10 @@ class OpenAIEndpointLM(TokenListVocabulary):
     exact_distributions: bool = False          # top-k log-probs plus spread mass: metrics from it are approximate
     sampling_defaults: dict = field(default_factory=dict)  # server-specific parameters that make sampling plain
     top_p_before_temperature: bool = False     # llama-cpp-python's server: its sampler order differs from ours
+    echo_drops_bos: bool = False               # llama-cpp-python's server: echoed prompt log-probs skip a leading BOS
     _mismatches: int = field(default=0, init=False, repr=False)  # contexts whose text re-tokenizes differently
     _unresolved: int = field(default=0, init=False, repr=False)  # top-k entries whose text names several tokens
+    _scorer: object = field(default=None, init=False, repr=False)  # PromptScorer, made on the first corpus window
 
     @classmethod
     def connect(cls, spec_text: str) -> "OpenAIEndpointLM":
@@ -264,6 +271,7 @@ class OpenAIEndpointLM(TokenListVocabulary):
             if path == "/extras/tokenize":  # llama-cpp-python's server
                 self.sampling_defaults = dict(LLAMA_CPP_NEUTRAL_SAMPLING)
                 self.top_p_before_temperature = True
+                self.echo_drops_bos = True
             if served == local:
                 return f"agrees ({path})"
             if bos is not None and served == [bos] + local:
@@ -402,17 +410,27 @@ class OpenAIEndpointLM(TokenListVocabulary):
             row -= np.logaddexp.reduce(row)
         return rows
 
-    def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator:
-        raise ProbeInputError(self._no_full_distributions("sequence_logits"))
+    def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]:
+        """Per-window (len, vocab) float32 rows of log-probabilities from the server's echoed prompt
+        log-probabilities (codeguard.backends.prompt_logprobs): the actual next token's and the top K exact, the
+        rest of the mass spread. Windows go out `concurrency` at a time and come back in order."""
+        import torch
+        from codeguard.backends.prompt_logprobs import PromptScorer
+        scorer = self._scorer = self._scorer or PromptScorer(self)
+        step = self.endpoint.concurrency
+        with self._pool() as pool:
+            for start in range(0, len(windows), step):
+                batch = windows[start:start + step]
+                for rows in pool.map(scorer.window_rows, range(start, start + len(batch)), batch):
+                    yield torch.from_numpy(rows)
+                self.details["unresolved_top1_positions"] = scorer.unresolved_top1
+                self.details["forced_logprob_requests"] = scorer.filled_requests
 
     def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
-        raise ProbeInputError(self._no_full_distributions("sequence_logprobs"))
-
-    def _no_full_distributions(self, what: str) -> str:
-        return (f"{self.spec}: this probe needs full distributions at every position of a window ({what}: corpus "
-                "KLD, keyword shift), and a served model returns only its top-k next-token log-probabilities. Gate "
-                "pass@k through the endpoint and run the corpus probes on a local copy of the served weights "
-                "(e.g. the .gguf file)")
+        """Per-window (len, vocab) float64 log-probabilities, as sequence_logits (approximate beyond the top K)."""
+        import torch
+        for window_logits in self.sequence_logits(windows):
+            yield torch.log_softmax(window_logits, dim=-1, dtype=torch.float64).numpy()
 
     # -- sampling -----------------------------------------------------------------------------------------------
     def check_sampling(self, temperature: float, top_p: float) -> None:

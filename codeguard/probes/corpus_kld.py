@@ -22,6 +22,9 @@ DP_PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
 @dataclass
 class CorpusKLDResult(ProbeResult):
     probe = "corpus-kld"
+    # From a served model: perplexity and top-1 agreement are exact, the KL divergence is not (and neither is the
+    # Δp of ref's top token where opt's top K miss it; reported, not gated).
+    exact_from_top_k = frozenset({"positions", "same_top_p", "same_top_p_stderr", "ppl_ref", "ppl_opt", "ppl_ratio"})
     ref: ModelInfo
     opt: ModelInfo
     config: TeacherForcedConfig

@@ -25,6 +25,7 @@ MOST_MOVED = 10
 @dataclass
 class KeywordShiftResult(ProbeResult):
     probe = "keyword-shift"
+    exact_from_top_k = frozenset({"mean_abs_dlogp", "top1_lost_share"})  # actual-token log-probs and top-1 only
     ref: ModelInfo
     opt: ModelInfo
     config: TeacherForcedConfig

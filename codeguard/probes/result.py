@@ -21,12 +21,21 @@ class ProbeResult:
 
     probe: str
     needs_exact_distributions = True  # its metrics come from next-token distributions (False: from samples only)
+    # Gate metrics (before any ".language" suffix) that read only the actual token's log-probability and the top-1
+    # token, which an approximate source (a served model's echoed prompt log-probabilities) gives exactly.
+    exact_from_top_k: frozenset[str] = frozenset()
 
     def approximate_models(self) -> list[ModelInfo]:
         """The compared models whose distributions are approximate, when this probe's metrics read them."""
         if not self.needs_exact_distributions:
             return []
         return [info for info in (self.ref, self.opt) if getattr(info, "approximate", False)]
+
+    def approximate_metrics(self) -> list[str]:
+        """The gate metrics whose values rest on the approximate part of a compared model's distributions."""
+        if not self.approximate_models():
+            return []
+        return sorted(name for name in self.gate_metrics() if name.split(".")[0] not in self.exact_from_top_k)
 
     def to_dict(self) -> dict:
         data = asdict(self)

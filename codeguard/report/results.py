@@ -52,7 +52,8 @@ def utc_now() -> str:
 def probe_entry(result, wall_s: float | None = None) -> dict:
     return {"probe": result.probe, "wall_s": wall_s, "ref": asdict(result.ref), "opt": asdict(result.opt),
             "gate_metrics": dict(result.gate_metrics()),
-            "approximate": bool(getattr(result, "approximate_models", list)()), "result": result.to_dict()}
+            "approximate": bool(getattr(result, "approximate_metrics", list)()),
+            "approximate_metrics": list(getattr(result, "approximate_metrics", list)()), "result": result.to_dict()}
 
 
 def gate_entry(verdict, probes: list[dict]) -> dict:
