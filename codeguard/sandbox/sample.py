@@ -20,7 +20,7 @@ import signal
 import socket
 
 from codeguard.sandbox import channel
-from codeguard.sandbox.framing import FrameError, recv_frame, send_frame
+from codeguard.sandbox.framing import FrameError, FrameReader, send_frame
 from codeguard.sandbox.limits import apply_rlimits, drop_privileges
 
 PROGRAM_NAME = "<sample>"
@@ -80,9 +80,10 @@ def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict) -> None:
 
 
 def _serve(sock: socket.socket, candidate) -> None:
+    reader = FrameReader(sock)
     while True:
         try:
-            frame = recv_frame(sock)
+            frame = reader.read()
         except (FrameError, OSError):
             return
         if frame is None:

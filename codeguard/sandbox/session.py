@@ -15,7 +15,7 @@ import socket
 import time
 
 from codeguard.sandbox import channel
-from codeguard.sandbox.framing import FrameError, FrameTimeout, recv_frame, send_frame
+from codeguard.sandbox.framing import FrameError, FrameReader, FrameTimeout, send_frame
 
 CANDIDATE_MARK = "_codeguard_raised_by_candidate"  # set on exceptions re-raised from the candidate
 DEATH_GRACE = 0.5  # after EOF, how long a sample may take to finish exiting before the worker kills it
@@ -63,6 +63,8 @@ def _sync_argument(original, updated) -> None:
 class Session:
     def __init__(self, sock: socket.socket, deadline: float, timeout: float, finish_sample):
         self.sock, self.deadline, self.timeout = sock, deadline, timeout
+        sock.settimeout(timeout)  # sends never block past the sample's budget; reads wait for the deadline itself
+        self.reader = FrameReader(sock)
         self._finish_sample = finish_sample  # grace -> the worker's report on how the process ended
         self.report: dict | None = None
         self.ended: SampleEnded | None = None
@@ -101,7 +103,7 @@ class Session:
 
     def _receive(self) -> tuple[bytes, bytes]:
         try:
-            frame = recv_frame(self.sock, self.deadline)
+            frame = self.reader.read(self.deadline)
         except FrameTimeout:
             self.end("timeout", f"exceeded the {self.timeout:g} s time limit during {self.where()}")
         except FrameError as error:
