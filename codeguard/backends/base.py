@@ -28,6 +28,9 @@ class LanguageModel(Protocol):
     @property
     def max_context(self) -> int: ...
 
+    @property
+    def output_width(self) -> int: ...  # logits per position (the vocabulary plus any padding rows)
+
     def vocabulary(self) -> list[str]: ...
 
     def special_tokens(self) -> dict[str, int]: ...

@@ -6,10 +6,10 @@ maximum (mr, mo) and writing er = exp(zr − mr), sr = Σ er (likewise for opt):
     KL = Σ er · ((zr − mr) − (zo − mo)) / sr − log sr + log so
 
 which needs one float64 exp per logit and model and no normalised (positions × vocabulary) matrix. Rows are
-processed 64 at a time: smaller chunks keep temporaries in cache and win alone (16 rows: 5.7 ms a window vs
-9.9 ms for a whole one), but inside the probe, next to ONNX Runtime's thread, each extra op's dispatch costs too;
-side by side in one run (bench/RESULTS.md) the probe took 1.28x the bare forward passes with 16 rows, 1.15x with 64
-and 1.33x with 256. Identical logits give exactly 0.
+processed 32 at a time: smaller chunks keep temporaries in cache (alone, 255 × 8,192 logits a window: 5.4-6.0 ms
+with 16 or 32 rows, 12-14 ms with 64), while each extra op's dispatch costs too; inside the probe, with both
+models scoring ahead in their own threads, 32 rows came out best (1.05x the bare forward passes, 16 rows 1.10x,
+64 rows 1.07x; bench/RESULTS.md). Identical logits give exactly 0.
 
 Top-1 tokens come from the float32 logits (log-softmax is monotone, so the order is the same), and a token's
 log-probability is `z[token] − lse` in float64: the same numbers `log_softmax(z, dtype=float64)` gives, to ~1e-15.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-ROWS_PER_CHUNK = 64
+ROWS_PER_CHUNK = 32
 
 
 @dataclass
