@@ -106,7 +106,8 @@ def default_workers(pin_cpus: bool) -> int:
     A worker's samples go executor -> checker -> worker -> sample and back, one step at a time. Pinned, one such
     chain keeps its CPU busy by itself and a second one on the same CPU only adds switches between them: on 2 CPUs
     the HumanEval bench ran 630-640 samples/s with 2 pinned workers, 610 with 3, 596 with 4 (bench/RESULTS.md).
-    Unpinned, the scheduler needs spare chains to fill the gaps."""
+    Unpinned, the scheduler needs spare chains to fill the gaps. The price of one chain per CPU: a sample that
+    blocks without computing (a sleep, a deadlock) leaves its CPU idle until its timeout."""
     usable = len(os.sched_getaffinity(0))
     if pin_cpus and usable >= 2:
         return usable
