@@ -49,20 +49,6 @@ class KeywordShiftResult(ProbeResult):
         return flat
 
 
-def _occurrences(files, registry: LanguageRegistry) -> list[list[tuple[int, int, str]]]:
-    """Per encoded file: (first token, end token, keyword) of every lexed keyword."""
-    result = []
-    for f in files:
-        spans = keyword_spans(f.text, registry.get(f.language))
-        found = []
-        for span in spans:
-            tokens = f.tokens_overlapping(span.start, span.end)
-            if len(tokens):
-                found.append((tokens.start, tokens.stop, span.word))
-        result.append(found)
-    return result
-
-
 @dataclass
 class Occurrences:
     """One file's lexed keywords as arrays: token range [first, stop) and spelling of each, in file order."""
@@ -79,10 +65,15 @@ class Occurrences:
         return candidates[self.stop[candidates] <= end]
 
 
-def _occurrence_arrays(files, registry: LanguageRegistry) -> list[Occurrences]:
-    return [Occurrences(np.array([a for a, _, _ in found], dtype=np.int64),
-                        np.array([b for _, b, _ in found], dtype=np.int64), [w for _, _, w in found])
-            for found in _occurrences(files, registry)]
+def _occurrences(files, registry: LanguageRegistry) -> list[Occurrences]:
+    """Per encoded file: the token range and spelling of every lexed keyword."""
+    result = []
+    for f in files:
+        found = [(tokens.start, tokens.stop, span.word) for span in keyword_spans(f.text, registry.get(f.language))
+                 if len(tokens := f.tokens_overlapping(span.start, span.end))]
+        result.append(Occurrences(np.array([a for a, _, _ in found], dtype=np.int64),
+                                  np.array([b for _, b, _ in found], dtype=np.int64), [w for _, _, w in found]))
+    return result
 
 
 def _stats(dlogp: np.ndarray, ref_top: np.ndarray, lost: np.ndarray, lp_ref: np.ndarray, lp_opt: np.ndarray):
@@ -103,7 +94,7 @@ class KeywordShiftAccumulator:
     def __init__(self, files, registry: LanguageRegistry):
         self.files = files
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codeguard-lexing")
-        self._lexed = pool.submit(_occurrence_arrays, files, registry)
+        self._lexed = pool.submit(_occurrences, files, registry)
         pool.shutdown(wait=False)  # the thread ends once the corpus is lexed
         self.rows = defaultdict(list)  # language -> (word, lp_ref, lp_opt, ref_top, lost)
         self.placed = 0
