@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PAIR = "zoo:tiny-code,zoo:tiny-code@onnx-int8"
 ANCHOR = """
-from codeguard.backends import load_model
+from codeguard.models import load_model
 ref, opt = load_model('zoo:tiny-code'), load_model('zoo:tiny-code@onnx-int8')
 ref.next_token_logprobs([[0]]); opt.next_token_logprobs([[0]])
 """

@@ -17,10 +17,10 @@ import time
 from contextlib import contextmanager
 
 from codeguard import load_model
-from codeguard.corpus import load_corpus
-from codeguard.probes.corpus_probes import run_corpus_probes
-from codeguard.probes.teacher_forced import TeacherForcedConfig, encode_corpus, make_windows
-from codeguard.streaming import prefetched
+from codeguard.languages.corpus import load_corpus
+from codeguard.probes.corpus.runner import run_corpus_probes
+from codeguard.probes.corpus.streaming import prefetched
+from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig, encode_corpus, make_windows
 
 
 def bare_forward(model, windows: list[list[int]]) -> None:

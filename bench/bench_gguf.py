@@ -18,9 +18,9 @@ import time
 import torch
 
 from codeguard import load_model
-from codeguard.backends.gguf import GGUFCausalLM
-from codeguard.corpus import load_corpus
-from codeguard.probes.teacher_forced import encode_corpus, make_windows
+from codeguard.languages.corpus import load_corpus
+from codeguard.models.gguf import GGUFCausalLM
+from codeguard.probes.corpus.teacher_forced import encode_corpus, make_windows
 
 
 def score(model, windows: list[list[int]]) -> tuple[float, float]:

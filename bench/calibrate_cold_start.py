@@ -2,7 +2,7 @@
 
     python bench/calibrate_cold_start.py > table.md
 
-This is how the default tolerances in codeguard/gate_metrics.py were chosen: the accepted candidate
+This is how the default tolerances in codeguard/gating/rules.py were chosen: the accepted candidate
 (@onnx-int8) and other harmless ones must pass with room, @int4-rtn must fail. The table goes into
 bench/RESULTS.md and the README.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from codeguard import load_model, run_cold_start
-from codeguard.baseline import load_baseline
-from codeguard.gate import check_probe_config, gate
-from codeguard.probes.corpus_probes import run_corpus_probes
+from codeguard.gating.baselines import load_baseline
+from codeguard.gating.gate import check_probe_config, gate
+from codeguard.probes.corpus.runner import run_corpus_probes
 from codeguard.probes.keyword_mass import run_keyword_mass
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 
 from codeguard import load_model
-from codeguard.generation import GenerationConfig, generate_completions, truncate
-from codeguard.problems import load_problems
+from codeguard.humaneval.generation import GenerationConfig, generate_completions, truncate
+from codeguard.humaneval.problems import load_problems
 
 
 def exact_match_rate(spec: str, problems, config: GenerationConfig) -> float:

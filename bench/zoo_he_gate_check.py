@@ -14,9 +14,9 @@ import argparse
 import time
 
 from codeguard import load_model
-from codeguard.gate_metrics import PASS_AT_K_RULES
+from codeguard.gating.rules import PASS_AT_K_RULES
+from codeguard.humaneval.problems import load_problems
 from codeguard.probes.pass_at_k import PassAtKConfig, executed_samples, summarize
-from codeguard.problems import load_problems
 from codeguard.sandbox.executor import Executor, SandboxConfig
 
 

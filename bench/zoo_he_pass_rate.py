@@ -11,9 +11,9 @@ import argparse
 import time
 
 from codeguard import load_model
-from codeguard.generation import GenerationConfig, generate_completions
-from codeguard.pass_at_k import mean_pass_at_k
-from codeguard.problems import load_problems
+from codeguard.humaneval.estimator import mean_pass_at_k
+from codeguard.humaneval.generation import GenerationConfig, generate_completions
+from codeguard.humaneval.problems import load_problems
 from codeguard.sandbox.executor import Executor
 
 

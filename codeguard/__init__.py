@@ -10,11 +10,11 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "LanguageModel": "codeguard.backends.base", "load_model": "codeguard.backends.loading",
+    "LanguageModel": "codeguard.models.protocol", "load_model": "codeguard.models.loading",
     "run_cold_start": "codeguard.probes.cold_start", "ColdStartConfig": "codeguard.probes.cold_start",
-    "ColdStartResult": "codeguard.probes.cold_start", "assert_divergence": "codeguard.assertions",
-    "assert_gate": "codeguard.assertions", "assert_within_baseline": "codeguard.assertions",
-    "parse_spec": "codeguard.specs", "parse_model_pair": "codeguard.specs",
+    "ColdStartResult": "codeguard.probes.cold_start", "assert_divergence": "codeguard.gating.assertions",
+    "assert_gate": "codeguard.gating.assertions", "assert_within_baseline": "codeguard.gating.assertions",
+    "parse_spec": "codeguard.models.specs", "parse_model_pair": "codeguard.models.specs",
 }
 __all__ = ["__version__", *_EXPORTS]
 

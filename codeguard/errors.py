@@ -56,3 +56,7 @@ class EndpointError(CodeguardError):
 class ApproximateSourceError(CodeguardError):
     """A gate on a metric that needs exact distributions, fed by a model whose distributions are approximate
     (a served model: top-k log-probabilities with the remaining mass spread)."""
+
+
+class OutputError(CodeguardError):
+    """A file codeguard was asked to write (a baseline, a report, a JSON result) that cannot be written."""

@@ -20,22 +20,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from codeguard import __version__
-from codeguard.backends.loading import directory_kind, load_model, resolve_source
-from codeguard.compat import require_same_vocabulary
-from codeguard.corpus import Corpus, CorpusError, load_corpus
 from codeguard.errors import CodeguardError, ConfigError, ProbeInputError, VocabularyMismatchError
-from codeguard.languages import load_registry
-from codeguard.probes.cold_start import ColdStartConfig, matching_start_ids, run_cold_start
-from codeguard.probes.corpus_probes import run_corpus_probes
-from codeguard.probes.keyword_mass import (KeywordMassConfig, load_control_words, model_aggregates, model_tokenizer,
-                                           shift_metrics)
-from codeguard.probes.pass_at_k import PassAtKConfig
-from codeguard.probes.teacher_forced import TeacherForcedConfig
+from codeguard.humaneval.problems import load_problems
+from codeguard.languages.corpus import Corpus, CorpusError, load_corpus
+from codeguard.languages.registry import load_registry
+from codeguard.models.loading import load_model
+from codeguard.models.resolve import directory_kind, resolve_source
+from codeguard.models.specs import parse_spec
+from codeguard.probes.cold_start import ColdStartConfig, run_cold_start
+from codeguard.probes.corpus.runner import run_corpus_probes
+from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
+from codeguard.probes.keyword_mass import KeywordMassConfig, load_control_words, model_aggregates, shift_metrics
+from codeguard.probes.pairing import matching_start_ids, require_same_vocabulary
+from codeguard.probes.pass_at_k import PassAtKConfig, executed_samples, summarize
 from codeguard.probes.tokenizer_analysis import analyse_tokenizer
-from codeguard.report.environment import git_state, machine, versions
-from codeguard.report.results import dumps, utc_now
+from codeguard.report.results import dumps, git_state, machine, utc_now, versions
 from codeguard.report.study import SCHEMA, SCHEMA_VERSION
-from codeguard.specs import parse_spec
+from codeguard.sandbox.executor import Executor, SandboxConfig
+from codeguard.tokenization.loader import model_tokenizer
 
 COMPARATIVE = ("cold-start", "keyword-mass", "corpus-kld", "keyword-shift")
 
@@ -198,8 +200,6 @@ class _PassAtK:
     """pass@k with the reference's samples generated and executed once for the whole study."""
 
     def __init__(self, config, progress: bool):
-        from codeguard.problems import load_problems
-        from codeguard.sandbox.executor import Executor, SandboxConfig
         config.check()
         self.config, self.progress = config, progress
         self.problem_set = load_problems(config.problems)
@@ -207,11 +207,9 @@ class _PassAtK:
         self.ref_samples = None
 
     def samples(self, model) -> dict[str, list[dict]]:
-        from codeguard.probes.pass_at_k import executed_samples
         return executed_samples(model, self.problem_set, self.config, self.executor, self.progress)
 
     def compare(self, ref, opt) -> dict:
-        from codeguard.probes.pass_at_k import summarize
         result = summarize(ref, opt, self.config, self.problem_set,
                            {"ref": self.ref_samples, "opt": self.samples(opt)}, self.executor.isolation)
         data = result.to_dict()
@@ -357,43 +355,3 @@ def _compare(bar, entry, ref, model, ref_aggregates, config, corpus, registry) -
         ref, model, tf_config, corpus, registry))
     for name, result in (corpus_results or {}).items():
         entry.results[name] = result.to_dict()
-
-
-
-def study_command(args) -> int:
-    """`codeguard study`: checks its outputs can be written, runs the study, writes the report, prints the table."""
-    from codeguard.cli import _ks, _split
-    from codeguard.report.markdown import table
-    from codeguard.report.study import check_writable, write_study_dir
-    from codeguard.report.study_view import study_table
-    if args.ctx is not None and args.ctx < 2:
-        raise ConfigError(f"--ctx {args.ctx}: a window needs at least 2 tokens")
-    if args.out is not None:
-        check_writable(args.out)
-    if args.json and args.json != "-":
-        check_writable(Path(args.json).parent, "--json")
-    pass_config = None
-    if args.pass_at_k:
-        pass_config = PassAtKConfig(problems=args.problems, n_samples=args.samples, ks=tuple(_ks(args.k)),
-                                    seed=args.seed)
-    languages = _split(args.languages)
-    config = StudyConfig(corpus=args.corpus, ctx=args.ctx, languages=tuple(languages) if languages else None,
-                         start_token=args.start_token, pass_at_k=pass_config)
-    result = run_study(args.ref, args.variants, config, load_registry(args.registry),
-                       progress=True if args.progress else None, invocation=["codeguard", *sys.argv[1:]])
-    data = result.to_dict()
-    if args.json:
-        text = dumps(data)
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            from codeguard.report.results import write_text_atomically
-            write_text_atomically(Path(args.json), text)
-    report = sys.stderr if args.json == "-" else sys.stdout
-    header, rows = study_table(data)
-    print("\n".join(table(header, rows)).rstrip(), file=report)
-    print(f"codeguard study: {len(result.variants)} variant(s) in {data['run']['duration_s']:.0f} s", file=report)
-    if args.out is not None:
-        written = write_study_dir(data, args.out)
-        print(f"codeguard study: wrote {', '.join(str(p) for p in written)}", file=report)
-    return 0

@@ -10,5 +10,5 @@ pytestmark = pytest.mark.codeguard
 def test_cold_start_within_baseline(codeguard):
     """KL, JS, TV, entropy shift, margin-weighted top-1 flips, top-k overlap and rank correlation vs baseline."""
     result = codeguard.cold_start()
-    codeguard.check(result, suite="cold_start")
+    codeguard.check(result)
 

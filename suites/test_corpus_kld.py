@@ -10,4 +10,4 @@ pytestmark = pytest.mark.codeguard
 
 def test_corpus_divergence_within_baseline(codeguard):
     result = codeguard.corpus_kld()
-    codeguard.check(result, suite="corpus_kld")
+    codeguard.check(result)

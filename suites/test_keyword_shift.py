@@ -10,4 +10,4 @@ pytestmark = pytest.mark.codeguard
 
 def test_keyword_shift_within_baseline(codeguard):
     result = codeguard.keyword_shift()
-    codeguard.check(result, suite="keyword_shift")
+    codeguard.check(result)

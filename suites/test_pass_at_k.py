@@ -12,4 +12,4 @@ pytestmark = pytest.mark.codeguard
 
 def test_pass_at_k_within_baseline(codeguard):
     result = codeguard.pass_at_k()
-    codeguard.check(result, suite="pass_at_k")
+    codeguard.check(result)

@@ -15,4 +15,4 @@ pytestmark = pytest.mark.codeguard
 def test_no_prefix_diverges_beyond_the_limit(codeguard):
     """The worst prefix found, shrunk, with both models' top next tokens in the failure message."""
     result = codeguard.worst_case()
-    codeguard.check(result, suite="worst_case")
+    codeguard.check(result)

@@ -1,13 +1,10 @@
-"""Shared fixtures: a fresh derivation cache per test session, and copies of zoo models to tamper with."""
-import json
+"""Shared fixtures: a fresh derivation cache per test session, and copies of zoo models to tamper with
+(helper functions live in tests/helpers.py)."""
 import shutil
-from pathlib import Path
 
 import pytest
 
-from codeguard.zoo import zoo_path
-
-REPO = Path(__file__).resolve().parents[1]
+from codeguard.models.zoo import zoo_path
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,14 +24,3 @@ def zoo_copy(tmp_path):
     target = tmp_path / "tiny-code-copy"
     shutil.copytree(zoo_path("tiny-code"), target)
     return target
-
-
-def set_bos(model_dir: Path, token: str) -> None:
-    config_path = model_dir / "tokenizer_config.json"
-    config = json.loads(config_path.read_text())
-    config["bos_token"] = token
-    config_path.write_text(json.dumps(config))
-
-
-def write_suite(pytester) -> None:
-    pytester.makepyfile(test_cold_start=(REPO / "suites" / "test_cold_start.py").read_text())

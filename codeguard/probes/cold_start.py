@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codeguard.compat import require_same_vocabulary
-from codeguard.divergence import distribution_metrics
-from codeguard.errors import ProbeInputError
+from codeguard.probes.divergence import distribution_metrics
+from codeguard.probes.pairing import matching_start_ids, require_same_vocabulary
 from codeguard.probes.result import ModelInfo, ProbeResult
 
 TOP_TOKENS_REPORTED = 20
@@ -45,16 +44,6 @@ class ColdStartResult(ProbeResult):
 def _top_tokens(logprobs: np.ndarray, vocabulary: list[str], n: int = TOP_TOKENS_REPORTED) -> list[dict]:
     order = np.argsort(-logprobs, kind="stable")[:n]
     return [{"id": int(i), "token": vocabulary[i], "prob": float(np.exp(logprobs[i]))} for i in order]
-
-
-def matching_start_ids(ref, opt, start_token: str | None) -> tuple[list[int], str]:
-    ref_ids, source = ref.start_ids(start_token)
-    opt_ids, opt_source = opt.start_ids(start_token)
-    if ref_ids != opt_ids:
-        raise ProbeInputError(
-            f"cold start: the models would receive different start ids: {ref.spec} gets {ref_ids} ({source}), "
-            f"{opt.spec} gets {opt_ids} ({opt_source}); set one start token for both (--codeguard-start-token)")
-    return ref_ids, source
 
 
 def rollout_summary(model, start_ids: list[int], config: ColdStartConfig, top: int = 10) -> dict:

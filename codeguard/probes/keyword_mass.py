@@ -10,19 +10,18 @@ figure (what the original study computed, with multi-token keywords at 0) is rep
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import tomllib
 from scipy.spatial.distance import jensenshannon
 
-from codeguard.compat import require_same_vocabulary
-from codeguard.languages import LanguageRegistry, load_registry
-from codeguard.probes.cold_start import matching_start_ids
+from codeguard.languages.registry import LanguageRegistry, load_registry
+from codeguard.probes.pairing import matching_start_ids, require_same_vocabulary
 from codeguard.probes.result import ModelInfo, ProbeResult
 from codeguard.probes.tokenizer_analysis import classify_surface
-from codeguard.tokenization.loader import CodeTokenizer
+from codeguard.tokenization.loader import model_tokenizer
 
 CONTROL_WORDS = Path(__file__).resolve().parents[1] / "data" / "english_control.toml"
 CONCENTRATION_LEVELS = (0.8, 0.9, 0.95)
@@ -49,11 +48,6 @@ class KeywordMassResult(ProbeResult):
 
     def probe_config(self) -> dict:
         return {**super().probe_config(), "languages": sorted(self.aggregates["ref"]["languages"])}
-
-
-def model_tokenizer(model) -> CodeTokenizer:
-    return CodeTokenizer(name=model.spec, kind="model", backend=model.tokenizer.backend_tokenizer,
-                         special_tokens=model.special_tokens())
 
 
 def load_control_words(registry: LanguageRegistry) -> tuple[list[str], list[str]]:

@@ -7,20 +7,23 @@ paired comparison per k, and how isolated the execution was.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 from codeguard.errors import ProbeInputError
-from codeguard import generation
-from codeguard.generation import GenerationConfig, check_prompts_fit
-from codeguard.pass_at_k import compare_paired, mean_pass_at_k
-from codeguard.problems import load_problems
+from codeguard.humaneval import generation
+from codeguard.humaneval.estimator import compare_paired, mean_pass_at_k
+from codeguard.humaneval.generation import GenerationConfig, check_prompts_fit
+from codeguard.humaneval.problems import load_problems
 from codeguard.probes.result import ModelInfo, ProbeResult
+from codeguard.sandbox.executor import Executor, SandboxConfig
 
 DEFAULT_PROBLEMS = "humaneval:40"
 
 
 @dataclass(frozen=True)
 class PassAtKConfig:
+    sequence_fields: ClassVar[tuple[str, ...]] = ("ks",)  # with_overrides makes them tuples
     problems: str = DEFAULT_PROBLEMS
     n_samples: int = 5
     temperature: float = 0.8
@@ -115,7 +118,6 @@ class PassAtKResult(ProbeResult):
 def run_pass_at_k(ref, opt, config: PassAtKConfig = PassAtKConfig(), problem_set=None, executor=None,
                   progress: bool | None = None) -> PassAtKResult:
     """Generates, executes and compares; `executor` (a sandbox Executor) may be shared across calls."""
-    from codeguard.sandbox.executor import Executor, SandboxConfig
     config.check()
     problem_set = problem_set or load_problems(config.problems)
     for model in (ref, opt):  # before minutes of generation with the first model
@@ -170,9 +172,3 @@ def summarize(ref, opt, config: PassAtKConfig, problem_set, samples, isolation: 
                          per_problem=[{"task_id": t, "ref_correct": r, "opt_correct": o}
                                       for t, r, o in zip(task_ids, correct["ref"], correct["opt"])],
                          verdict_counts=counts, isolation=isolation, samples=samples)
-
-
-def with_overrides(config: PassAtKConfig, **overrides) -> PassAtKConfig:
-    if "ks" in overrides and overrides["ks"] is not None:
-        overrides["ks"] = tuple(overrides["ks"])
-    return replace(config, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,7 +1,7 @@
 """What every probe result shares: the models it compared, its JSON form and the metrics a gate reads."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 
 @dataclass
@@ -17,13 +17,32 @@ class ModelInfo:
 
 
 class ProbeResult:
-    """Mixin for result dataclasses with `probe`, `metrics`, `start_ids` and `start_source`."""
+    """What every probe result offers a gate and a report (result dataclasses with `probe`, `metrics`, `start_ids`
+    and `start_source` mix it in; each method has a default a probe overrides when it has more to say)."""
 
     probe: str
     needs_exact_distributions = True  # its metrics come from next-token distributions (False: from samples only)
     # Gate metrics (before any ".language" suffix) that read only the actual token's log-probability and the top-1
     # token, which an approximate source (a served model's echoed prompt log-probabilities) gives exactly.
     exact_from_top_k: frozenset[str] = frozenset()
+
+    @property
+    def suite(self) -> str:
+        """The suite that gates this result by default: the probe's name with underscores (`cold-start` ->
+        `cold_start`), the name of its suite file and of its baseline file."""
+        return self.probe.replace("-", "_")
+
+    def built_in_limits(self) -> dict[str, float]:
+        """Absolute limits the probe itself sets (e.g. a significance test); user limits override them."""
+        return {}
+
+    def gate_notes(self) -> list[str]:
+        """Lines a reader of the verdict needs (paired statistics, what was searched)."""
+        return []
+
+    def warnings(self) -> list[str]:
+        """Things the run should warn about without failing (e.g. a sample too small to detect a drop)."""
+        return []
 
     def approximate_models(self) -> list[ModelInfo]:
         """The compared models whose distributions are approximate, when this probe's metrics read them."""
@@ -49,3 +68,16 @@ class ProbeResult:
     def probe_config(self) -> dict:
         """What makes two measurements comparable (stored in baselines and checked against them)."""
         return {"probe": self.probe, "start_ids": list(self.start_ids), "start_source": self.start_source}
+
+
+def with_overrides(config, **overrides):
+    """`config` with the given fields replaced, None values ignored (an unset option keeps the default). Fields
+    the config lists in `sequence_fields` become tuples (a bare string is one item), so configs stay hashable
+    keys of the run's result cache."""
+    for name in getattr(config, "sequence_fields", ()):
+        if isinstance(overrides.get(name), str):
+            overrides[name] = (overrides[name],)
+        if overrides.get(name) is not None:
+            overrides[name] = tuple(overrides[name])
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+

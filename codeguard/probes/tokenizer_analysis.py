@@ -11,8 +11,8 @@ import string
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from codeguard.corpus import Corpus
-from codeguard.languages import Language, LanguageRegistry
+from codeguard.languages.corpus import Corpus
+from codeguard.languages.registry import Language, LanguageRegistry
 
 # Contexts a keyword is tokenized in; the keyword starts right after the prefix.
 KEYWORD_CONTEXTS = {"bare": "(", "space": "x ", "newline": "x\n    "}

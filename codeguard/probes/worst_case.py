@@ -17,17 +17,20 @@ import hashlib
 import json
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import rel_entr
 
-from codeguard.compat import require_same_vocabulary
+from codeguard.atomic_files import write_json_atomically
 from codeguard.errors import ConfigError
-from codeguard.probes.cold_start import matching_start_ids
+from codeguard.languages.registry import load_registry
+from codeguard.probes.pairing import matching_start_ids, require_same_vocabulary
 from codeguard.probes.result import ModelInfo, ProbeResult
-from codeguard.probes.teacher_forced import max_context
+from codeguard.strategies import CodePrefix, prefix_batches, resolve_languages
+from codeguard.strategies.reproducible import independent_of_loaded_modules
 
 OBJECTIVES = {"kl": "max_prefix_kl", "keyword_dlogp": "max_keyword_dlogp"}
 KEYWORD_MIN_PROB = 1e-3  # keywords ref gives less than this are noise in |Δ log p|, not a signal
@@ -38,6 +41,7 @@ DATABASE_SUBDIR = Path(".hypothesis") / "codeguard" / "worst_case"
 class WorstCaseConfig:
     """What the search draws and how long it runs; the first four define the measurement (kept in baselines)."""
 
+    sequence_fields: ClassVar[tuple[str, ...]] = ("languages", "sources", "constructs")
     languages: tuple[str, ...] | None = None   # None: python, javascript, java, c, go, rust
     max_tokens: int = 48                       # prefix length bound, in the pair's tokens
     objective: str = "kl"                      # "kl": KL(ref‖opt); "keyword_dlogp": max |Δ log p| of keywords
@@ -221,7 +225,7 @@ def database_dir(root: str | Path, ref, opt, config: WorstCaseConfig, languages:
     path.mkdir(parents=True, exist_ok=True)
     about = path / "pair.json"
     if not about.exists():  # for a human browsing .hypothesis/: which pair these examples belong to
-        about.write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n")
+        write_json_atomically(about, identity)
     return path
 
 
@@ -240,7 +244,6 @@ class CounterexampleStore:
                            "text": prefix.text, "ids": list(prefix.ids)}, sort_keys=True).encode()
 
     def load(self) -> list:
-        from codeguard.strategies import CodePrefix
         prefixes = []
         for value in self.db.fetch(self.KEY):
             try:
@@ -266,19 +269,16 @@ def run_worst_case(ref, opt, config: WorstCaseConfig = WorstCaseConfig(), *, lim
     without one. Without `limit` the search only maximises (e.g. to accept a baseline); nothing is shrunk.
     """
     from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, settings, target
-    from hypothesis.errors import HypothesisWarning
     from hypothesis.database import DirectoryBasedExampleDatabase
+    from hypothesis.errors import HypothesisWarning
 
-    from codeguard.languages import load_registry
-    from codeguard.strategies import prefix_batches, resolve_languages
-    from codeguard.strategies.reproducible import independent_of_loaded_modules
 
     config.check()
     limit = check_limit(limit)
     registry = registry or load_registry()
     require_same_vocabulary(ref, opt)
     start_ids, start_source = matching_start_ids(ref, opt, config.start_token)
-    room = min(max_context(ref), max_context(opt)) - len(start_ids)
+    room = min(int(ref.max_context), int(opt.max_context)) - len(start_ids)
     if config.max_tokens > room:
         raise ConfigError(f"worst-case max_tokens={config.max_tokens}: the pair takes {room} tokens after the "
                           f"start token ({ref.spec}/{opt.spec}); lower it")
@@ -374,13 +374,3 @@ def _result(ref, opt, config, start_ids, start_source, evaluator, limit, counter
                            start_source=start_source, metrics=metrics, limit=limit, counterexample=counterexample,
                            worst=worst, replayed=replayed, database=str(db_path) if db_path else None,
                            languages=language_ids)
-
-
-def with_overrides(config: WorstCaseConfig, **overrides) -> WorstCaseConfig:
-    """`config` with the given fields replaced (languages/sources/constructs as tuples); None values ignored."""
-    for name in ("languages", "sources", "constructs"):
-        if isinstance(overrides.get(name), str):
-            overrides[name] = (overrides[name],)
-        if overrides.get(name) is not None:
-            overrides[name] = tuple(overrides[name])
-    return replace(config, **{k: v for k, v in overrides.items() if v is not None})

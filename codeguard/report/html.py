@@ -12,8 +12,17 @@ import jinja2
 from markupsafe import Markup
 
 from codeguard.report import plots
-from codeguard.report.formatting import bound, excess_text, fmt, tolerance_text, token_text
-from codeguard.report.view import failed_checks, flipped_problems, headline, pair_text
+from codeguard.report.formatting import (
+    bound,
+    excess_text,
+    failed_checks,
+    flipped_problems,
+    fmt,
+    headline,
+    pair_text,
+    token_text,
+    tolerance_text,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 

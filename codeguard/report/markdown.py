@@ -5,8 +5,17 @@ verdicts.
 """
 from __future__ import annotations
 
-from codeguard.report.formatting import bound, excess_text, fmt, tolerance_text, token_text
-from codeguard.report.view import failed_checks, flipped_problems, headline, pair_text
+from codeguard.report.formatting import (
+    bound,
+    excess_text,
+    failed_checks,
+    flipped_problems,
+    fmt,
+    headline,
+    pair_text,
+    token_text,
+    tolerance_text,
+)
 
 
 def cell(value) -> str:

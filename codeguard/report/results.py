@@ -24,21 +24,24 @@ Schema "codeguard-results", version 1 (a reader refuses other versions by name):
 
 Non-finite numbers (a NaN metric that failed its gate, an infinite relative shift) are written as the bare
 tokens NaN / Infinity, as Python's json module reads and writes them, so a load gives back what was dumped.
+
+Where and with what a run happened: package versions, platform, host and the git commit of the rootdir.
 """
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import platform
+import subprocess
+import sys
 import uuid
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 
 from codeguard import __version__
+from codeguard.atomic_files import json_text, write_text_atomically
 from codeguard.errors import ReportError
-from codeguard.report.environment import git_state, machine, versions
-from codeguard.report.tolerance import check_tolerances
 
 SCHEMA = "codeguard-results"
 SCHEMA_VERSION = 1
@@ -58,8 +61,6 @@ def probe_entry(result, wall_s: float | None = None) -> dict:
 
 def gate_entry(verdict, probes: list[dict]) -> dict:
     data = verdict.to_dict()
-    for check, tolerance in zip(data["checks"], check_tolerances(verdict)):
-        check["tolerance"] = tolerance
     data["probe"] = _probe_of(data, probes)
     return data
 
@@ -98,30 +99,6 @@ def build_results(timed_results, verdicts, written=(), *, tokenizers=(), run: di
     }
 
 
-def session_results(session, *, exit_status=None, started: str | None = None, duration_s=None,
-                    rootdir: Path | None = None) -> dict:
-    """results.json of a pytest run's CodeguardSession (the plugin calls this on the controller)."""
-    options = session.options
-    run = {"started": started, "duration_s": duration_s, "invocation": list(options.invocation),
-           "exit_status": None if exit_status is None else int(exit_status), "model_pair": options.model_pair,
-           "slot": options.slot, "update": options.update, "git": git_state(rootdir) if rootdir else None}
-    return build_results(session.timed_results(), session.verdicts, session.written,
-                         tokenizers=pair_tokenizers(session), run=run)
-
-
-def pair_tokenizers(session) -> list:
-    """Coverage and fertility of the pair's tokenizer, from models a gate already loaded (sub-second)."""
-    pair = session.loaded_pair
-    if pair is None:
-        return []
-    from codeguard.corpus import load_corpus
-    from codeguard.probes.keyword_mass import model_tokenizer
-    from codeguard.probes.tokenizer_analysis import analyse_tokenizer
-    registry = session.options.registry
-    corpus = load_corpus(session.options.corpus, registry)
-    return [analyse_tokenizer(model_tokenizer(pair.ref), registry, corpus=corpus)]
-
-
 def _plain(value):
     """JSON-ready copies of what probe results hold (dataclasses, tuples, numpy scalars, paths)."""
     if is_dataclass(value) and not isinstance(value, type):
@@ -138,21 +115,8 @@ def _plain(value):
 
 
 def dumps(data: dict) -> str:
-    return json.dumps(_plain(data), indent=1, sort_keys=False, ensure_ascii=False, allow_nan=True) + "\n"
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Writes whole or not at all (temp file + rename), so a reader never sees half a report."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as error:
-        raise ReportError(f"cannot write {path}: {error.strerror or error}; choose a writable location "
-                          "(--codeguard-report DIR / --html / --md / --json)") from None
+    """results.json's text: insertion order kept (reports show languages and probes in the order measured)."""
+    return json_text(_plain(data), sort_keys=False)
 
 
 def write_results(data: dict, path: Path) -> Path:
@@ -245,3 +209,36 @@ def merge_results(documents: list[dict], run: dict | None = None) -> dict:
                          "failed_gates": [g["suite"] for g in failed],
                          "failed_checks": sum(1 for g in merged["gates"] for c in g["checks"] if not c["passed"])}
     return merged
+
+
+PACKAGES = ("pytest", "torch", "transformers", "onnxruntime", "optimum-onnx", "numpy", "tokenizers", "gguf")
+
+
+def versions() -> dict[str, str | None]:
+    """Installed versions, read from package metadata (importing torch just to ask would cost seconds)."""
+    found = {"codeguard": __version__, "python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def machine() -> dict[str, str]:
+    return {"host": platform.node(), "platform": platform.platform(), "machine": platform.machine(),
+            "python_executable": sys.executable}
+
+
+def git_state(root: Path) -> dict | None:
+    """Commit and dirtiness of the checkout a run came from; None outside git (a report still works)."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return None
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}

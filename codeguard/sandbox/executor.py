@@ -25,12 +25,21 @@ import time
 import warnings
 import weakref
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Protocol
 
 from codeguard.errors import CodeguardError
-from codeguard.problems import Problem
 from codeguard.sandbox.framing import FrameError, FrameTimeout, recv_frame, send_frame
 from codeguard.sandbox.isolation import resolve, worker_environment
+
+
+class Problem(Protocol):
+    """What the sandbox needs of a problem (codeguard.humaneval.problems.Problem is one)."""
+
+    task_id: str
+    prompt: str
+    entry_point: str
+    test: str
+
 
 VERDICTS = ("passed", "failed", "error", "timeout", "memory", "killed", "invalid")
 

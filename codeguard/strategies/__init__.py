@@ -31,9 +31,10 @@ from typing import Sequence
 from hypothesis import strategies as st
 
 from codeguard.errors import ConfigError
-from codeguard.languages import Language, LanguageRegistry, load_registry
+from codeguard.languages.corpus import load_corpus
+from codeguard.languages.registry import Language, LanguageRegistry, load_registry
 from codeguard.strategies.grammar import CONSTRUCTS, RENDERERS, _Named, program_trees
-from codeguard.strategies.validity import is_valid_program
+from codeguard.strategies.validity import is_valid_program, parser_for
 
 GRAMMAR_LANGUAGES = tuple(RENDERERS)
 DEFAULT_LANGUAGES = ("python", "javascript", "java", "c", "go", "rust")
@@ -112,15 +113,13 @@ class _CorpusFile:
 
 @functools.lru_cache(maxsize=64)
 def _corpus_files_cached(language: Language, root: str | None) -> tuple[_CorpusFile, ...]:
-    from codeguard.corpus import load_corpus
-    from codeguard.strategies.validity import _parser
     corpus = load_corpus(root)
     files = []
     for f in corpus.by_language(language.id):
         if not language.tree_sitter or not is_valid_program(language, f.text):
             continue
         data = f.text.encode("utf-8")
-        root_node = _parser(language.tree_sitter).parse(data).root_node
+        root_node = parser_for(language.tree_sitter).parse(data).root_node
         spans = tuple((c.start_byte, c.end_byte) for c in root_node.children if c.end_byte > c.start_byte)
         if spans:
             files.append(_CorpusFile(f"corpus:{Path(f.path).relative_to(corpus.root)}", data, spans))

@@ -7,7 +7,7 @@ import warnings
 
 
 @functools.lru_cache(maxsize=None)
-def _parser(grammar: str):
+def parser_for(grammar: str):
     from tree_sitter_language_pack import get_parser
     return get_parser(grammar)
 
@@ -15,7 +15,7 @@ def _parser(grammar: str):
 def parse_errors(grammar: str, text: str) -> bool:
     """True when tree-sitter's `grammar` finds an ERROR or MISSING node in `text`."""
     # `has_error` is set on every ancestor of an ERROR node and of a MISSING (inserted) node
-    return _parser(grammar).parse(text.encode("utf-8")).root_node.has_error
+    return parser_for(grammar).parse(text.encode("utf-8")).root_node.has_error
 
 
 def is_valid_program(language, text: str) -> bool:

@@ -1,4 +1,4 @@
-"""Tokenizers from anywhere (model specs, HF tokenizer directories, GGUF files built from their metadata)."""
-from codeguard.tokenization.loader import CodeTokenizer, load_tokenizer
+"""Tokenizers as analyses need them: CodeTokenizer over HF tokenizers and GGUF vocabularies (built from metadata)."""
+from codeguard.tokenization.loader import CodeTokenizer, load_tokenizer_file, model_tokenizer
 
-__all__ = ["CodeTokenizer", "load_tokenizer"]
+__all__ = ["CodeTokenizer", "load_tokenizer_file", "model_tokenizer"]

@@ -1,4 +1,4 @@
-"""`load_tokenizer(spec)`: one interface over HF tokenizers, model specs and GGUF vocabularies.
+"""CodeTokenizer: one interface over HF tokenizers and GGUF vocabularies (model specs: `codeguard.models.tokenizers`).
 
 Analyses need each token's *surface bytes* (what it contributes to the text), which the token string alone
 does not give: byte-level BPE writes a space as 'Ġ', SentencePiece as '▁' and bytes as '<0x0A>'.
@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from codeguard.errors import CodeguardError, ModelSpecError
+from codeguard.errors import CodeguardError
+from codeguard.tokenization.gguf import tokenizer_from_gguf
 
 
 def _byte_decoder() -> dict[str, int]:
@@ -85,7 +86,7 @@ class CodeTokenizer:
         return [self.token_bytes(i) for i in range(self.vocab_size)]
 
 
-def _from_hf_directory(path: Path, name: str) -> CodeTokenizer:
+def tokenizer_from_hf_directory(path: Path, name: str) -> CodeTokenizer:
     from transformers import AutoTokenizer
     try:
         hf = AutoTokenizer.from_pretrained(path)
@@ -99,27 +100,32 @@ def _from_hf_directory(path: Path, name: str) -> CodeTokenizer:
     return CodeTokenizer(name=name, kind="huggingface", backend=hf.backend_tokenizer, special_tokens=special)
 
 
-def load_tokenizer(spec: str | Path) -> CodeTokenizer:
-    """Loads a tokenizer from a GGUF file, a HF tokenizer directory, or any model spec (`zoo:tiny-code`, ...)."""
-    text = str(spec)
+def load_tokenizer_file(path: str | Path) -> CodeTokenizer | None:
+    """A tokenizer from a GGUF file or a HF tokenizer directory; None when `path` is neither (a model spec, maybe).
+
+    Model specs (`zoo:tiny-code`, `./model@onnx-int8`) are `codeguard.models.tokenizers.load_tokenizer`'s job.
+    """
+    text = str(path)
     path = Path(text).expanduser()
     if path.suffix == ".gguf" or (path.is_file() and path.read_bytes()[:4] == b"GGUF"):
-        from codeguard.tokenization.gguf import tokenizer_from_gguf
         gguf = tokenizer_from_gguf(path)
         return CodeTokenizer(name=text, kind="gguf", backend=gguf.tokenizer, special_tokens=dict(gguf.special_tokens))
     if path.is_dir() and ((path / "tokenizer.json").is_file() or (path / "tokenizer_config.json").is_file()):
-        return _from_hf_directory(path, text)
-    from codeguard.backends.loading import materialize
-    from codeguard.specs import parse_spec
-    try:
-        directory, kind, _ = materialize(parse_spec(text))
-    except ModelSpecError as error:
-        raise ModelSpecError(f"{error}; a tokenizer can also be a GGUF file or a tokenizer directory") from None
-    if kind == "gguf":  # an @gguf-TYPE derivation: the tokenizer its file carries, as llama.cpp runs it
-        from codeguard.derivations import read_manifest
-        tokenizer = load_tokenizer(directory / read_manifest(directory)["file_name"])
-        tokenizer.name, tokenizer.kind = text, "model"
-        return tokenizer
-    tokenizer = _from_hf_directory(directory, text)
-    tokenizer.kind = "model"
-    return tokenizer
+        return tokenizer_from_hf_directory(path, text)
+    return None
+
+
+def model_tokenizer(model) -> CodeTokenizer:
+    """The tokenizer a loaded model (any LanguageModel) runs, as a CodeTokenizer for analyses."""
+    return CodeTokenizer(name=model.spec, kind="model", backend=model.tokenizer.backend_tokenizer,
+                         special_tokens=model.special_tokens())
+
+
+def transformers_tokenizer(gguf_tokenizer, tokens: list[str]):
+    """A GGUF tokenizer as a transformers fast tokenizer, with its BOS/EOS/PAD/UNK by role."""
+    from transformers import PreTrainedTokenizerFast  # transformers is heavy: only the backends that need it pay
+    roles = {"bos": "bos_token", "eos": "eos_token", "pad": "pad_token", "unk": "unk_token"}
+    named = {argument: tokens[gguf_tokenizer.special_tokens[role]] for role, argument in roles.items()
+             if role in gguf_tokenizer.special_tokens}
+    return PreTrainedTokenizerFast(tokenizer_object=gguf_tokenizer.tokenizer,
+                                   model_input_names=["input_ids", "attention_mask"], **named)

@@ -84,7 +84,7 @@ def _fetch_into(target: Path) -> None:
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as tmp:
         staging = Path(tmp) / "vocabs"
         staging.mkdir()
-        _extract_vocabs(_download_sdist(Path(tmp), target), staging)
+        _extract_vocabs(download_sdist(Path(tmp), target), staging)
         try:
             os.rename(staging, target)
         except OSError:
@@ -92,7 +92,7 @@ def _fetch_into(target: Path) -> None:
                 raise
 
 
-def _download_sdist(folder: Path, target: Path) -> Path:
+def download_sdist(folder: Path, target: Path) -> Path:
     """`pip download` the pinned llama-cpp-python sdist into `folder`, check its hash, and return its path.
 
     `--no-binary` names the package only: with `:all:` pip also builds every build dependency of the sdist from

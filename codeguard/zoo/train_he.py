@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, LlamaForCausalLM
 
-from codeguard.problems import load_problems
+from codeguard.humaneval.problems import load_problems
 
 SOURCE = Path(__file__).parent / "models" / "tiny-code"
 MAX_POSITIONS = 1024  # HumanEval prompt + solution reach 621 tokens in the zoo tokenizer

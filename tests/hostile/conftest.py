@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from codeguard.problems import Problem
+from codeguard.humaneval.problems import Problem
 from codeguard.sandbox.executor import Executor, SandboxConfig
 
 TIMEOUT = 1.5

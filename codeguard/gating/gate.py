@@ -1,0 +1,177 @@
+"""Gates: compare a probe's metrics with a baseline (relative) or with configured limits (absolute).
+
+A verdict carries every check, so a failure message and a report can show metric, obtained, baseline, limit and
+direction. NaN or inf obtained values fail (a bare `nan > limit` would be False and pass).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from codeguard.errors import ApproximateSourceError, BaselineError, ConfigError
+from codeguard.gating.baselines import Baseline
+from codeguard.gating.rules import HIGHER, LOWER, direction_of
+from codeguard.number_format import fmt
+
+
+@dataclass
+class MetricCheck:
+    metric: str
+    obtained: float
+    baseline: float | None
+    limit: float
+    direction: str
+    source: str  # "baseline" or "limit"
+    passed: bool
+    note: str = ""
+    tolerance: dict | None = None  # {rtol, atol} of a baseline check (what reviewers tune); None for a limit
+
+
+@dataclass
+class GateVerdict:
+    suite: str
+    checks: list[MetricCheck] = field(default_factory=list)
+    baseline_path: str | None = None
+    ref_spec: str = ""
+    opt_spec: str = ""
+    notes: list[str] = field(default_factory=list)  # the probe's context for a reader (e.g. paired statistics)
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def failures(self) -> list[MetricCheck]:
+        return [check for check in self.checks if not check.passed]
+
+    def to_dict(self) -> dict:
+        return {"suite": self.suite, "passed": self.passed, "baseline_path": self.baseline_path,
+                "ref": self.ref_spec, "opt": self.opt_spec, "checks": [asdict(c) for c in self.checks],
+                "notes": list(self.notes)}
+
+    def rows(self, only_failures: bool = False) -> list[tuple[str, ...]]:
+        """The checks as table rows, header first: what the failure message and the terminal summary show."""
+        rows = [("metric", "obtained", "baseline", "tolerance", "limit", "direction", "verdict")]
+        for c in (self.failures if only_failures else self.checks):
+            bound = ("<= " if c.direction == LOWER else ">= ") + fmt(c.limit)
+            tolerance = (f"rtol {c.tolerance['rtol']:g}, atol {c.tolerance['atol']:g}" if c.tolerance
+                         else "limit" if c.source == "limit" else "?")
+            verdict = "ok" if c.passed else "FAIL" + (f" ({c.note})" if c.note else "")
+            rows.append((c.metric, fmt(c.obtained), fmt(c.baseline), tolerance, f"{bound} [{c.source}]",
+                         c.direction.replace("_is_better", ""), verdict))
+        return rows
+
+    def table(self, only_failures: bool = False) -> str:
+        rows = self.rows(only_failures)
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+    def message(self) -> str:
+        head = (f"codeguard gate '{self.suite}' failed for {self.opt_spec} against {self.ref_spec}: "
+                + ", ".join(f"{c.metric}={fmt(c.obtained)}" for c in self.failures))
+        where = f"\nbaseline: {self.baseline_path}" if self.baseline_path else ""
+        notes = "".join(f"\n{note}" for note in self.notes)
+        return f"{head}{where}\n{self.table()}{notes}"
+
+
+def _check(metric, obtained, baseline, limit, direction, source, tolerance=None) -> MetricCheck:
+    if obtained is None or not isinstance(obtained, (int, float)) or not math.isfinite(obtained):
+        return MetricCheck(metric, float("nan") if obtained is None else obtained, baseline, limit, direction,
+                           source, False, "not a finite number", tolerance)
+    passed = obtained <= limit if direction == LOWER else obtained >= limit
+    return MetricCheck(metric, float(obtained), baseline, limit, direction, source, passed, tolerance=tolerance)
+
+
+def check_reference(baseline: Baseline, ref_fingerprint: str, ref_spec: str) -> None:
+    expected = baseline.reference.get("fingerprint")
+    if expected != ref_fingerprint:
+        raise BaselineError(
+            f"baseline {baseline.path} belongs to another reference model: it was recorded for "
+            f"{baseline.reference.get('spec', '?')} ({expected}), but this run's reference {ref_spec} has "
+            f"fingerprint {ref_fingerprint}. Use the baseline folder of this reference, or accept a new baseline "
+            "with --codeguard-update")
+
+
+def check_exact_sources(result, suite: str) -> None:
+    """Refuses to gate metrics computed from the approximate part of a model's distributions (a served model's
+    top-k log-probabilities with the rest of the mass spread); metrics such a model gives exactly pass through."""
+    approximate_metrics = result.approximate_metrics()
+    if approximate_metrics:
+        source = result.approximate_models()[0]
+        role = "OPT" if source is result.opt else "REF"
+        shown = ", ".join(approximate_metrics[:12]) + (
+            f" and {len(approximate_metrics) - 12} more" if len(approximate_metrics) > 12 else "")
+        exact = sorted(set(result.gate_metrics()) - set(approximate_metrics))
+        exact_note = (f"; its exact metrics ({', '.join(exact[:6])}{' …' if len(exact) > 6 else ''}) would pass "
+                      "through" if exact else "")
+        raise ApproximateSourceError(
+            f"codeguard gate '{suite}' refuses {role} {source.spec}: its metrics ({shown}) need exact "
+            f"next-token distributions, but {source.spec} ({source.backend}) is approximate (the server's top-k "
+            f"log-probabilities, the remaining mass spread uniformly){exact_note}. Gate pass@k through the "
+            "endpoint, and perplexity, keyword shift and top-1 agreement from its echoed prompt log-probabilities; "
+            "gate distributions on a local copy of the served weights (e.g. the .gguf file)")
+
+
+def check_probe_config(baseline: Baseline, probe_config: dict) -> None:
+    for key, value in baseline.probe_config.items():
+        if key in probe_config and probe_config[key] != value:
+            raise BaselineError(
+                f"baseline {baseline.path} was measured with {key}={value!r}, this run uses "
+                f"{key}={probe_config[key]!r}; the numbers are not comparable. Align the configuration or "
+                "re-accept with --codeguard-update")
+
+
+def gate(suite: str, metrics: dict[str, float], baseline: Baseline | None = None,
+         limits: dict[str, float] | None = None, ref_spec: str = "", opt_spec: str = "") -> GateVerdict:
+    """Checks every baseline metric and every absolute limit; a metric missing from the result fails."""
+    verdict = GateVerdict(suite, baseline_path=str(baseline.path) if baseline and baseline.path else None,
+                          ref_spec=ref_spec, opt_spec=opt_spec)
+    if baseline is not None:
+        for name, entry in sorted(baseline.metrics.items()):
+            verdict.checks.append(_check(name, metrics.get(name), entry.value, entry.limit(), entry.direction,
+                                         "baseline", {"rtol": entry.rtol, "atol": entry.atol}))
+    for name, limit in sorted((limits or {}).items()):
+        direction = direction_of(name)
+        if direction is None:
+            raise ConfigError(f"limit {name}={limit}: unknown metric {name!r}")
+        verdict.checks.append(_check(name, metrics.get(name), None, float(limit), direction, "limit"))
+    return verdict
+
+
+def evaluate(result, suite: str, baseline: Baseline | None = None, limits: dict[str, float] | None = None
+             ) -> GateVerdict:
+    """The one gate path (the plugin and `assert_within_baseline` both take it): the baseline must belong to this
+    reference and probe configuration, the gated metrics must be exact, then every check runs. The result's notes
+    travel on the verdict."""
+    if baseline is not None:
+        check_reference(baseline, result.ref.fingerprint, result.ref.spec)
+        check_probe_config(baseline, result.probe_config())
+    check_exact_sources(result, suite)
+    verdict = gate(suite, result.gate_metrics(), baseline=baseline, limits=limits, ref_spec=result.ref.spec,
+                   opt_spec=result.opt.spec)
+    verdict.notes = list(result.gate_notes())
+    return verdict
+
+
+def parse_limits(items: list[str]) -> dict[str, float]:
+    """Parses `METRIC=VALUE` items (from --codeguard-limit or the ini); direction comes from the metric."""
+    limits = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep:
+            raise ConfigError(f"limit {item!r}: expected METRIC=VALUE, e.g. js_divergence=0.01")
+        if direction_of(name) is None:
+            raise ConfigError(f"limit {item!r}: unknown metric {name!r}")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"limit {item!r}: {value.strip()!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"limit {item!r}: the limit must be finite")
+        limits[name] = number
+    return limits
+
+
+__all__ = ["GateVerdict", "MetricCheck", "gate", "evaluate", "parse_limits", "check_reference",
+           "check_probe_config", "check_exact_sources", "HIGHER", "LOWER"]

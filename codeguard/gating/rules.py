@@ -1,0 +1,113 @@
+"""Which metrics gate, in which direction, with which default tolerance (a new baseline starts from these).
+
+Tolerances are deliberately two-part: `limit = baseline·(1+rtol) + atol` for lower-is-better metrics, and
+`limit = baseline·(1-rtol) - atol` for higher-is-better ones, so a baseline of exactly 0 (identical models) still
+leaves room for harmless numeric noise. Values were calibrated on the zoo (see README, "Calibration").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LOWER = "lower_is_better"
+HIGHER = "higher_is_better"
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    direction: str
+    rtol: float
+    atol: float
+    doc: str
+    baselined: bool = True   # False: checked against a built-in limit only (e.g. a p-value), never stored
+
+
+COLD_START_RULES: dict[str, MetricRule] = {
+    "kl_ref_opt": MetricRule(LOWER, 1.5, 5e-4, "KL(ref‖opt) of the first-token distribution, nats"),
+    "kl_opt_ref": MetricRule(LOWER, 1.5, 5e-4, "KL(opt‖ref), nats"),
+    "js_divergence": MetricRule(LOWER, 1.5, 2e-4, "Jensen-Shannon divergence, bits"),
+    "total_variation": MetricRule(LOWER, 1.0, 0.01, "total variation distance"),
+    "entropy_delta": MetricRule(LOWER, 1.0, 0.03, "|entropy_opt - entropy_ref|, nats"),
+    "top1_flip_cost": MetricRule(LOWER, 0.0, 0.05,
+                                 "ref probability lost when opt's top-1 differs from ref's (0 if they agree)"),
+    "topk_overlap_10": MetricRule(HIGHER, 0.0, 0.1, "share of ref's top-10 tokens in opt's top-10"),
+    "topk_overlap_50": MetricRule(HIGHER, 0.0, 0.06, "share of ref's top-50 tokens in opt's top-50"),
+    "spearman_top100": MetricRule(HIGHER, 0.0, 0.02, "rank correlation over ref's top-100 tokens"),
+}
+
+# Shifts of the cold-start keyword aggregates (probes/keyword_mass.py). "pkp_rel_shift.<language>" metrics take
+# the rule of "pkp_rel_shift.*"; a language moves by its own relative share, so one language breaking shows.
+KEYWORD_MASS_RULES: dict[str, MetricRule] = {
+    "pkp_rel_shift.*": MetricRule(LOWER, 1.5, 0.02, "relative shift of a language's keyword mass (PKP)"),
+    "pkp_rel_shift": MetricRule(LOWER, 1.5, 0.01, "relative shift of the keyword mass of all languages"),
+    "stp_abs_shift": MetricRule(LOWER, 1.5, 0.005, "absolute shift of punctuation/structural token mass (STP)"),
+    "nlp_abs_shift": MetricRule(LOWER, 1.5, 5e-4, "absolute shift of English control-word mass (NLP)"),
+    "language_mix_js": MetricRule(LOWER, 1.5, 1e-4, "JS divergence (bits) of the per-language keyword-mass mix"),
+}
+
+# Teacher-forced corpus divergence (probes/corpus_kld.py), overall and per language.
+CORPUS_KLD_RULES: dict[str, MetricRule] = {
+    "kld_mean": MetricRule(LOWER, 1.5, 5e-4, "mean KL(ref‖opt) over every corpus position, nats"),
+    "kld_p99": MetricRule(LOWER, 1.5, 5e-3, "99th percentile of the per-position KLD"),
+    "same_top_p": MetricRule(HIGHER, 0.0, 0.02, "share of positions where both models' top-1 agree"),
+    "ppl_ratio": MetricRule(LOWER, 0.0, 0.01, "perplexity of opt over perplexity of ref"),
+    "kld_mean.*": MetricRule(LOWER, 1.5, 1e-3, "mean KLD on one language's files"),
+    "same_top_p.*": MetricRule(HIGHER, 0.0, 0.03, "same-top share on one language's files"),
+}
+
+# Keywords where they occur in real code (probes/keyword_shift.py).
+KEYWORD_SHIFT_RULES: dict[str, MetricRule] = {
+    "mean_abs_dlogp": MetricRule(LOWER, 0.5, 0.01, "mean |Δ log p| of keyword tokens in the corpus, nats"),
+    "mean_abs_dlogp.*": MetricRule(LOWER, 0.5, 0.02, "mean |Δ log p| of one language's keywords, nats"),
+    "top1_lost_share": MetricRule(LOWER, 1.5, 0.02,
+                                  "share of keyword positions where ref ranked the keyword first and opt does not"),
+}
+
+# pass@k on executed samples (probes/pass_at_k.py); "@*" rules cover every k. The tolerance is wide enough for
+# a re-derived opt (another toolchain version samples differently), narrow enough to catch a real drop; the paired
+# checks against ref (built-in limits, not baselined) catch significant drops whatever the baseline says.
+PASS_AT_K_RULES: dict[str, MetricRule] = {
+    "pass@*": MetricRule(HIGHER, 0.0, 0.1, "opt's unbiased pass@k on the problems"),
+    "delta_pass@*": MetricRule(HIGHER, 0.0, 0.1, "opt's pass@k minus ref's on the same problems"),
+    "ci_high_delta_pass@*": MetricRule(HIGHER, 0.0, 0.0, "upper bound of the bootstrap interval of delta pass@k "
+                                       "(below 0: opt significantly worse)", baselined=False),
+    "mcnemar_p@*": MetricRule(HIGHER, 0.0, 0.0, "exact McNemar p-value that opt solves fewer problems than ref "
+                              "(greedy-style majority pass per problem)", baselined=False),
+}
+
+# The worst prefix hypothesis finds (probes/worst_case.py). Calibrated on the zoo with the default search (60
+# examples, seeds 0-3, bench/RESULTS.md): @onnx-int8's worst KL 0.007-0.012, @int4-rtn's 0.029-0.040.
+WORST_CASE_RULES: dict[str, MetricRule] = {
+    "max_prefix_kl": MetricRule(LOWER, 0.5, 0.008, "largest next-token KL(ref‖opt) after any searched code prefix"),
+    "max_keyword_dlogp": MetricRule(LOWER, 0.5, 0.1, "largest |Δ log p| of a keyword's first token after any "
+                                    "searched prefix (keywords ref gives >= 1e-3)"),
+}
+
+SUITE_RULES: dict[str, dict[str, MetricRule]] = {"cold_start": COLD_START_RULES, "keyword_mass": KEYWORD_MASS_RULES,
+                                                 "corpus_kld": CORPUS_KLD_RULES,
+                                                 "keyword_shift": KEYWORD_SHIFT_RULES,
+                                                 "pass_at_k": PASS_AT_K_RULES,
+                                                 "worst_case": WORST_CASE_RULES}
+
+
+def rules_for(suite: str) -> dict[str, MetricRule]:
+    return SUITE_RULES.get(suite, {})
+
+
+def rule_for(suite: str, metric: str) -> MetricRule | None:
+    """The rule of a metric; `name.qualifier` metrics (per language) fall back to the `name.*` rule, and
+    `name@k` metrics (per k) to the `name@*` rule."""
+    rules = rules_for(suite)
+    if metric in rules:
+        return rules[metric]
+    for separator in (".", "@"):
+        if separator in metric:
+            return rules.get(metric.split(separator, 1)[0] + separator + "*")
+    return None
+
+
+def direction_of(metric: str) -> str | None:
+    for suite in SUITE_RULES:
+        rule = rule_for(suite, metric)
+        if rule is not None:
+            return rule.direction
+    return None

@@ -1,0 +1,176 @@
+"""GGUF files through llama.cpp (llama-cpp-python): the `LanguageModel` protocol on a `.gguf` model.
+
+The tokenizer is built from the file's own metadata (codeguard.tokenization.gguf, which tokenizes as llama.cpp does)
+and wrapped as a transformers fast tokenizer, the interface every probe already uses. Logits come from
+`Llama(logits_all=True)`: one sequence per context, every position's logits from one `eval`, on the CPU with a
+fixed thread count, so results repeat.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from codeguard.errors import ModelSpecError, NonFiniteLogitsError, ProbeInputError, TokenizerError
+from codeguard.models.derive.gguf_convert import require_llama_cpp
+from codeguard.models.token_list import TokenListVocabulary
+from codeguard.tokenization.gguf import read_gguf_metadata, tokenizer_from_gguf
+from codeguard.tokenization.loader import transformers_tokenizer
+
+BACKEND = "llama.cpp"
+
+
+def default_threads() -> int:
+    """`$CODEGUARD_GGUF_THREADS`, else every core this process may run on."""
+    configured = os.environ.get("CODEGUARD_GGUF_THREADS")
+    if configured:
+        try:
+            threads = int(configured)
+        except ValueError:
+            threads = 0
+        if threads < 1:
+            raise ModelSpecError(f"CODEGUARD_GGUF_THREADS={configured!r}: expected a positive number of threads")
+        return threads
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclass
+class GGUFCausalLM(TokenListVocabulary):
+    """A GGUF model run by llama.cpp, with its tokenizer from the file's metadata."""
+
+    spec: str
+    fingerprint: str
+    path: Path
+    llama: object = field(repr=False)        # llama_cpp.Llama
+    hf_tokenizer: object = field(repr=False)  # transformers.PreTrainedTokenizerFast over the GGUF tokenizer
+    tokens: list[str] = field(repr=False)
+    special: dict[str, int]
+    n_threads: int
+    details: dict = field(default_factory=dict)
+    backend: str = BACKEND
+
+    @classmethod
+    def load(cls, path: str | Path, spec_text: str, fingerprint: str, details: dict | None = None,
+             n_threads: int | None = None) -> "GGUFCausalLM":
+        """Opens `path` with llama.cpp; errors name the spec and the file."""
+        path = Path(path).expanduser()
+        llama_cpp = require_llama_cpp(f"model spec {spec_text!r}")
+        try:
+            metadata = read_gguf_metadata(path)
+            gguf_tokenizer = tokenizer_from_gguf(path)
+        except TokenizerError as error:
+            raise ModelSpecError(f"model spec {spec_text!r}: {error}") from None
+        architecture = metadata.get("general.architecture", "?")
+        n_ctx = int(metadata.get(f"{architecture}.context_length") or 0) or 4096
+        threads = n_threads or default_threads()
+        try:
+            llama = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, logits_all=True,
+                                    n_threads=threads, n_threads_batch=threads, seed=0, verbose=False)
+        except (ValueError, RuntimeError) as error:
+            raise ModelSpecError(f"model spec {spec_text!r}: llama.cpp cannot load {path} (architecture "
+                                 f"{architecture!r}): {error}") from None
+        tokens = [str(t) for t in metadata["tokenizer.ggml.tokens"]]
+        if llama.n_vocab() != len(tokens):
+            raise ModelSpecError(f"model spec {spec_text!r}: {path} has {len(tokens)} tokens in its vocabulary but "
+                                 f"{llama.n_vocab()} output logits")
+        info = {"path": str(path), "kind": "gguf", "architecture": architecture, "n_ctx": n_ctx,
+                "n_threads": threads, "file_type": metadata.get("general.file_type"), **(details or {})}
+        return cls(spec=spec_text, fingerprint=fingerprint, path=path, llama=llama,
+                   hf_tokenizer=transformers_tokenizer(gguf_tokenizer, tokens), tokens=tokens,
+                   special=dict(gguf_tokenizer.special_tokens), n_threads=threads, details=info)
+
+    @property
+    def max_context(self) -> int:
+        """The longest window the model takes: the context length the file was trained with."""
+        return int(self.llama.n_ctx())
+
+    def _eval(self, ids: Sequence[int], where: str) -> np.ndarray:
+        """float32 logits (len(ids), vocab) of one sequence, from an empty KV cache. A view: copy before the next."""
+        if len(ids) == 0:
+            raise ProbeInputError(f"{self.spec}: every context needs at least one token id ({where})")
+        if len(ids) > self.max_context:
+            raise ProbeInputError(f"{self.spec}: {where} has {len(ids)} tokens, more than the model's context of "
+                                  f"{self.max_context} positions")
+        ids = [int(i) for i in ids]
+        if min(ids) < 0 or max(ids) >= self.output_width:
+            bad = next(i for i in ids if not 0 <= i < self.output_width)
+            raise ProbeInputError(f"{self.spec}: token id {bad} in {where} is outside the vocabulary "
+                                  f"(0..{self.output_width - 1})")
+        self.llama.reset()
+        self.llama.eval(ids)
+        logits = self.llama.scores[:len(ids)]
+        # A NaN/inf anywhere makes its row sum non-finite: far cheaper than isfinite over every logit.
+        if not np.isfinite(logits.sum(axis=-1)).all():
+            bad = ~np.isfinite(logits)
+            first = [int(x) for x in np.argwhere(bad)[0]]
+            raise NonFiniteLogitsError(
+                f"{self.spec} ({self.backend}) produced {int(bad.sum())} non-finite logits ({where}, first at index "
+                f"{first}); the model's weights or its derivation are broken")
+        return logits
+
+    def next_token_logprobs(self, contexts: Sequence[Sequence[int]]) -> np.ndarray:
+        """float64 (n, vocab) log-probabilities of the token after each context."""
+        if not contexts:
+            raise ProbeInputError(f"{self.spec}: every context needs at least one token id (no contexts given)")
+        rows = np.stack([self._eval(c, f"context {i}")[-1].astype(np.float64) for i, c in enumerate(contexts)])
+        return torch.log_softmax(torch.from_numpy(rows), dim=-1).numpy()
+
+    def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]:
+        """Per-window (len, vocab) float32 logits at every position, finite-checked, streamed window by window."""
+        for index, window in enumerate(windows):
+            yield torch.from_numpy(self._eval(window, f"window {index}").copy())
+
+    def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
+        """Per-window (len, vocab) float64 log-probabilities at every position, streamed window by window."""
+        for window_logits in self.sequence_logits(windows):
+            yield torch.log_softmax(window_logits, dim=-1, dtype=torch.float64).numpy()
+
+    def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
+               top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = ()) -> list[list[int]]:
+        """Seeded sampling through llama.cpp's KV cache; returns only the new tokens of each row.
+
+        As HFCausalLM.sample: temperature 0 is greedy, top-k is off, top-p keeps the smallest set of tokens whose
+        mass reaches `top_p`; a row ends at EOS (not included), after `max_new_tokens`, where the context is full,
+        or once its text contains a stop string (rows are truncated by the caller). Row r draws from its own
+        generator seeded with (seed, r), so a row's sample does not depend on the other rows.
+        """
+        eos = self.special.get("eos")
+        samples = []
+        for row, context in enumerate(contexts):
+            rng = np.random.default_rng([seed, row])
+            logits = self._eval(context, f"context {row}")[-1]
+            new: list[int] = []
+            while len(new) < max_new_tokens:
+                token = _choose(logits.astype(np.float64), temperature, top_p, rng)
+                if token == eos:
+                    break
+                new.append(token)
+                if stop_strings and any(s in self.hf_tokenizer.decode(new) for s in stop_strings):
+                    break
+                if self.llama.n_tokens >= self.max_context:
+                    break
+                self.llama.eval([token])
+                logits = self.llama.scores[self.llama.n_tokens - 1]
+            samples.append(new)
+        return samples
+
+
+def _choose(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    scaled = logits / temperature
+    probs = np.exp(scaled - scaled.max())
+    probs /= probs.sum()
+    order = np.argsort(-probs, kind="stable")
+    sorted_probs = probs[order]
+    if top_p < 1.0:
+        # keep each token whose predecessors' mass is still below top_p (at least the first)
+        keep = np.cumsum(sorted_probs) - sorted_probs < top_p
+        order, sorted_probs = order[keep], sorted_probs[keep]
+    cumulative = np.cumsum(sorted_probs)
+    index = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    return int(order[min(index, len(order) - 1)])

@@ -1,0 +1,169 @@
+"""HF-style causal LMs behind the protocol: transformers (PyTorch) and Optimum's ORTModelForCausalLM expose the
+same forward/generate API, so both are one class; they differ only in how they load (`codeguard.models.loading`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from codeguard.errors import NonFiniteLogitsError, ProbeInputError
+
+
+@dataclass
+class HFCausalLM:
+    """A causal LM with a HF forward/generate API (PyTorch or ONNX Runtime) and its fast tokenizer."""
+
+    spec: str
+    fingerprint: str
+    backend: str
+    model: object
+    hf_tokenizer: object
+    details: dict = field(default_factory=dict)
+    batch_size: int = 16
+    token_budget: int = 4096  # padded tokens per forward pass
+
+    @property
+    def tokenizer(self):
+        return self.hf_tokenizer
+
+    @property
+    def output_width(self) -> int:
+        return int(self.model.config.vocab_size)
+
+    @property
+    def max_context(self) -> int:
+        """The longest window the model takes (its config's max_position_embeddings; unbounded when absent)."""
+        return int(getattr(self.model.config, "max_position_embeddings", None) or 1 << 30)
+
+    def vocabulary(self) -> list[str]:
+        """Token strings for ids 0..output_width-1; ids past the tokenizer's end (padding rows) get placeholders."""
+        n_tok = len(self.hf_tokenizer)
+        tokens = self.hf_tokenizer.convert_ids_to_tokens(list(range(min(n_tok, self.output_width))))
+        return [t if t is not None else f"<unk:{i}>" for i, t in enumerate(tokens)] + [
+            f"<unused:{i}>" for i in range(n_tok, self.output_width)]
+
+    def special_tokens(self) -> dict[str, int]:
+        tok = self.hf_tokenizer
+        names = {"bos": tok.bos_token, "eos": tok.eos_token, "pad": tok.pad_token, "unk": tok.unk_token}
+        return {name: tok.convert_tokens_to_ids(value) for name, value in names.items() if value is not None}
+
+    def start_ids(self, start_token: str | None = None) -> tuple[list[int], str]:
+        """The cold-start context: the configured token, else BOS where the tokenizer has one, else EOS.
+
+        Returns the ids and where they came from, recorded in results and baselines.
+        """
+        tok = self.hf_tokenizer
+        if start_token is not None:
+            token_id = tok.convert_tokens_to_ids(start_token)
+            if token_id is None or token_id == tok.unk_token_id and start_token != tok.unk_token:
+                raise ProbeInputError(f"start token {start_token!r} is not in the vocabulary of {self.spec}")
+            return [int(token_id)], f"configured:{start_token}"
+        if tok.bos_token_id is not None:
+            return [int(tok.bos_token_id)], f"bos:{tok.bos_token}"
+        if tok.eos_token_id is not None:
+            return [int(tok.eos_token_id)], f"eos-as-start:{tok.eos_token}"
+        raise ProbeInputError(f"{self.spec}: the tokenizer has neither BOS nor EOS; pass a start token "
+                              "(--codeguard-start-token TOKEN)")
+
+    def _padded(self, contexts: Sequence[Sequence[int]]):
+        """Left-pads contexts with explicit position ids (GPT-2's logits are off by up to 1.17 without them)."""
+        width = max(len(c) for c in contexts)
+        pad = self.hf_tokenizer.pad_token_id if self.hf_tokenizer.pad_token_id is not None else 0
+        ids = torch.full((len(contexts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(contexts), width), dtype=torch.long)
+        for row, context in enumerate(contexts):
+            ids[row, width - len(context):] = torch.tensor(list(context), dtype=torch.long)
+            mask[row, width - len(context):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        return ids, mask, positions
+
+    def next_token_logprobs(self, contexts: Sequence[Sequence[int]]) -> np.ndarray:
+        if not contexts or any(len(c) == 0 for c in contexts):
+            raise ProbeInputError(f"{self.spec}: every context needs at least one token id")
+        rows = []
+        # Short contexts (keyword prefixes) go many to a forward pass; long ones (corpus windows) fewer.
+        per_batch = max(self.batch_size, self.token_budget // max(len(c) for c in contexts))
+        for start in range(0, len(contexts), per_batch):
+            ids, mask, positions = self._padded(contexts[start:start + per_batch])
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1, :]
+            rows.append(logits.detach().to(torch.float64).cpu())
+        logits = torch.cat(rows)
+        self._check_finite(logits, "next-token logits")
+        return torch.log_softmax(logits, dim=-1).numpy()
+
+    def _check_finite(self, logits: torch.Tensor, where: str) -> None:
+        bad = ~torch.isfinite(logits)
+        if bad.any():
+            first = [int(x) for x in bad.nonzero()[0]]
+            raise NonFiniteLogitsError(
+                f"{self.spec} ({self.backend}) produced {int(bad.sum())} non-finite logits ({where}, first at index "
+                f"{first}); the model's weights or its derivation are broken")
+
+    def forward_windows(self, windows: Sequence[Sequence[int]]) -> Iterator[tuple[int, list, torch.Tensor]]:
+        """Raw logits of right-padded window batches: yields (first window index, windows, logits).
+
+        Batches stay under a budget of positions x vocabulary, so memory is bounded for long corpora and large
+        vocabularies; causal attention never sees the right padding.
+        """
+        longest = max(len(w) for w in windows)
+        per_batch = max(1, min(self.token_budget // longest, (1 << 25) // (longest * self.output_width)))
+        pad = self.hf_tokenizer.pad_token_id if self.hf_tokenizer.pad_token_id is not None else 0
+        for start in range(0, len(windows), per_batch):
+            batch = list(windows[start:start + per_batch])
+            width = max(len(w) for w in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, window in enumerate(batch):
+                ids[row, :len(window)] = torch.tensor(list(window), dtype=torch.long)
+                mask[row, :len(window)] = 1
+            positions = torch.arange(width).unsqueeze(0).expand(len(batch), -1)
+            with torch.inference_mode():  # exited before yielding: the caller's code must not run in it
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+            yield start, batch, logits
+
+    def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]:
+        """Per-window (len, vocab) float32 logits at every position, finite-checked, streamed window by window.
+
+        The corpus probes reduce these in float64 themselves (probes/pair_stats.py), so no full float64
+        log-softmax is ever materialised for them.
+        """
+        for start, batch, logits in self.forward_windows(windows):
+            for row, window in enumerate(batch):
+                window_logits = logits[row, :len(window)]
+                # A NaN/inf anywhere makes its row sum non-finite: 25x cheaper than isfinite over the rows.
+                if not bool(torch.isfinite(window_logits.sum(dim=-1)).all()):
+                    self._check_finite(window_logits, f"window {start + row}")
+                yield window_logits
+
+    def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
+        """Per-window (len, vocab) float64 log-probabilities at every position, streamed window by window."""
+        for window_logits in self.sequence_logits(windows):
+            yield torch.log_softmax(window_logits, dim=-1, dtype=torch.float64).numpy()
+
+    def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
+               top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = ()) -> list[list[int]]:
+        """Seeded, batched sampling through the model's KV cache; returns only the new tokens of each row.
+
+        With `stop_strings`, generation ends once every row contains one (rows are truncated by the caller).
+        """
+        ids, mask, _ = self._padded(contexts)
+        torch.manual_seed(seed)
+        kwargs = dict(do_sample=temperature > 0, max_new_tokens=max_new_tokens, top_k=0,
+                      pad_token_id=self.hf_tokenizer.pad_token_id or self.hf_tokenizer.eos_token_id)
+        if temperature > 0:
+            kwargs.update(temperature=temperature, top_p=top_p)
+        if stop_strings:
+            kwargs.update(stop_strings=list(stop_strings), tokenizer=self.hf_tokenizer)
+        with torch.inference_mode():
+            out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        eos = self.hf_tokenizer.eos_token_id
+        samples = []
+        for row in out[:, ids.shape[1]:].tolist():
+            if eos is not None and eos in row:
+                row = row[: row.index(eos)]
+            samples.append(row)
+        return samples

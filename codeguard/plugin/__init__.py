@@ -1,0 +1,133 @@
+"""codeguard's pytest plugin: options, markers, fixtures and reporting hooks only (logic lives in session.py).
+
+PYTEST_DONT_REWRITE
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from codeguard import __version__
+from codeguard.errors import CodeguardError
+from codeguard.plugin.fixture import CodeguardHelper, _or_fail
+from codeguard.plugin.options import add_options, resolve_options
+from codeguard.plugin.session import CodeguardSession
+from codeguard.plugin.terminal import write_summary
+
+SESSION_KEY = pytest.StashKey[CodeguardSession]()
+CODEGUARD_FIXTURES = {"model_pair", "ref_model", "opt_model", "codeguard"}
+SKIP_REASON = "codeguard: no --model-pair given"
+
+
+def pytest_addoption(parser):
+    add_options(parser)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    config.addinivalue_line("markers", "codeguard: a codeguard gate test (needs --model-pair)")
+    try:
+        options = resolve_options(config)
+    except CodeguardError as error:
+        raise pytest.UsageError(f"codeguard: {error}") from None
+    workers = getattr(config.option, "numprocesses", None)
+    if options.update and (hasattr(config, "workerinput") or (workers not in (None, 0, "0"))):
+        raise pytest.UsageError("codeguard: --codeguard-update writes baselines and must run in one process; "
+                                "drop -n/--numprocesses (pytest-xdist) for the update run")
+    config.stash[SESSION_KEY] = CodeguardSession(options)
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(WorkerResults(config), "codeguard-worker-results")
+
+
+class WorkerResults:
+    """On the xdist controller: collects each worker's results (the gates run there), to report them as one."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def pytest_testnodedown(self, node, error):
+        text = getattr(node, "workeroutput", {}).get("codeguard_results")
+        if text:
+            self.config.stash[SESSION_KEY].run.worker_results.append(json.loads(text))
+
+
+def pytest_report_header(config):
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        return None
+    o = session.options
+    pair = o.model_pair or "none (codeguard gates skipped)"
+    return (f"codeguard {__version__}: model-pair={pair} baselines={o.baseline_dir}"
+            f"{'/' + o.slot if o.slot else ''} seed={o.seed} update={'yes' if o.update else 'no'}")
+
+
+def pytest_collection_modifyitems(config, items):
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None or session.options.model_pair:
+        return
+    skip = pytest.mark.skip(reason=SKIP_REASON)
+    for item in items:
+        if CODEGUARD_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("codeguard"):
+            item.add_marker(skip)
+
+
+def _session(request) -> CodeguardSession:
+    return request.config.stash[SESSION_KEY]
+
+
+@pytest.fixture(scope="session")
+def model_pair(request):
+    """The (ref, opt) pair named by --model-pair, loaded once per process."""
+    session = _session(request)
+    if not session.options.model_pair:
+        pytest.skip(SKIP_REASON)
+    return _or_fail(session.model_pair)
+
+
+@pytest.fixture(scope="session")
+def ref_model(model_pair):
+    return model_pair.ref
+
+
+@pytest.fixture(scope="session")
+def opt_model(model_pair):
+    return model_pair.opt
+
+
+@pytest.fixture
+def codeguard(request, model_pair, record_property):
+    return CodeguardHelper(_session(request), record_property)
+
+
+def pytest_sessionstart(session):
+    codeguard_session = session.config.stash.get(SESSION_KEY, None)
+    if codeguard_session is not None:
+        codeguard_session.run.started = (time.time(), time.perf_counter())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """Writes the reports; whatever happens there, the exit status stays the one the gates gave."""
+    config = session.config
+    codeguard_session = config.stash.get(SESSION_KEY, None)
+    if codeguard_session is None:
+        return
+    # The report writers import matplotlib: only a run that reaches its end pays for them, not every pytest start.
+    from codeguard.plugin.finish import finish_run, worker_payload
+    if hasattr(config, "workerinput"):
+        payload = worker_payload(codeguard_session)
+        if payload:
+            config.workeroutput["codeguard_results"] = payload
+        return
+    codeguard_session.run.lines = finish_run(codeguard_session, exitstatus, Path(config.rootpath))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if hasattr(config, "workerinput"):
+        return
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        write_summary(terminalreporter, session, session.run.lines)

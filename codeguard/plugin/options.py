@@ -1,0 +1,152 @@
+"""The plugin's options: declared once (`add_options`, for pytest's parser) and resolved once per run
+(`resolve_options`: CLI > environment > ini, as pytest users expect) into one typed `Options`."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from codeguard.errors import ConfigError
+from codeguard.gating.gate import parse_limits
+from codeguard.languages.registry import load_registry
+from codeguard.models.specs import parse_model_pair
+
+
+@dataclass
+class Options:
+    model_pair: str | None
+    baseline_dir: Path
+    slot: str | None
+    limits: dict[str, float]
+    update: bool
+    seed: int
+    start_token: str | None
+    rollouts: int
+    invocation: list[str]
+    registry: object = None  # LanguageRegistry, built and validated at configure time
+    corpus: str | None = None  # None: the shipped per-language corpus
+    ctx: int | None = None     # None: 512, capped at the models' maximum context
+    problems: str | None = None  # None: the pass@k probe's default subset
+    samples: int | None = None   # None: the pass@k probe's default n
+    rootdir: Path | None = None  # where .hypothesis/ (the worst-case search's example database) lives
+    report_dir: Path | None = None  # --codeguard-report: results.json, report.md, report.html
+    history: Path | None = None     # --codeguard-history: the SQLite history database
+    gh_summary: bool = True         # append the Markdown summary to $GITHUB_STEP_SUMMARY when it is set
+
+
+def add_options(parser) -> None:
+    """Declares every option and its ini twin in the `codeguard` group."""
+    group = parser.getgroup("codeguard", "codeguard: gate a compressed code LLM against its reference")
+    group.addoption("--model-pair", dest="codeguard_model_pair", metavar="REF,OPT",
+                    help="reference and optimized model specs, e.g. zoo:tiny-code,zoo:tiny-code@onnx-int8 "
+                         "(env CODEGUARD_MODEL_PAIR, ini codeguard_model_pair)")
+    group.addoption("--codeguard-baseline-dir", dest="codeguard_baseline_dir", metavar="DIR",
+                    help="where baselines live (default: baselines/ under the rootdir)")
+    group.addoption("--codeguard-slot", dest="codeguard_slot", metavar="NAME",
+                    help="a named baseline slot, e.g. per deployment target (<suite>.<NAME>.json)")
+    group.addoption("--codeguard-update", dest="codeguard_update", action="store_true",
+                    help="accept the current candidate: (re)write every baseline the run touches")
+    group.addoption("--codeguard-limit", dest="codeguard_limits", action="append", metavar="METRIC=VALUE",
+                    help="an absolute limit on top of the baseline, e.g. js_divergence=0.01 (repeatable)")
+    group.addoption("--codeguard-languages", dest="codeguard_languages", action="append", metavar="TOML",
+                    help="an extra language registry file: add languages or extend keyword lists (repeatable)")
+    group.addoption("--codeguard-corpus", dest="codeguard_corpus", metavar="DIR",
+                    help="your own code for the teacher-forced probes, files grouped by extension "
+                         "(default: the shipped per-language corpus)")
+    group.addoption("--codeguard-ctx", dest="codeguard_ctx", metavar="N",
+                    help="window length in tokens for the teacher-forced probes (default 512, capped at the "
+                         "models' maximum context)")
+    group.addoption("--codeguard-problems", dest="codeguard_problems", metavar="SPEC",
+                    help="pass@k problems: humaneval, humaneval:N (first N), humaneval:sample:N:SEED or a JSONL file "
+                         "in HumanEval format (default humaneval:40; ini codeguard_problems)")
+    group.addoption("--codeguard-samples", dest="codeguard_samples", metavar="N",
+                    help="pass@k samples per problem and model (default 5; ini codeguard_samples)")
+    group.addoption("--codeguard-seed", dest="codeguard_seed", type=int, default=None, help="sampling seed")
+    group.addoption("--codeguard-start-token", dest="codeguard_start_token", metavar="TOKEN",
+                    help="cold-start token for tokenizers without BOS (default: BOS, else EOS)")
+    group.addoption("--codeguard-rollouts", dest="codeguard_rollouts", type=int, default=None, metavar="N",
+                    help="extended cold start: N sampled rollouts per model, reported (default 0)")
+    parser.addini("codeguard_model_pair", "REF,OPT model specs", default="")
+    parser.addini("codeguard_baseline_dir", "baseline folder, relative to the rootdir", default="")
+    parser.addini("codeguard_slot", "baseline slot name", default="")
+    parser.addini("codeguard_limits", "absolute limits, one METRIC=VALUE per line", type="linelist", default=[])
+    parser.addini("codeguard_languages", "extra language registry files, one per line", type="linelist",
+                  default=[])
+    parser.addini("codeguard_corpus", "code folder for the teacher-forced probes", default="")
+    parser.addini("codeguard_ctx", "window length for the teacher-forced probes", default="")
+    parser.addini("codeguard_problems", "pass@k problems spec or JSONL file", default="")
+    parser.addini("codeguard_samples", "pass@k samples per problem and model", default="")
+    parser.addini("codeguard_seed", "sampling seed", default="")
+    parser.addini("codeguard_start_token", "cold-start token", default="")
+    parser.addini("codeguard_rollouts", "extended cold-start rollouts", default="")
+    group.addoption("--codeguard-report", dest="codeguard_report", metavar="DIR",
+                    help="write results.json, report.md and report.html of the run into DIR (ini codeguard_report)")
+    group.addoption("--codeguard-history", dest="codeguard_history", metavar="FILE",
+                    help="append the run to an SQLite history database (ini codeguard_history); render trends "
+                         "with: codeguard report --history FILE --html OUT")
+    group.addoption("--codeguard-no-gh-summary", dest="codeguard_no_gh_summary", action="store_true",
+                    help="do not append the Markdown summary to $GITHUB_STEP_SUMMARY (ini codeguard_gh_summary)")
+    parser.addini("codeguard_report", "report folder, relative to the rootdir", default="")
+    parser.addini("codeguard_history", "history database file, relative to the rootdir", default="")
+    parser.addini("codeguard_gh_summary", "append the summary to $GITHUB_STEP_SUMMARY when set", type="bool",
+                  default=True)
+
+
+def resolve_options(config) -> Options:
+    """CLI > environment > ini (pytest-md-report's precedence): the run's options, each checked once here."""
+    def ini(name):
+        value = config.getini(name)
+        return value if value not in ("", None, []) else None
+
+    model_pair = (config.getoption("codeguard_model_pair") or os.environ.get("CODEGUARD_MODEL_PAIR")
+                  or ini("codeguard_model_pair"))
+    if model_pair:
+        parse_model_pair(model_pair)  # a malformed pair is a usage error before any test runs
+    baseline_dir = config.getoption("codeguard_baseline_dir") or ini("codeguard_baseline_dir") or "baselines"
+    baseline_dir = Path(baseline_dir)
+    if not baseline_dir.is_absolute():
+        baseline_dir = Path(config.rootpath) / baseline_dir
+    limits = parse_limits(list(ini("codeguard_limits") or []) + list(config.getoption("codeguard_limits") or []))
+    registry_files = list(ini("codeguard_languages") or []) + list(config.getoption("codeguard_languages") or [])
+    registry = load_registry([Path(config.rootpath) / f if not Path(f).is_absolute() else f for f in registry_files])
+    seed = config.getoption("codeguard_seed")
+    rollouts = config.getoption("codeguard_rollouts")
+    return Options(
+        model_pair=model_pair, baseline_dir=baseline_dir,
+        slot=config.getoption("codeguard_slot") or ini("codeguard_slot"), limits=limits,
+        update=bool(config.getoption("codeguard_update")),
+        seed=int(seed if seed is not None else (ini("codeguard_seed") or 0)),
+        start_token=config.getoption("codeguard_start_token") or ini("codeguard_start_token"),
+        rollouts=int(rollouts if rollouts is not None else (ini("codeguard_rollouts") or 0)),
+        invocation=list(config.invocation_params.args), registry=registry,
+        corpus=config.getoption("codeguard_corpus") or ini("codeguard_corpus"),
+        ctx=_whole_number(config.getoption("codeguard_ctx") or ini("codeguard_ctx"), "--codeguard-ctx", 2,
+                          "tokens in a window"),
+        problems=config.getoption("codeguard_problems") or ini("codeguard_problems"),
+        samples=_whole_number(config.getoption("codeguard_samples") or ini("codeguard_samples"),
+                              "--codeguard-samples", 1, "samples per problem"),
+        rootdir=Path(config.rootpath), report_dir=_report_path(config, "codeguard_report"),
+        history=_report_path(config, "codeguard_history"),
+        gh_summary=not config.getoption("codeguard_no_gh_summary") and bool(config.getini("codeguard_gh_summary")))
+
+
+def _report_path(config, name: str) -> Path | None:
+    """The option as given (relative to the working directory), else the ini value (relative to the rootdir)."""
+    value = config.getoption(name)
+    if value:
+        return Path(value)
+    value = config.getini(name)
+    return Path(config.rootpath) / value if value else None
+
+
+def _whole_number(value, option: str, minimum: int, what: str) -> int | None:
+    """An option's whole-number value (None when unset), at least `minimum`; anything else names the option."""
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option} {value!r}: expected a whole number of {what}") from None
+    if number < minimum:
+        raise ConfigError(f"{option} {number}: at least {minimum} {what} needed")
+    return number

@@ -1,0 +1,31 @@
+"""The end-of-run terminal summary: one row per gated metric (obtained, baseline, tolerance, limit, verdict), then
+baselines written in update mode, rollouts, and where the reports went."""
+from __future__ import annotations
+
+
+def write_summary(terminalreporter, session, report_lines=()) -> None:
+    rollouts = [r for r in session.results() if getattr(r, "rollouts", None)]
+    if not session.verdicts and not session.written and not rollouts and not report_lines:
+        return
+    terminalreporter.write_sep("-", "codeguard gate summary")
+    for verdict in session.verdicts:
+        status = "PASSED" if verdict.passed else "FAILED"
+        terminalreporter.write_line(f"{verdict.suite}: {status}  ({verdict.opt_spec} vs {verdict.ref_spec}; "
+                                    f"baseline {verdict.baseline_path or '-'})")
+        for line in verdict.table().splitlines():
+            terminalreporter.write_line("  " + line)
+    for written in session.written:
+        terminalreporter.write_line(f"codeguard: wrote baseline {written.path}")
+        if written.diff:
+            for line in written.diff.splitlines():
+                terminalreporter.write_line("    " + line)
+    for result in rollouts:
+        for side in ("ref", "opt"):
+            summary = result.rollouts[side]
+            spec = result.ref.spec if side == "ref" else result.opt.spec
+            terminalreporter.write_line(f"cold-start rollouts of {spec} (n={summary['n']}, "
+                                        f"{summary['distinct_first_tokens']} distinct first tokens), first lines:")
+            for row in summary["first_lines"][:5]:
+                terminalreporter.write_line(f"    {row['count']:>4}  {row['line'][:80]!r}")
+    for line, is_error in report_lines:
+        terminalreporter.write_line(line, red=is_error, bold=is_error)

@@ -1,0 +1,69 @@
+"""Helpers the tests share: the repository root, ways to tamper with model folders, copying a shipped suite into a
+pytester project, and llama-cpp-python's own OpenAI-compatible server (`python -m llama_cpp.server`) on a free
+loopback port for the served-model tests (started on a .gguf file, waited for, stopped when the block ends)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def set_bos(model_dir: Path, token: str) -> None:
+    config_path = model_dir / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config["bos_token"] = token
+    config_path.write_text(json.dumps(config))
+
+
+def write_suite(pytester) -> None:
+    pytester.makepyfile(test_cold_start=(REPO / "suites" / "test_cold_start.py").read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def llama_server(model_path, alias: str, n_ctx: int, threads: int = 1):
+    """Yields the port of a server serving `model_path` as `alias` with a context of `n_ctx` positions."""
+    port = free_port()
+    log = open(os.devnull, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--model_alias", alias,
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads)],
+        stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited with {process.returncode} (is the gguf extra's [server] part "
+                            "installed? pip install 'llama-cpp-python[server]')")
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("llama_cpp.server did not answer within 90 s")
+            time.sleep(0.25)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

@@ -1,0 +1,98 @@
+"""The `codeguard` command: metrics table, JSON output, exit codes."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from codeguard.cli.main import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_compare_prints_metrics_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "result.json"
+    assert main(["compare", "zoo:tiny-code", "zoo:tiny-code@bf16", "--probe", "cold-start", "--json", str(out),
+                 "--rollouts", "4", "--rollout-tokens", "8"]) == 0
+    printed = capsys.readouterr().out
+    assert "kl_ref_opt" in printed and "top tokens" in printed and "ref rollouts (n=4)" in printed
+    data = json.loads(out.read_text())
+    assert data["probe"] == "cold-start"
+    assert data["ref"]["spec"] == "zoo:tiny-code" and data["opt"]["spec"] == "zoo:tiny-code@bf16"
+    for key in ("kl_ref_opt", "kl_opt_ref", "js_divergence", "total_variation", "entropy_ref", "entropy_opt",
+                "top1_agree", "topk_overlap_10", "topk_overlap_50", "spearman_top100", "ref_top1_margin"):
+        assert isinstance(data["metrics"][key], float)
+    assert data["start_ids"] == [0] and data["start_source"] == "bos:<|endoftext|>"
+    assert data["rollouts"]["opt"]["n"] == 4
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["compare", "zoo:tiny-code", "zoo:tiny-code@int2"], "unknown derivation suffix '@int2'"),
+    (["compare", "zoo:nope", "zoo:tiny-code"], "zoo:nope: no such zoo entry"),
+    (["compare", "/no/such/dir", "zoo:tiny-code"], "path '/no/such/dir' does not exist"),
+])
+def test_bad_input_exits_2_with_the_message_on_stderr(args, fragment):
+    proc = subprocess.run([sys.executable, "-m", "codeguard.cli.main", *args], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert fragment in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_compare_json_has_the_keyword_aggregates(tmp_path, capsys):
+    out = tmp_path / "result.json"
+    assert main(["compare", "zoo:tiny-code", "zoo:tiny-code@onnx-int8", "--languages", "python,go",
+                 "--json", str(out)]) == 0
+    assert "keyword mass at cold start" in capsys.readouterr().out
+    aggregates = json.loads(out.read_text())["aggregates"]
+    assert set(aggregates["ref"]["languages"]) == {"python", "go"}
+    assert {"pkp", "stp", "nlp", "pkp_single_token"} <= set(aggregates["ref"]["overall"])
+    assert {"pkp_rel_shift.python", "pkp_rel_shift.go", "language_mix_js"} <= set(aggregates["shifts"])
+
+
+def test_tokenizers_command_prints_tables_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "tok.json"
+    assert main(["tokenizers", "zoo:tiny-code", "zoo:tiny-code-distilled", "--languages", "python,rust",
+                 "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "vocabulary classes" in printed and "python" in printed and "rust" in printed
+    data = json.loads(out.read_text())
+    first = data["tokenizers"][0]
+    assert first["spec"] == "zoo:tiny-code" and first["vocab_size"] == 8192
+    assert set(first["coverage"]["python"]) >= {"bare_single_token_fraction", "space_single_token_fraction",
+                                                "newline_single_token_fraction", "mean_tokens_per_keyword",
+                                                "split_keywords"}
+    assert first["fertility"]["rust"]["tokens_per_line"] > 0
+    assert data["corpus"]["unknown_language"] == [] and data["corpus"]["undecodable"] == []
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["tokenizers", "zoo:tiny-code", "--languages", "cobol"], "unknown language 'cobol'"),
+    (["tokenizers", "zoo:tiny-code", "--corpus", "/no/such/dir"], "corpus folder /no/such/dir does not exist"),
+    (["tokenizers", "/no/such/file.gguf"], "/no/such/file.gguf"),
+])
+def test_tokenizers_bad_input_exits_2(args, fragment):
+    proc = subprocess.run([sys.executable, "-m", "codeguard.cli.main", *args], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert fragment in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_compare_corpus_kld_json_keys(tmp_path, capsys):
+    out = tmp_path / "kld.json"
+    assert main(["compare", "zoo:tiny-code", "zoo:tiny-code@bf16", "--probe", "corpus-kld", "--corpus",
+                 "codeguard/data/corpus/lua", "--ctx", "128", "--json", str(out)]) == 0
+    assert "same top p" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    keys = {"kld_mean", "kld_stderr", "kld_median", "kld_p90", "kld_p95", "kld_p99", "kld_p999", "kld_max",
+            "same_top_p", "ppl_ref", "ppl_opt", "ppl_ratio"}
+    assert data["probe"] == "corpus-kld" and keys <= set(data["metrics"])
+    assert keys <= set(data["metrics"]["per_language"]["lua"])
+
+
+def test_compare_keyword_shift(tmp_path, capsys):
+    out = tmp_path / "shift.json"
+    assert main(["compare", "zoo:tiny-code", "zoo:tiny-code@int4-rtn", "--probe", "keyword-shift", "--corpus",
+                 "codeguard/data/corpus/go", "--json", str(out)]) == 0
+    assert "moved most" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["probe"] == "keyword-shift" and data["per_language"]["go"]["positions"] > 50
+    assert data["per_language"]["go"]["most_moved"][0]["count"] >= 1

@@ -1,0 +1,88 @@
+"""Corpus KL divergence: llama.cpp's statistics checked against a straightforward independent computation."""
+import numpy as np
+import pytest
+import torch
+
+from codeguard import load_model
+from codeguard.errors import ProbeInputError
+from codeguard.languages.corpus import CorpusError, load_corpus
+from codeguard.probes.corpus.runner import run_corpus_kld
+from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    (root / "a.py").write_text("import os\n\n\ndef main(argv):\n    for arg in argv:\n        print(arg)\n"
+                               "    return 0\n" * 3)
+    (root / "b.go").write_text("package main\n\nfunc add(a int, b int) int {\n\treturn a + b\n}\n")
+    (root / "notes.txt").write_text("not code")
+    (root / "latin1.c").write_bytes("/* caf\xe9 */ int x;\n".encode("latin-1"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return load_model("zoo:tiny-code"), load_model("zoo:tiny-code@int4-rtn")
+
+
+def _independent_kld(ref, opt, corpus_root, ctx):
+    """Window by window with plain torch: the same windows, no batching, no streaming."""
+    corpus = load_corpus(corpus_root)
+    kld, same = [], []
+    for f in corpus.files:
+        ids = ref.tokenizer(f.text, add_special_tokens=False)["input_ids"]
+        for start in range(0, len(ids), ctx - 1):
+            window = torch.tensor([[0] + ids[start:start + ctx - 1]])
+            with torch.no_grad():
+                lr = torch.log_softmax(ref.model(window).logits[0, :-1].double(), -1)
+                lo = torch.log_softmax(opt.model(window).logits[0, :-1].double(), -1)
+            kld.append((lr.exp() * (lr - lo)).sum(-1).numpy())
+            same.append((lr.argmax(-1) == lo.argmax(-1)).numpy())
+    return np.concatenate(kld), np.concatenate(same)
+
+
+def test_statistics_match_an_independent_computation(pair, small_corpus):
+    ref, opt = pair
+    result = run_corpus_kld(ref, opt, TeacherForcedConfig(ctx=16, corpus=str(small_corpus)))
+    kld, same = _independent_kld(ref, opt, small_corpus, ctx=16)
+    m = result.metrics
+    assert m["positions"] == kld.size
+    for key, value in [("kld_mean", kld.mean()), ("kld_median", np.median(kld)), ("kld_max", kld.max()),
+                       ("kld_p90", np.percentile(kld, 90)), ("kld_p99", np.percentile(kld, 99)),
+                       ("kld_stderr", kld.std(ddof=1) / np.sqrt(kld.size)), ("same_top_p", same.mean())]:
+        assert m[key] == pytest.approx(value, rel=1e-6), key
+
+
+def test_identical_models_give_zero_everywhere(small_corpus):
+    ref = load_model("zoo:tiny-code")
+    result = run_corpus_kld(ref, load_model("zoo:tiny-code"), TeacherForcedConfig(ctx=32, corpus=str(small_corpus)))
+    for key in ("kld_mean", "kld_median", "kld_p99", "kld_p999", "kld_max"):
+        assert result.metrics[key] == 0.0
+    assert result.metrics["same_top_p"] == 1.0 and result.metrics["ppl_ratio"] == 1.0
+    assert result.delta_p["rms"] == 0.0 and result.delta_p_ref_top["max"] == 0.0
+
+
+def test_rows_per_language_and_skipped_files_are_reported(pair, small_corpus):
+    ref, opt = pair
+    result = run_corpus_kld(ref, opt, TeacherForcedConfig(ctx=32, corpus=str(small_corpus)))
+    assert set(result.per_language) == {"python", "go"}
+    assert result.skipped_files == {"unknown_language": ["notes.txt"], "undecodable": ["latin1.c"]}
+    assert sum(s["positions"] for s in result.per_language.values()) == result.metrics["positions"]
+    worst = result.worst[0]
+    assert worst["file"] in ("a.py", "b.go") and worst["line"] >= 1 and "⟦" in worst["context"]
+    data = result.to_dict()
+    assert set(data["metrics"]["per_language"]) == {"python", "go"}
+    assert "kld_mean.python" in result.gate_metrics()
+
+
+def test_bad_inputs(pair, small_corpus, tmp_path):
+    ref, opt = pair
+    with pytest.raises(ProbeInputError, match="ctx=4096 is larger than the maximum context of zoo:tiny-code"):
+        run_corpus_kld(ref, opt, TeacherForcedConfig(ctx=4096, corpus=str(small_corpus)))
+    with pytest.raises(ProbeInputError, match="ctx=1 leaves no room"):
+        run_corpus_kld(ref, opt, TeacherForcedConfig(ctx=1, corpus=str(small_corpus)))
+    with pytest.raises(CorpusError, match="holds no readable source file"):
+        run_corpus_kld(ref, opt, TeacherForcedConfig(corpus=str(tmp_path)))

@@ -1,0 +1,213 @@
+"""The GGUF backend and @gguf-* derivations on the real zoo model with real llama.cpp (the `gguf` extra).
+
+Tests that need llama.cpp skip through `pytest.importorskip` where the extra is not installed; `.ci/run` installs
+it, so in CI they run. The converter comes from the llama-cpp-python sdist on PyPI, fetched once per session.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from codeguard import load_model, run_cold_start
+from codeguard.errors import ModelSpecError, NonFiniteLogitsError, ProbeInputError
+from codeguard.languages.corpus import load_corpus
+from codeguard.models.derive.fingerprint import file_sha256
+from codeguard.models.specs import parse_spec
+from codeguard.probes.corpus.teacher_forced import encode_corpus, make_windows
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def llama_cpp():
+    return pytest.importorskip("llama_cpp", reason="the gguf extra (llama-cpp-python) is not installed")
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_model("zoo:tiny-code")
+
+
+@pytest.fixture(scope="module")
+def f16(llama_cpp):
+    return load_model("zoo:tiny-code@gguf-f16")
+
+
+@pytest.fixture(scope="module")
+def corpus_windows(ref):
+    """Three 256-token windows from each of four languages of the shipped corpus, as the corpus probes cut them."""
+    corpus = load_corpus()
+    files = encode_corpus(ref.tokenizer, corpus)
+    windows = []
+    for language in ("python", "c", "java", "javascript"):
+        chosen = [f for f in files if f.language == language]
+        windows += [w.ids for w in make_windows(chosen, ref.start_ids()[0], 256)][:3]
+    assert len(windows) == 12
+    return windows
+
+
+def test_f16_is_the_same_model_on_another_engine(ref, f16, corpus_windows):
+    assert f16.backend == "llama.cpp" and ref.backend == "torch"
+    assert f16.vocabulary() == ref.vocabulary() and f16.special_tokens() == ref.special_tokens()
+    cold = run_cold_start(ref, f16)
+    assert cold.start_ids == [0] and cold.start_source == "bos:<|endoftext|>"
+    assert 0 < cold.metrics["kl_ref_opt"] < 1e-5
+    agree = total = 0
+    for ref_logits, gguf_logits in zip(ref.sequence_logits(corpus_windows), f16.sequence_logits(corpus_windows)):
+        assert gguf_logits.dtype == torch.float32 and gguf_logits.shape == ref_logits.shape
+        agree += int((ref_logits.argmax(-1) == gguf_logits.argmax(-1)).sum())
+        total += len(ref_logits)
+    assert total == 12 * 256 and agree / total >= 0.999
+
+
+def test_quantization_levels_order_by_bits(ref, f16):
+    kl = {name: run_cold_start(ref, load_model(f"zoo:tiny-code@gguf-{name}")).metrics["kl_ref_opt"]
+          for name in ("q8_0", "q4_k_m", "q2_k")}
+    f16_kl = run_cold_start(ref, f16).metrics["kl_ref_opt"]
+    assert f16_kl < kl["q8_0"] < kl["q4_k_m"] < kl["q2_k"] < 0.1, kl
+
+
+def test_tokenizer_is_llama_cpps_and_the_source_models(ref, f16):
+    """The backend's ids equal llama.cpp's own tokenize and the HF reference tokenizer on the whole shipped corpus."""
+    corpus = load_corpus()
+    n_tokens = 0
+    for file in corpus.files:
+        ours = f16.tokenizer(file.text, add_special_tokens=False)["input_ids"]
+        assert ours == f16.llama.tokenize(file.text.encode(), add_bos=False, special=False), file.path.name
+        assert ours == ref.tokenizer(file.text, add_special_tokens=False)["input_ids"], file.path.name
+        n_tokens += len(ours)
+    check = f16.details["tokenizer_check"]
+    assert check == {"corpus": "shipped", "files": len(corpus.files), "tokens": n_tokens, "identical": True,
+                     "pre_tokenizer": "gpt-2"}
+    assert f16.tokenizer.decode(f16.tokenizer("x = 1\n")["input_ids"]) == "x = 1\n"
+
+
+def test_tensor_types_are_read_back_and_fallbacks_named(llama_cpp, ref):
+    from gguf import GGUFReader
+    model = load_model("zoo:tiny-code@gguf-q4_k_m")
+    details = model.details
+    stored = {t.name: t.tensor_type.name for t in GGUFReader(model.path).tensors}
+    assert details["tensor_types"] == stored and details["gguf_type"] == "q4_k_m"
+    assert details["tensor_type_counts"]["Q4_K"] > 0 and sum(details["tensor_type_counts"].values()) == len(stored)
+    # ffn_down rows are 688 wide, not a multiple of 256: llama.cpp stores those in F16 and says so only in its log.
+    assert details["float_fallbacks"] == [f"blk.{i}.ffn_down.weight" for i in range(4)]
+    assert all(stored[name] == "F16" for name in details["float_fallbacks"])
+    assert details["source_fingerprint"] == ref.fingerprint and details["llama_cpp_python"] == "0.3.36"
+    assert load_model("zoo:tiny-code@gguf-f16").details["float_fallbacks"] == []
+
+
+def test_derivation_is_cached_and_its_file_loads_as_a_gguf_spec(f16, corpus_windows):
+    manifest = f16.path.parent / "codeguard-derivation.json"
+    built_at = manifest.stat().st_mtime_ns
+    again = load_model("zoo:tiny-code@gguf-f16")
+    assert manifest.stat().st_mtime_ns == built_at and again.fingerprint == f16.fingerprint
+    by_path = load_model(str(f16.path))
+    assert by_path.fingerprint == "sha256:" + file_sha256(f16.path) and by_path.backend == "llama.cpp"
+    assert by_path.details["kind"] == "gguf" and by_path.max_context == 256
+    first = next(f16.sequence_logits(corpus_windows[:1]))
+    assert torch.equal(first, next(by_path.sequence_logits(corpus_windows[:1])))
+
+
+def test_logits_are_deterministic_and_consistent(f16, corpus_windows):
+    windows = corpus_windows[:2]
+    once = [t.clone() for t in f16.sequence_logits(windows)]
+    assert all(torch.equal(a, b) for a, b in zip(once, f16.sequence_logits(windows)))
+    logprobs = list(f16.sequence_logprobs(windows))
+    assert logprobs[0].dtype == np.float64 and np.allclose(np.exp(logprobs[0]).sum(-1), 1.0)
+    contexts = [windows[0][:10], windows[1][:37], [0]]
+    next_lp = f16.next_token_logprobs(contexts)
+    assert next_lp.shape == (3, 8192) and next_lp.dtype == np.float64
+    assert np.allclose(next_lp[0], logprobs[0][9], atol=1e-6) and np.allclose(next_lp[1], logprobs[1][36], atol=1e-6)
+
+
+def test_sampling_is_seeded_and_stops_like_the_torch_backend(ref, f16):
+    start = [ref.start_ids()[0]] * 3
+    first = f16.sample(start, max_new_tokens=24, temperature=0.8, top_p=0.95, seed=7)
+    assert first == f16.sample(start, max_new_tokens=24, temperature=0.8, top_p=0.95, seed=7)
+    assert first != f16.sample(start, max_new_tokens=24, temperature=0.8, top_p=0.95, seed=8)
+    assert all(len(row) <= 24 and 0 not in row for row in first)
+    greedy = f16.sample(start[:1], max_new_tokens=12, temperature=0)[0]
+    assert greedy[:8] == ref.sample(start[:1], max_new_tokens=12, temperature=0)[0][:8]
+    stopped = f16.sample(start[:1], max_new_tokens=40, temperature=0, stop_strings=["\n"])[0]
+    text = f16.tokenizer.decode(stopped)
+    assert "\n" in text and "\n" not in f16.tokenizer.decode(stopped[:-1])
+    room = f16.sample([[0] * 250], max_new_tokens=50, temperature=0)[0]
+    # positions 250..255 are fed back; the token after position 255 is the last one the context can predict
+    assert len(room) == 7
+
+
+def test_non_finite_logits_name_the_model(llama_cpp, zoo_copy):
+    from safetensors.torch import load_file, save_file
+    weights = load_file(zoo_copy / "model.safetensors")
+    weights["model.norm.weight"][:] = float("inf")
+    save_file(weights, zoo_copy / "model.safetensors", metadata={"format": "pt"})
+    spec = f"{zoo_copy}@gguf-f16"
+    broken = load_model(spec)
+    with pytest.raises(NonFiniteLogitsError, match=rf"{spec} \(llama.cpp\) produced \d+ non-finite logits"):
+        next(broken.sequence_logits([[0, 5, 6]]))
+
+
+def test_bad_windows_are_refused_by_name(f16):
+    with pytest.raises(ProbeInputError, match="has 300 tokens, more than the model's context of 256"):
+        next(f16.sequence_logits([[0] * 300]))
+    with pytest.raises(ProbeInputError, match="token id 9000 in window 0 is outside the vocabulary"):
+        next(f16.sequence_logits([[0, 9000]]))
+    with pytest.raises(ProbeInputError, match="at least one token"):
+        f16.next_token_logprobs([[]])
+    with pytest.raises(ProbeInputError, match="start token '<nope>' is not in the vocabulary of zoo:tiny-code@gguf"):
+        f16.start_ids("<nope>")
+
+
+def test_bad_gguf_specs_name_the_culprit(llama_cpp, tmp_path):
+    with pytest.raises(ModelSpecError, match=r"GGUF file '.*missing\.gguf' does not exist"):
+        load_model(str(tmp_path / "missing.gguf"))
+    (tmp_path / "notes.gguf").write_text("these are notes, not a model\n" * 4)
+    with pytest.raises(ModelSpecError, match=r"'.*notes\.gguf'.*notes\.gguf is not a GGUF file: it starts with"):
+        load_model(str(tmp_path / "notes.gguf"))
+    (tmp_path / "folder.gguf").mkdir()
+    with pytest.raises(ModelSpecError, match="is not a file; a spec ending in .gguf names one GGUF model file"):
+        load_model(str(tmp_path / "folder.gguf"))
+
+
+def test_a_gguf_spec_takes_no_further_derivation(llama_cpp, f16):
+    with pytest.raises(ModelSpecError, match="'@int4-rtn' needs a PyTorch .* but the step before it gives a gguf"):
+        load_model("zoo:tiny-code@gguf-f16@int4-rtn")
+    with pytest.raises(ModelSpecError, match="'@gguf-q8_0' needs a PyTorch"):
+        load_model(f"{f16.path}@gguf-q8_0")
+
+
+@pytest.mark.parametrize("suffix, message", [
+    ("gguf-xyz", r"unknown GGUF type 'xyz'; known types: f32, f16, bf16, q8_0, .*q2_k"),
+    ("gguf-Q4_K_M", r"GGUF type names are lower case: use '@gguf-q4_k_m'"),
+    ("gguf-iq2_xxs", r"GGUF type 'iq2_xxs' needs an importance matrix"),
+    ("gguf-", r"unknown GGUF type ''"),
+])
+def test_unknown_gguf_types_are_refused_at_parse_time(suffix, message):
+    with pytest.raises(ModelSpecError, match=rf"model spec 'zoo:tiny-code@{suffix}': '@{suffix}': {message}"):
+        parse_spec(f"zoo:tiny-code@{suffix}")
+
+
+def test_every_listed_type_parses():
+    from codeguard.models.derive.gguf_types import GGUF_TYPES
+    for name in GGUF_TYPES:
+        assert parse_spec(f"zoo:tiny-code@gguf-{name}").derivations == (f"gguf-{name}",)
+
+
+def test_without_the_extra_a_gguf_spec_says_how_to_install_it(monkeypatch, tmp_path):
+    """Simulates an environment without llama-cpp-python: importing it fails."""
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # `import llama_cpp` now raises ImportError
+    model_file = tmp_path / "model.gguf"
+    model_file.write_bytes(b"GGUF" + bytes(60))
+    with pytest.raises(ModelSpecError, match=r"model spec '.*model\.gguf': llama-cpp-python is not installed .*"
+                                             r"pip install 'codeguard\[gguf\]'"):
+        load_model(str(model_file))
+
+
+def test_manifest_is_json_with_the_recipe(f16):
+    manifest = json.loads((f16.path.parent / "codeguard-derivation.json").read_text())
+    assert manifest["kind"] == "gguf" and manifest["derivation"] == "gguf-f16"
+    assert manifest["method"] == "convert_hf_to_gguf.py --outtype f16" and manifest["file_name"] == "model.gguf"

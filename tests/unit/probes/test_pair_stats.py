@@ -1,0 +1,71 @@
+"""pair_stats(): the corpus probes' fused float64 statistics equal the textbook definitions, chunking aside."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy.special import log_softmax, rel_entr
+
+from codeguard.probes.corpus.pair_stats import pair_stats, token_logprobs
+
+finite_logits = st.floats(min_value=-40, max_value=40, allow_nan=False, width=32)
+
+
+@st.composite
+def logit_pairs(draw):
+    rows = draw(st.integers(min_value=1, max_value=40))
+    vocab = draw(st.integers(min_value=2, max_value=64))
+    ref = draw(arrays(np.float32, (rows, vocab), elements=finite_logits))
+    if draw(st.booleans()):  # near-identical models, the case the gate lives on
+        noise = draw(arrays(np.float32, (rows, vocab), elements=st.floats(-0.0078125, 0.0078125, width=32)))
+        opt = (ref + noise).astype(np.float32)
+    else:
+        opt = draw(arrays(np.float32, (rows, vocab), elements=finite_logits))
+    return ref, opt
+
+
+@settings(max_examples=200, deadline=None)
+@given(logit_pairs(), st.integers(min_value=1, max_value=17))
+def test_matches_scipy_definitions_for_any_chunk_size(pair, rows_per_chunk):
+    ref, opt = pair
+    stats = pair_stats(torch.from_numpy(ref), torch.from_numpy(opt), rows=rows_per_chunk)
+    lr, lo = log_softmax(ref.astype(np.float64), axis=1), log_softmax(opt.astype(np.float64), axis=1)
+    expected = rel_entr(np.exp(lr), np.exp(lo)).sum(axis=1)
+    np.testing.assert_allclose(stats.kld.numpy(), expected, rtol=1e-9, atol=1e-12)
+    assert (stats.kld.numpy() >= 0).all()
+    np.testing.assert_allclose(stats.lse_ref.numpy(), ref.astype(np.float64)[:, 0] - lr[:, 0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(stats.lse_opt.numpy(), opt.astype(np.float64)[:, 0] - lo[:, 0], rtol=1e-12, atol=1e-12)
+    # top-1 is a maximum of the log-probabilities (ties may pick either index)
+    picked = lr[np.arange(len(lr)), stats.top_ref.numpy()]
+    assert (picked == lr.max(axis=1)).all()
+    targets = np.arange(len(ref)) % ref.shape[1]
+    got = token_logprobs(torch.from_numpy(ref), stats.lse_ref, np.arange(len(ref)), targets)
+    np.testing.assert_allclose(got, lr[np.arange(len(ref)), targets], rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=50, deadline=None)
+@given(logit_pairs())
+def test_identical_logits_give_exactly_zero(pair):
+    ref, _ = pair
+    stats = pair_stats(torch.from_numpy(ref), torch.from_numpy(ref.copy()))
+    assert (stats.kld.numpy() == 0).all()
+    assert torch.equal(stats.top_ref, stats.top_opt)
+
+
+def test_small_divergences_keep_their_relative_precision():
+    """KL of ~1e-7 nats is still exact to 1e-6 relative: the formula has no float32 step (its absolute error is
+    ~2e-15, float64's rounding of the log-normalisers, like the textbook formula's)."""
+    generator = torch.Generator().manual_seed(0)
+    ref = torch.randn(64, 8192, generator=generator) * 3
+    opt = ref + 1e-3 * torch.randn(64, 8192, generator=generator)
+    stats = pair_stats(ref, opt)
+    lr, lo = torch.log_softmax(ref.double(), 1), torch.log_softmax(opt.double(), 1)
+    expected = (lr.exp() * (lr - lo)).sum(1)
+    assert expected.max() < 1e-6 and expected.min() > 1e-8
+    np.testing.assert_allclose(stats.kld.numpy(), expected.numpy(), rtol=1e-6)
+
+
+def test_mismatched_shapes_are_refused():
+    with pytest.raises(ValueError, match=r"logit shapes differ: \(3, 5\) vs \(3, 6\)"):
+        pair_stats(torch.zeros(3, 5), torch.zeros(3, 6))
