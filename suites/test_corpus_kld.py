@@ -5,7 +5,7 @@ share and perplexity ratio overall, mean KLD and same-top share per language (ll
 """
 import pytest
 
-pytestmark = pytest.mark.codeguard
+pytestmark = pytest.mark.codeguard(required=True)  # a suite that exists only to gate: no pair is an error
 
 
 def test_corpus_divergence_within_baseline(codeguard):

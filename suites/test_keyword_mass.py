@@ -4,7 +4,7 @@ Run: pytest suites --model-pair REF,OPT   (accept a candidate: add --codeguard-u
 """
 import pytest
 
-pytestmark = pytest.mark.codeguard
+pytestmark = pytest.mark.codeguard(required=True)  # a suite that exists only to gate: no pair is an error
 
 
 def test_keyword_mass_within_baseline(codeguard):

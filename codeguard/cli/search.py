@@ -6,6 +6,8 @@ from pathlib import Path
 
 from codeguard.cli.arguments import write_json
 from codeguard.languages.registry import load_registry
+from codeguard.probes.worst_case import WorstCaseConfig, run_worst_case
+from codeguard.strategies import resolve_languages
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,8 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("opt", help="optimized model spec")
     parser.add_argument("--language", action="append", metavar="L",
                         help="registry language to search (repeatable; default: python, javascript, java, c, go, rust)")
-    parser.add_argument("--max-examples", type=int, default=30, metavar="N",
-                        help="hypothesis examples, each a batch of prefixes (default 30)")
+    parser.add_argument("--max-examples", type=int, default=WorstCaseConfig.max_examples, metavar="N",
+                        help="hypothesis examples, each a batch of prefixes (default "
+                             f"{WorstCaseConfig.max_examples}, as the worst-case suite)")
     parser.add_argument("--batch-size", type=int, default=16, metavar="N", help="prefixes per example (default 16)")
     parser.add_argument("--max-tokens", type=int, default=48, metavar="N", help="longest prefix in tokens (default 48)")
     parser.add_argument("--objective", choices=("kl", "keyword_dlogp"), default="kl")
@@ -49,15 +52,13 @@ def format_result(result) -> str:
 
 
 def run(args) -> int:
-    # heavy: torch and hypothesis load when the command runs, not for `--help`
+    # heavy: torch loads when the command runs, not for `codeguard --help`
     from codeguard.models import load_model
-    from codeguard.probes.worst_case import WorstCaseConfig, run_worst_case
     config = WorstCaseConfig(languages=tuple(args.language) if args.language else None,
                              max_examples=args.max_examples, batch_size=args.batch_size, max_tokens=args.max_tokens,
                              objective=args.objective, seed=args.seed).check()
     registry = load_registry(args.registry)
-    # heavy: torch and hypothesis load when the command runs, not for `--help`
-    from codeguard.strategies import resolve_languages
+    # heavy: torch loads when the command runs, not for `codeguard --help`
     resolve_languages(config.languages, config.sources, registry)  # bad language: an error before models load
     ref, opt = load_model(args.ref), load_model(args.opt)
     result = run_worst_case(ref, opt, config, limit=args.limit, registry=registry,

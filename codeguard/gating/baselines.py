@@ -6,6 +6,7 @@ the accepted candidate (for the record) and the probe config that defines the me
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Baseline:
     metrics: dict[str, MetricBaseline]
     codeguard_version: str = ""
     schema_version: int = SCHEMA_VERSION
+    not_gated: dict[str, str] = field(default_factory=dict)  # metric -> why a reviewer switched it off
     path: Path | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
@@ -50,6 +52,7 @@ class Baseline:
             "reference": self.reference, "accepted": self.accepted, "probe_config": self.probe_config,
             "metrics": {name: {"value": _round(m.value), "direction": m.direction, "rtol": m.rtol, "atol": m.atol}
                         for name, m in self.metrics.items()},
+            **({"not_gated": dict(sorted(self.not_gated.items()))} if self.not_gated else {}),
         }
 
 
@@ -94,9 +97,13 @@ def load_baseline(path: Path) -> Baseline:
             raise BaselineError(f"baseline {path}: metric {name!r} has direction {metric.direction!r}; "
                                 f"expected {LOWER!r} or {HIGHER!r}")
         metrics[name] = metric
+    not_gated = data.get("not_gated", {})
+    if not isinstance(not_gated, dict) or not all(isinstance(v, str) and v.strip() for v in not_gated.values()):
+        raise BaselineError(f"baseline {path}: 'not_gated' must map each metric a reviewer switched off to the "
+                            "reason, e.g. {\"pkp_rel_shift.sql\": \"SQL keywords are rare at cold start\"}")
     return Baseline(suite=data["suite"], reference=data["reference"], accepted=data["accepted"],
                     probe_config=data["probe_config"], metrics=metrics,
-                    codeguard_version=data.get("codeguard_version", ""), path=path)
+                    codeguard_version=data.get("codeguard_version", ""), path=path, not_gated=dict(not_gated))
 
 
 def new_baseline(suite: str, reference: dict, accepted: dict, probe_config: dict, metrics: dict[str, float],
@@ -105,13 +112,14 @@ def new_baseline(suite: str, reference: dict, accepted: dict, probe_config: dict
     entries = {}
     for name, value in sorted(metrics.items()):
         rule = rule_for(suite, name)
-        if rule is None or not rule.baselined:
-            continue  # reported (or checked against a built-in limit), not baselined
+        if rule is None or not rule.baselined or (previous and name in previous.not_gated):
+            continue  # reported (or checked against a built-in limit, or switched off by a reviewer), not baselined
         kept = previous.metrics.get(name) if previous else None
         entries[name] = MetricBaseline(value, rule.direction, kept.rtol if kept else rule.rtol,
                                        kept.atol if kept else rule.atol)
     return Baseline(suite=suite, reference=reference, accepted=accepted, probe_config=probe_config,
-                    metrics=entries, codeguard_version=codeguard_version)
+                    metrics=entries, codeguard_version=codeguard_version,
+                    not_gated=dict(previous.not_gated) if previous else {})
 
 
 def write_baseline(path: Path, baseline: Baseline) -> str:
@@ -122,3 +130,44 @@ def write_baseline(path: Path, baseline: Baseline) -> str:
     write_json_atomically(path, baseline.to_json())
     baseline.path = path
     return previous
+
+
+def reference_folder(spec, project: Path) -> str:
+    """The baseline folder name of a reference spec, unique to that reference: `zoo-tiny-code`, `hf-org-name`; a
+    local model by its path relative to the project (`models-ref`), or, outside the project, by its folder name
+    and a short hash of its absolute path (two folders both named `model` never share baselines). Derivations of
+    the reference are part of the name (`./m@fp16` is another reference than `./m`)."""
+    if spec.scheme != "path":
+        return spec.slug()
+    path = Path(spec.location).expanduser().absolute()
+    try:
+        name = "-".join(path.relative_to(Path(project).absolute()).parts)
+    except ValueError:
+        digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+        name = f"{path.name}-{digest}"
+    name = "-".join([name, *spec.derivations])
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-").lower() or "model"
+
+
+def metric_changes(previous: Baseline | None, new: Baseline) -> str:
+    """What an update changed, one line per metric (old -> new, added, removed), not a JSON diff: what a reviewer
+    reads in the terminal and in the pull request."""
+    if previous is None:
+        return f"new baseline: {len(new.metrics)} metric(s) recorded"
+    lines = []
+    for name in sorted(set(previous.metrics) | set(new.metrics)):
+        old, now = previous.metrics.get(name), new.metrics.get(name)
+        if old is None:
+            lines.append(f"+ {name}: {_round(now.value):g} (new)")
+        elif now is None:
+            lines.append(f"- {name}: {_round(old.value):g} (no longer gated)")
+        elif _round(old.value) != _round(now.value) or (old.rtol, old.atol) != (now.rtol, now.atol):
+            change = f"{_round(old.value):g} -> {_round(now.value):g}"
+            if old.value:
+                change += f" ({(now.value - old.value) / abs(old.value):+.1%})"
+            lines.append(f"~ {name}: {change}")
+    unchanged = len(new.metrics) - sum(1 for line in lines if not line.startswith("-"))
+    accepted = new.accepted.get("spec", "?")
+    was = previous.accepted.get("spec", "?")
+    head = f"accepted {accepted}" + (f" (was {was})" if was != accepted else "")
+    return "\n".join([head, *lines, f"{unchanged} metric(s) unchanged"])

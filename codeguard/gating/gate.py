@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 from codeguard.errors import ApproximateSourceError, BaselineError, ConfigError
 from codeguard.gating.baselines import Baseline
-from codeguard.gating.rules import HIGHER, LOWER, direction_of
+from codeguard.gating.rules import HIGHER, LOWER, direction_of, metric_problem, rule_for
 from codeguard.number_format import fmt
 
 
@@ -36,9 +36,12 @@ class GateVerdict:
     opt_spec: str = ""
     notes: list[str] = field(default_factory=list)  # the probe's context for a reader (e.g. paired statistics)
 
+    next_steps: list[str] = field(default_factory=list)  # what a reader of a failure can do about it
+
     @property
     def passed(self) -> bool:
-        return all(check.passed for check in self.checks)
+        """Every check passed, and there was at least one: a gate that checked nothing never passes."""
+        return bool(self.checks) and all(check.passed for check in self.checks)
 
     @property
     def failures(self) -> list[MetricCheck]:
@@ -67,11 +70,17 @@ class GateVerdict:
         return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
     def message(self) -> str:
-        head = (f"codeguard gate '{self.suite}' failed for {self.opt_spec} against {self.ref_spec}: "
-                + ", ".join(f"{c.metric}={fmt(c.obtained)}" for c in self.failures))
         where = f"\nbaseline: {self.baseline_path}" if self.baseline_path else ""
         notes = "".join(f"\n{note}" for note in self.notes)
-        return f"{head}{where}\n{self.table()}{notes}"
+        steps = "".join(f"\n  - {step}" for step in self.next_steps)
+        steps = f"\nwhat next:{steps}" if steps else ""
+        if not self.checks:
+            return (f"codeguard gate '{self.suite}' checked nothing for {self.opt_spec} against {self.ref_spec}: no "
+                    "metric of the result is held by a baseline or a limit, and a gate that checks nothing never "
+                    f"passes.{where}{notes}{steps}")
+        head = (f"codeguard gate '{self.suite}' failed for {self.opt_spec} against {self.ref_spec}: "
+                + ", ".join(f"{c.metric}={fmt(c.obtained)}" for c in self.failures))
+        return f"{head}{where}\n{self.table()}{notes}{steps}"
 
 
 def _check(metric, obtained, baseline, limit, direction, source, tolerance=None) -> MetricCheck:
@@ -83,13 +92,36 @@ def _check(metric, obtained, baseline, limit, direction, source, tolerance=None)
 
 
 def check_reference(baseline: Baseline, ref_fingerprint: str, ref_spec: str) -> None:
-    expected = baseline.reference.get("fingerprint")
-    if expected != ref_fingerprint:
+    """The baseline must have been recorded for this very reference (same weights). Advice never suggests an
+    update that would overwrite the baseline of another model."""
+    expected, recorded = baseline.reference.get("fingerprint"), baseline.reference.get("spec", "?")
+    if expected == ref_fingerprint:
+        return
+    if recorded != ref_spec:
         raise BaselineError(
-            f"baseline {baseline.path} belongs to another reference model: it was recorded for "
-            f"{baseline.reference.get('spec', '?')} ({expected}), but this run's reference {ref_spec} has "
-            f"fingerprint {ref_fingerprint}. Use the baseline folder of this reference, or accept a new baseline "
-            "with --codeguard-update")
+            f"baseline {baseline.path} belongs to another reference model: it was recorded for {recorded} "
+            f"({expected}), this run's reference is {ref_spec} ({ref_fingerprint}). Both map to one baseline folder: "
+            "keep them apart with --codeguard-baseline-dir DIR or --codeguard-slot NAME. Do not accept with "
+            f"--codeguard-update here: it would overwrite {recorded}'s baseline")
+    raise BaselineError(
+        f"baseline {baseline.path} was recorded for other weights of {recorded}: fingerprint {expected}, this run's "
+        f"{ref_spec} has {ref_fingerprint}. If the reference was replaced on purpose, accept a candidate for the new "
+        "weights with --codeguard-update (this replaces the old weights' baseline); otherwise restore the reference "
+        "the baseline belongs to")
+
+
+def check_complete(baseline: Baseline, suite: str, metrics: dict[str, float]) -> None:
+    """A baseline must hold every metric its suite gates for this result (or say it is not gated): a reviewer who
+    deletes entries must not switch the gate off unnoticed."""
+    gated = {name for name in metrics if (rule := rule_for(suite, name)) is not None and rule.baselined}
+    missing = sorted(gated - set(baseline.metrics) - set(baseline.not_gated))
+    if not missing:
+        return
+    shown = ", ".join(missing[:12]) + (f" and {len(missing) - 12} more" if len(missing) > 12 else "")
+    raise BaselineError(
+        f"baseline {baseline.path} lacks {len(missing)} metric(s) that suite '{suite}' gates: {shown}. A partial "
+        "baseline would gate less than it claims: accept the candidate again with --codeguard-update to record "
+        "them, or list each under \"not_gated\" in that file with the reason")
 
 
 def check_exact_sources(result, suite: str) -> None:
@@ -144,8 +176,11 @@ def evaluate(result, suite: str, baseline: Baseline | None = None, limits: dict[
     reference and probe configuration, the gated metrics must be exact, then every check runs. The result's notes
     travel on the verdict."""
     if baseline is not None:
+        if baseline.suite != suite:
+            raise BaselineError(f"baseline {baseline.path} holds suite '{baseline.suite}', not '{suite}'")
         check_reference(baseline, result.ref.fingerprint, result.ref.spec)
         check_probe_config(baseline, result.probe_config())
+        check_complete(baseline, suite, result.gate_metrics())
     check_exact_sources(result, suite)
     verdict = gate(suite, result.gate_metrics(), baseline=baseline, limits=limits, ref_spec=result.ref.spec,
                    opt_spec=result.opt.spec)
@@ -153,16 +188,18 @@ def evaluate(result, suite: str, baseline: Baseline | None = None, limits: dict[
     return verdict
 
 
-def parse_limits(items: list[str]) -> dict[str, float]:
-    """Parses `METRIC=VALUE` items (from --codeguard-limit or the ini); direction comes from the metric."""
+def parse_limits(items: list[str], languages=()) -> dict[str, float]:
+    """Parses `METRIC=VALUE` items (from --codeguard-limit or the ini); direction comes from the metric. A name no
+    suite gates (a typo like `pkp_rel_shift.pyhton`) is an error with the nearest names, never a NaN row."""
     limits = {}
     for item in items or []:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep:
             raise ConfigError(f"limit {item!r}: expected METRIC=VALUE, e.g. js_divergence=0.01")
-        if direction_of(name) is None:
-            raise ConfigError(f"limit {item!r}: unknown metric {name!r}")
+        problem = metric_problem(name, languages)
+        if problem:
+            raise ConfigError(f"limit {item!r}: {problem}")
         try:
             number = float(value)
         except ValueError:

@@ -6,7 +6,12 @@ leaves room for harmless numeric noise. Values were calibrated on the zoo (see R
 """
 from __future__ import annotations
 
+import difflib
+import math
+import re
 from dataclasses import dataclass
+
+from codeguard.errors import ConfigError
 
 LOWER = "lower_is_better"
 HIGHER = "higher_is_better"
@@ -82,15 +87,55 @@ WORST_CASE_RULES: dict[str, MetricRule] = {
                                     "searched prefix (keywords ref gives >= 1e-3)"),
 }
 
-SUITE_RULES: dict[str, dict[str, MetricRule]] = {"cold_start": COLD_START_RULES, "keyword_mass": KEYWORD_MASS_RULES,
-                                                 "corpus_kld": CORPUS_KLD_RULES,
-                                                 "keyword_shift": KEYWORD_SHIFT_RULES,
-                                                 "pass_at_k": PASS_AT_K_RULES,
-                                                 "worst_case": WORST_CASE_RULES}
+BUILT_IN_SUITES: dict[str, dict[str, MetricRule]] = {
+    "cold_start": COLD_START_RULES, "keyword_mass": KEYWORD_MASS_RULES, "corpus_kld": CORPUS_KLD_RULES,
+    "keyword_shift": KEYWORD_SHIFT_RULES, "pass_at_k": PASS_AT_K_RULES, "worst_case": WORST_CASE_RULES}
+SUITE_RULES: dict[str, dict[str, MetricRule]] = dict(BUILT_IN_SUITES)  # plus the suites users declare
+_SUITE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def register_suite(name: str, rules: dict[str, MetricRule]) -> None:
+    """Declares a suite: the metrics it gates, each with its direction and default tolerance. A declared suite gates
+    exactly like a built-in one: `codeguard.check(result, suite=name)` stores its baseline as `<name>.json` and checks
+    every baselined metric the result has. Call it where pytest imports it first (your `conftest.py`).
+
+        register_suite("cold_start_strict", {"kl_ref_opt": MetricRule(LOWER, 0.5, 1e-4, "tighter cold start")})
+
+    Metric names may end in `.*` (per language) or `@*` (per k). Declaring a name twice with other rules, or a
+    built-in name, is an error: a suite means one thing in every baseline file that names it.
+    """
+    if not isinstance(name, str) or not _SUITE_NAME.match(name):
+        raise ConfigError(f"suite name {name!r}: use lower-case letters, digits and '_' (it names the baseline file)")
+    if not isinstance(rules, dict) or not rules:
+        raise ConfigError(f"suite {name!r}: declare at least one metric rule (a suite that gates nothing never passes)")
+    for metric, rule in rules.items():
+        if not isinstance(rule, MetricRule):
+            raise ConfigError(f"suite {name!r}, metric {metric!r}: expected a MetricRule(direction, rtol, atol, doc), "
+                              f"got {type(rule).__name__}")
+        if rule.direction not in (LOWER, HIGHER):
+            raise ConfigError(f"suite {name!r}, metric {metric!r}: direction {rule.direction!r}; expected {LOWER!r} or "
+                              f"{HIGHER!r}")
+        if not (math.isfinite(rule.rtol) and math.isfinite(rule.atol)) or rule.rtol < 0 or rule.atol < 0:
+            raise ConfigError(f"suite {name!r}, metric {metric!r}: rtol and atol must be finite and >= 0")
+    if name in SUITE_RULES and SUITE_RULES[name] != rules:
+        kind = "a built-in suite" if name in BUILT_IN_SUITES else "already declared with other rules"
+        raise ConfigError(f"suite {name!r} is {kind}; pick another name")
+    SUITE_RULES[name] = dict(rules)
+
+
+def declared_suites() -> list[str]:
+    return sorted(SUITE_RULES)
 
 
 def rules_for(suite: str) -> dict[str, MetricRule]:
-    return SUITE_RULES.get(suite, {})
+    """The rules of a declared suite; an undeclared name is an error (its baseline would gate nothing)."""
+    if suite not in SUITE_RULES:
+        near = difflib.get_close_matches(str(suite), SUITE_RULES, n=3)
+        raise ConfigError(
+            f"unknown suite {suite!r}{' (did you mean ' + ', '.join(near) + '?)' if near else ''}; declared suites: "
+            f"{', '.join(declared_suites())}. Declare your own with "
+            "codeguard.gating.rules.register_suite(name, {metric: MetricRule(direction, rtol, atol, doc)})")
+    return SUITE_RULES[suite]
 
 
 def rule_for(suite: str, metric: str) -> MetricRule | None:
@@ -111,3 +156,49 @@ def direction_of(metric: str) -> str | None:
         if rule is not None:
             return rule.direction
     return None
+
+
+def metric_problem(metric: str, languages) -> str | None:
+    """None when some declared suite gates `metric`; else what is wrong with the name, with the nearest known names.
+    A per-language name (`pkp_rel_shift.python`) needs a registry language, a per-k name (`pass@5`) a whole k >= 1:
+    a typo there would otherwise gate a metric no result has."""
+    languages = sorted(languages)
+    base, separator, qualifier = _split_qualified(metric)
+    if direction_of(metric) is not None:
+        if separator == "." and metric not in _plain_names() and qualifier not in languages:
+            return _unknown(metric, languages, f"{qualifier!r} is not a registry language")
+        if separator == "@" and metric not in _plain_names() and not (qualifier.isdigit() and int(qualifier) >= 1):
+            return _unknown(metric, languages, f"{qualifier!r} is not a whole k >= 1")
+        return None
+    return _unknown(metric, languages, "no declared suite gates it")
+
+
+def known_metric_names(languages) -> list[str]:
+    """Every gateable metric name, per-language and per-k names spelled out (for suggestions)."""
+    names = set()
+    for rules in SUITE_RULES.values():
+        for name in rules:
+            if name.endswith(".*"):
+                names.update(f"{name[:-2]}.{lang}" for lang in languages)
+            elif name.endswith("@*"):
+                names.update(f"{name[:-2]}@{k}" for k in (1, 5, 10))
+            else:
+                names.add(name)
+    return sorted(names)
+
+
+def _plain_names() -> set[str]:
+    return {name for rules in SUITE_RULES.values() for name in rules if not name.endswith(("*",))}
+
+
+def _split_qualified(metric: str) -> tuple[str, str, str]:
+    for separator in (".", "@"):
+        if separator in metric:
+            base, qualifier = metric.split(separator, 1)
+            return base, separator, qualifier
+    return metric, "", ""
+
+
+def _unknown(metric: str, languages, why: str) -> str:
+    near = difflib.get_close_matches(metric, known_metric_names(languages), n=3, cutoff=0.6)
+    return f"unknown metric {metric!r} ({why}){'; did you mean ' + ', '.join(near) + '?' if near else ''}"

@@ -31,6 +31,12 @@ class Corpus:
     files: list[CorpusFile] = field(default_factory=list)
     unknown_language: list[str] = field(default_factory=list)
     undecodable: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+
+    def skipped(self) -> dict[str, list[str]]:
+        """Files read but not used, by reason (the reports list them: a user's file must not vanish silently)."""
+        return {"unknown_language": list(self.unknown_language), "undecodable": list(self.undecodable),
+                "empty": list(self.empty)}
 
     @property
     def languages(self) -> list[str]:
@@ -61,6 +67,8 @@ def load_corpus(directory: str | Path | None = None, registry: LanguageRegistry 
             continue
         if text.strip():
             corpus.files.append(CorpusFile(path, language.id, text))
+        else:
+            corpus.empty.append(str(path.relative_to(root)))
     if not corpus.files:
         raise CorpusError(f"corpus folder {root} holds no readable source file of a registry language "
                           f"({len(corpus.unknown_language)} of unknown language, {len(corpus.undecodable)} not UTF-8)")

@@ -28,7 +28,8 @@ def pytest_addoption(parser):
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config):
-    config.addinivalue_line("markers", "codeguard: a codeguard gate test (needs --model-pair)")
+    config.addinivalue_line("markers", "codeguard(required=False): a codeguard gate test (needs --model-pair; "
+                                       "required=True: no pair is a usage error, not a skip)")
     try:
         options = resolve_options(config)
     except CodeguardError as error:
@@ -65,13 +66,27 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    """Without a model pair, codeguard's gates are skipped (the plugin may sit in a repository that runs other
+    tests), and the summary says so; where a pair is required (`codeguard_required`, or suites marked
+    `codeguard(required=True)` as the shipped ones are), that is a usage error instead."""
     session = config.stash.get(SESSION_KEY, None)
     if session is None or session.options.model_pair:
         return
+    gates = [item for item in items if CODEGUARD_FIXTURES & set(getattr(item, "fixturenames", ()))
+             or item.get_closest_marker("codeguard")]
+    requiring = [item.nodeid for item in gates
+                 if (mark := item.get_closest_marker("codeguard")) is not None and mark.kwargs.get("required")]
+    if gates and (session.options.required or requiring):
+        why = ("codeguard_required is set" if session.options.required else
+               f"{requiring[0]} requires a pair (its suite exists only to gate)")
+        raise pytest.UsageError(
+            f"codeguard: {len(gates)} gate(s) collected but no --model-pair given, and {why}: a gate that did not "
+            "run must not pass. Give --model-pair REF,OPT (or CODEGUARD_MODEL_PAIR), e.g. "
+            "--model-pair zoo:tiny-code,zoo:tiny-code@onnx-int8")
+    session.run.skipped_without_pair = len(gates)
     skip = pytest.mark.skip(reason=SKIP_REASON)
-    for item in items:
-        if CODEGUARD_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("codeguard"):
-            item.add_marker(skip)
+    for item in gates:
+        item.add_marker(skip)
 
 
 def _session(request) -> CodeguardSession:

@@ -32,6 +32,7 @@ class Options:
     report_dir: Path | None = None  # --codeguard-report: results.json, report.md, report.html
     history: Path | None = None     # --codeguard-history: the SQLite history database
     gh_summary: bool = True         # append the Markdown summary to $GITHUB_STEP_SUMMARY when it is set
+    required: bool = False          # codeguard gates collected but no pair: a usage error, not a skip
 
 
 def add_options(parser) -> None:
@@ -41,7 +42,11 @@ def add_options(parser) -> None:
                     help="reference and optimized model specs, e.g. zoo:tiny-code,zoo:tiny-code@onnx-int8 "
                          "(env CODEGUARD_MODEL_PAIR, ini codeguard_model_pair)")
     group.addoption("--codeguard-baseline-dir", dest="codeguard_baseline_dir", metavar="DIR",
-                    help="where baselines live (default: baselines/ under the rootdir)")
+                    help="where baselines live (default: baselines/ beside the pytest ini file, else in the folder "
+                         "pytest runs in)")
+    group.addoption("--codeguard-required", dest="codeguard_required", action="store_true",
+                    help="collected codeguard gates without --model-pair are an error, not skipped "
+                         "(ini codeguard_required; the shipped suites require a pair themselves)")
     group.addoption("--codeguard-slot", dest="codeguard_slot", metavar="NAME",
                     help="a named baseline slot, e.g. per deployment target (<suite>.<NAME>.json)")
     group.addoption("--codeguard-update", dest="codeguard_update", action="store_true",
@@ -67,7 +72,9 @@ def add_options(parser) -> None:
     group.addoption("--codeguard-rollouts", dest="codeguard_rollouts", type=int, default=None, metavar="N",
                     help="extended cold start: N sampled rollouts per model, reported (default 0)")
     parser.addini("codeguard_model_pair", "REF,OPT model specs", default="")
-    parser.addini("codeguard_baseline_dir", "baseline folder, relative to the rootdir", default="")
+    parser.addini("codeguard_baseline_dir", "baseline folder, relative to the ini file", default="")
+    parser.addini("codeguard_required", "codeguard gates without a model pair fail instead of skipping",
+                  type="bool", default=False)
     parser.addini("codeguard_slot", "baseline slot name", default="")
     parser.addini("codeguard_limits", "absolute limits, one METRIC=VALUE per line", type="linelist", default=[])
     parser.addini("codeguard_languages", "extra language registry files, one per line", type="linelist",
@@ -86,8 +93,8 @@ def add_options(parser) -> None:
                          "with: codeguard report --history FILE --html OUT")
     group.addoption("--codeguard-no-gh-summary", dest="codeguard_no_gh_summary", action="store_true",
                     help="do not append the Markdown summary to $GITHUB_STEP_SUMMARY (ini codeguard_gh_summary)")
-    parser.addini("codeguard_report", "report folder, relative to the rootdir", default="")
-    parser.addini("codeguard_history", "history database file, relative to the rootdir", default="")
+    parser.addini("codeguard_report", "report folder, relative to the ini file", default="")
+    parser.addini("codeguard_history", "history database file, relative to the ini file", default="")
     parser.addini("codeguard_gh_summary", "append the summary to $GITHUB_STEP_SUMMARY when set", type="bool",
                   default=True)
 
@@ -98,45 +105,69 @@ def resolve_options(config) -> Options:
         value = config.getini(name)
         return value if value not in ("", None, []) else None
 
-    model_pair = (config.getoption("codeguard_model_pair") or os.environ.get("CODEGUARD_MODEL_PAIR")
-                  or ini("codeguard_model_pair"))
-    if model_pair:
-        parse_model_pair(model_pair)  # a malformed pair is a usage error before any test runs
-    baseline_dir = config.getoption("codeguard_baseline_dir") or ini("codeguard_baseline_dir") or "baselines"
-    baseline_dir = Path(baseline_dir)
-    if not baseline_dir.is_absolute():
-        baseline_dir = Path(config.rootpath) / baseline_dir
-    limits = parse_limits(list(ini("codeguard_limits") or []) + list(config.getoption("codeguard_limits") or []))
-    registry_files = list(ini("codeguard_languages") or []) + list(config.getoption("codeguard_languages") or [])
-    registry = load_registry([Path(config.rootpath) / f if not Path(f).is_absolute() else f for f in registry_files])
+    model_pair = _model_pair(config, ini)
+    project = project_dir(config)
+    registry = load_registry([project / f for f in ini("codeguard_languages") or []]
+                             + [Path(f) for f in config.getoption("codeguard_languages") or []])
+    limits = parse_limits(list(ini("codeguard_limits") or []) + list(config.getoption("codeguard_limits") or []),
+                          registry.languages)
+    corpus = config.getoption("codeguard_corpus") or (str(project / ini("codeguard_corpus"))
+                                                      if ini("codeguard_corpus") else None)
     seed = config.getoption("codeguard_seed")
     rollouts = config.getoption("codeguard_rollouts")
     return Options(
-        model_pair=model_pair, baseline_dir=baseline_dir,
+        model_pair=model_pair, baseline_dir=_path(config.getoption("codeguard_baseline_dir"),
+                                                  ini("codeguard_baseline_dir"), project, "baselines"),
         slot=config.getoption("codeguard_slot") or ini("codeguard_slot"), limits=limits,
         update=bool(config.getoption("codeguard_update")),
         seed=int(seed if seed is not None else (ini("codeguard_seed") or 0)),
         start_token=config.getoption("codeguard_start_token") or ini("codeguard_start_token"),
         rollouts=int(rollouts if rollouts is not None else (ini("codeguard_rollouts") or 0)),
         invocation=list(config.invocation_params.args), registry=registry,
-        corpus=config.getoption("codeguard_corpus") or ini("codeguard_corpus"),
+        corpus=corpus,
         ctx=_whole_number(config.getoption("codeguard_ctx") or ini("codeguard_ctx"), "--codeguard-ctx", 2,
                           "tokens in a window"),
         problems=config.getoption("codeguard_problems") or ini("codeguard_problems"),
         samples=_whole_number(config.getoption("codeguard_samples") or ini("codeguard_samples"),
                               "--codeguard-samples", 1, "samples per problem"),
-        rootdir=Path(config.rootpath), report_dir=_report_path(config, "codeguard_report"),
-        history=_report_path(config, "codeguard_history"),
-        gh_summary=not config.getoption("codeguard_no_gh_summary") and bool(config.getini("codeguard_gh_summary")))
+        rootdir=project, report_dir=_path(config.getoption("codeguard_report"), ini("codeguard_report"), project),
+        history=_path(config.getoption("codeguard_history"), ini("codeguard_history"), project),
+        gh_summary=not config.getoption("codeguard_no_gh_summary") and bool(config.getini("codeguard_gh_summary")),
+        required=bool(config.getoption("codeguard_required") or config.getini("codeguard_required")))
 
 
-def _report_path(config, name: str) -> Path | None:
-    """The option as given (relative to the working directory), else the ini value (relative to the rootdir)."""
-    value = config.getoption(name)
+def project_dir(config) -> Path:
+    """Where the project's baselines live: the folder of pytest's ini file when there is one, else the folder
+    pytest was started in. Never pytest's rootdir guess, which an option value given with a space
+    (`--codeguard-report /abs/dir`) can move before codeguard's options are known."""
+    inipath = getattr(config, "inipath", None)
+    return Path(inipath).parent if inipath else Path(config.invocation_params.dir)
+
+
+def _path(option, ini_value, project: Path, default: str | None = None) -> Path | None:
+    """An option's path as given (relative to the folder pytest was started in, as command-line paths are), else
+    the ini value or the default, relative to the project folder."""
+    if option:
+        return Path(option).expanduser().absolute()
+    value = ini_value or default
+    return None if value is None else (project / Path(value).expanduser())
+
+
+def _model_pair(config, ini) -> str | None:
+    """--model-pair > CODEGUARD_MODEL_PAIR > ini. Given but empty (an unset CI variable expands to nothing) is a
+    usage error, not a quiet skip of every gate."""
+    for value, where in ((config.getoption("codeguard_model_pair"), "--model-pair"),
+                         (os.environ.get("CODEGUARD_MODEL_PAIR"), "CODEGUARD_MODEL_PAIR")):
+        if value is not None and not value.strip():
+            raise ConfigError(f"{where} is empty (an unset CI variable?): give REF,OPT, e.g. "
+                              "zoo:tiny-code,zoo:tiny-code@onnx-int8, or leave it out to skip codeguard's gates")
+        if value:
+            parse_model_pair(value)  # a malformed pair is a usage error before any test runs
+            return value
+    value = ini("codeguard_model_pair")
     if value:
-        return Path(value)
-    value = config.getini(name)
-    return Path(config.rootpath) / value if value else None
+        parse_model_pair(value)
+    return value
 
 
 def _whole_number(value, option: str, minimum: int, what: str) -> int | None:

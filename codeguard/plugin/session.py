@@ -4,7 +4,6 @@ The plugin module only wires pytest hooks to this object; the logic lives here a
 """
 from __future__ import annotations
 
-import difflib
 import shlex
 import time
 import warnings
@@ -13,9 +12,10 @@ from pathlib import Path
 
 from codeguard import __version__
 from codeguard.errors import BaselineError, CodeguardWarning
-from codeguard.gating.baselines import Baseline, baseline_path, load_baseline, new_baseline, write_baseline
-from codeguard.gating.gate import GateVerdict, evaluate
-from codeguard.gating.rules import rule_for
+from codeguard.gating.baselines import (Baseline, baseline_path, load_baseline, metric_changes, new_baseline,
+                                        reference_folder, write_baseline)
+from codeguard.gating.gate import GateVerdict, evaluate, gate
+from codeguard.gating.rules import rule_for, rules_for
 from codeguard.models.specs import parse_model_pair
 from codeguard.plugin.options import Options
 from codeguard.probes.result import with_overrides
@@ -40,6 +40,7 @@ class RunRecord:
     started: tuple[float, float] | None = None  # (epoch seconds, perf_counter) at session start
     worker_results: list[dict] = field(default_factory=list)
     lines: list[tuple[str, bool]] = field(default_factory=list)  # (message, is_error)
+    skipped_without_pair: int = 0  # codeguard gates collected and skipped because no pair was given
 
 
 @dataclass
@@ -57,12 +58,26 @@ class CodeguardSession:
         return parse_model_pair(self.options.model_pair)
 
     def model_pair(self) -> ModelPair:
-        """Loads both models once per process (session-scoped)."""
+        """Loads both models once per process (session-scoped), after the inputs they will be probed on passed
+        their checks (minutes of loading must not end in a bad problem file)."""
         if self._pair is None:
+            self.check_inputs()
             from codeguard.models import load_model  # torch is imported only when a gate runs
             ref_spec, opt_spec = self.specs
             self._pair = ModelPair(load_model(ref_spec), load_model(opt_spec))
         return self._pair
+
+    def check_inputs(self) -> None:
+        """The user's own corpus and problem set, checked before any model loads: a corpus must hold code in a
+        registry language, a problem set must compile and its canonical solutions must pass their own tests."""
+        # heavy: the sandbox starts workers; only a run that gates pays for it
+        from codeguard.humaneval.problems import load_problems
+        from codeguard.humaneval.validation import validate_problems
+        from codeguard.languages.corpus import load_corpus
+        if self.options.corpus:
+            load_corpus(self.options.corpus, self.options.registry)
+        if self.options.problems:
+            validate_problems(load_problems(self.options.problems))
 
     def cold_start(self, **overrides) -> object:
         # heavy: probes import torch and scipy; only a run that gates loads them
@@ -125,7 +140,7 @@ class CodeguardSession:
             self.timings[key] = time.perf_counter() - started
         return self._results[key]
 
-    def worst_case(self, suite: str = "worst_case", **overrides) -> object:
+    def worst_case(self, **overrides) -> object:
         """Hypothesis' search for the code prefix that makes opt diverge most (probes/worst_case.py).
 
         The limit a prefix must stay under is the suite's baseline limit, or --codeguard-limit METRIC=X if lower;
@@ -136,7 +151,7 @@ class CodeguardSession:
         config = with_overrides(WorstCaseConfig(seed=self.options.seed, start_token=self.options.start_token),
                                 **overrides).check()
         limits = [self.options.limits[config.metric]] if config.metric in self.options.limits else []
-        path = self.baseline_file(suite)
+        path = self.baseline_file("worst_case")
         if not self.options.update and path.exists():
             entry = load_baseline(path).metrics.get(config.metric)
             limits += [entry.limit()] if entry is not None else []
@@ -163,7 +178,9 @@ class CodeguardSession:
 
     def baseline_file(self, suite: str) -> Path:
         ref_spec, _ = self.specs
-        return baseline_path(self.options.baseline_dir, ref_spec.slug(), suite, self.options.slot)
+        rules_for(suite)  # an undeclared suite is an error before anything is read or written
+        return baseline_path(self.options.baseline_dir, reference_folder(ref_spec, self.options.rootdir), suite,
+                             self.options.slot)
 
     def update_command(self) -> str:
         args = [a for a in self.options.invocation if a != "--codeguard-update"]
@@ -184,10 +201,44 @@ class CodeguardSession:
 
     def _compare(self, result, suite: str, path: Path, baseline: Baseline | None) -> GateVerdict:
         if baseline is None:
+            candidate = self._candidate_baseline(result, suite, None)
+            table = gate(suite, result.gate_metrics(), baseline=candidate, ref_spec=result.ref.spec,
+                         opt_spec=result.opt.spec).table()
             raise BaselineError(
-                f"no baseline for suite '{suite}' at {path} (reference {result.ref.spec}). Review the "
-                f"candidate and accept it with:\n    {self.update_command()}")
-        return self._gate(result, suite, baseline)
+                f"no baseline for suite '{suite}' at {path} (reference {result.ref.spec}). This is what "
+                f"accepting {result.opt.spec} would record (each limit from the suite's default tolerance):\n"
+                f"{table}\nIf these numbers are what the reference should be held to, accept them with:\n"
+                f"    {self.update_command()}{self._legacy_hint(suite, path)}")
+        verdict = self._gate(result, suite, baseline)
+        if not verdict.passed:
+            verdict.next_steps = self.next_steps(verdict)
+        return verdict
+
+    def _legacy_hint(self, suite: str, path: Path) -> str:
+        """Baselines of a local reference used to live under its folder's last name only; say where one is."""
+        ref_spec, _ = self.specs
+        legacy = baseline_path(self.options.baseline_dir, ref_spec.slug(), suite, self.options.slot)
+        if legacy == path or not legacy.exists():
+            return ""
+        return (f"\nA baseline for this suite exists at {legacy}, where codeguard 0.1 kept baselines of every "
+                f"reference folder named {Path(ref_spec.location).name!r}: if it was accepted for {ref_spec.text}, "
+                f"move it to {path} instead")
+
+    def next_steps(self, verdict: GateVerdict) -> list[str]:
+        """What a reader of a failed gate can do: read the report, accept, or tune a tolerance (named file)."""
+        report = (f"read the report: {self.options.report_dir / 'report.html'}" if self.options.report_dir else
+                  "write a report with plots and the worst positions: add --codeguard-report DIR")
+        metric = verdict.failures[0].metric if verdict.failures else "a metric"
+        return [report,
+                f"if the change is intended, accept this candidate: {self.update_command()}"
+                + ("" if self.options.slot else " (or keep it apart with --codeguard-slot NAME)"),
+                f"if the tolerance is wrong, edit rtol/atol of {metric} in {verdict.baseline_path} (reviewed like "
+                "code; --codeguard-update keeps what you set)"]
+
+    def _candidate_baseline(self, result, suite: str, previous: Baseline | None) -> Baseline:
+        return new_baseline(suite, {"spec": result.ref.spec, "fingerprint": result.ref.fingerprint},
+                            {"spec": result.opt.spec, "fingerprint": result.opt.fingerprint},
+                            result.probe_config(), result.gate_metrics(), previous, __version__)
 
     def _limits_for(self, result, suite: str) -> dict[str, float]:
         """The probe's built-in limits, overridden by the user's; a user limit applies only to its own suite's
@@ -203,16 +254,19 @@ class CodeguardSession:
 
     def _accept(self, result, suite: str, path: Path, previous: Baseline | None) -> GateVerdict:
         """Writes the candidate's metrics as the new baseline, unless it breaks a configured absolute limit."""
+        if previous is not None and previous.reference.get("spec") not in (None, result.ref.spec):
+            raise BaselineError(
+                f"refusing to overwrite {path}: it is the baseline of reference {previous.reference.get('spec')}, "
+                f"not of {result.ref.spec}. Keep them apart with --codeguard-baseline-dir DIR or --codeguard-slot NAME")
         hard_limits = evaluate(result, suite, None, self._limits_for(result, suite))
-        if not hard_limits.passed:
+        if hard_limits.failures:
             return hard_limits
-        baseline = new_baseline(suite, {"spec": result.ref.spec, "fingerprint": result.ref.fingerprint},
-                                {"spec": result.opt.spec, "fingerprint": result.opt.fingerprint},
-                                result.probe_config(), result.gate_metrics(), previous, __version__)
-        old_text = write_baseline(path, baseline)
-        diff = "".join(difflib.unified_diff(old_text.splitlines(True), path.read_text().splitlines(True),
-                                            f"{path} (before)", str(path)))
-        self.written.append(WrittenBaseline(path, diff))
+        baseline = self._candidate_baseline(result, suite, previous)
+        if not baseline.metrics:
+            raise BaselineError(f"suite '{suite}': the result of {result.probe} has none of the metrics the suite "
+                                f"gates ({', '.join(sorted(rules_for(suite)))}); nothing to accept")
+        write_baseline(path, baseline)
+        self.written.append(WrittenBaseline(path, metric_changes(previous, baseline)))
         return self._gate(result, suite, baseline)
 
     @staticmethod

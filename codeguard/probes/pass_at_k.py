@@ -15,6 +15,7 @@ from codeguard.humaneval import generation
 from codeguard.humaneval.estimator import compare_paired, mean_pass_at_k
 from codeguard.humaneval.generation import GenerationConfig, check_prompts_fit
 from codeguard.humaneval.problems import load_problems
+from codeguard.humaneval.validation import validate_problems
 from codeguard.probes.result import ModelInfo, ProbeResult
 from codeguard.sandbox.executor import Executor, SandboxConfig
 
@@ -128,6 +129,7 @@ def run_pass_at_k(ref, opt, config: PassAtKConfig = PassAtKConfig(), problem_set
     own_executor = executor is None
     executor = executor or Executor(SandboxConfig(timeout=config.timeout, workers=config.workers))
     try:
+        validate_problems(problem_set, executor)
         samples = {name: executed_samples(model, problem_set, config, executor, progress)
                    for name, model in (("ref", ref), ("opt", opt))}
         isolation = executor.isolation

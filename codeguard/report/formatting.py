@@ -34,7 +34,10 @@ def excess_text(check: dict) -> str:
     limit, relative = check["limit"], ""
     if limit:
         share = abs(over) / abs(limit)
-        relative = f" ({share:.0%} of the limit)" if share < 10 else f" ({abs(check['obtained'] / limit):.3g}x the limit)"
+        if share >= 10:
+            relative = f" ({abs(check['obtained'] / limit):.3g}x the limit)"
+        else:  # significant digits, not whole percent: a failing check never reads "0% of the limit"
+            relative = f" ({fmt(100 * share, 2)}% of the limit)"
     return f"{'+' if over >= 0 else '-'}{fmt(abs(over), 3)}{relative}"
 
 
@@ -110,3 +113,29 @@ def flipped_problems(result: dict) -> list[dict]:
                      "ref_verdicts": [s["verdict"] for s in samples.get("ref", {}).get(task, [])],
                      "opt_verdicts": [s["verdict"] for s in samples.get("opt", {}).get(task, [])]})
     return rows
+
+
+def worst_case_top_tokens(record: dict, n: int = 5) -> tuple[list[str], list[list]]:
+    """(header, rows) of the two models' top-n next tokens after one worst-case prefix, rank by rank."""
+    ref, opt = record.get("ref_top", [])[:n], record.get("opt_top", [])[:n]
+    rows = []
+    for rank in range(max(len(ref), len(opt))):
+        r = ref[rank] if rank < len(ref) else None
+        o = opt[rank] if rank < len(opt) else None
+        rows.append([str(rank + 1), repr(r["token"]) if r else "-", fmt(r["prob"], 3) if r else "-",
+                     repr(o["token"]) if o else "-", fmt(o["prob"], 3) if o else "-"])
+    return ["rank", "ref token", "ref p", "opt token", "opt p"], rows
+
+
+def skipped_files_text(skipped: dict | None, shown: int = 10) -> str | None:
+    """'3 corpus file(s) skipped: unknown language: a.xyz; not UTF-8: b.c; empty: c.py', or None when none was."""
+    reasons = (("unknown_language", "unknown language"), ("undecodable", "not UTF-8"), ("empty", "empty"))
+    parts, total = [], 0
+    for key, label in reasons:
+        names = list((skipped or {}).get(key) or [])
+        total += len(names)
+        if names:
+            more = f" and {len(names) - shown} more" if len(names) > shown else ""
+            parts.append(f"{label}: {', '.join(names[:shown])}{more}")
+    return f"{total} corpus file(s) skipped: " + "; ".join(parts) if total else None
+

@@ -20,8 +20,10 @@ from codeguard.report.formatting import (
     fmt,
     headline,
     pair_text,
+    skipped_files_text,
     token_text,
     tolerance_text,
+    worst_case_top_tokens,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -94,7 +96,8 @@ def _corpus_kld(result: dict) -> dict:
     return {"lines": [f"Teacher-forced over the corpus (ctx {result['config'].get('ctx')}): KLD mean "
                       f"{fmt(m['kld_mean'])} ± {fmt(m['kld_stderr'])} nats; PPL ref {fmt(m['ppl_ref'])}, opt "
                       f"{fmt(m['ppl_opt'])}.",
-                      "Δp of the actual token: " + ", ".join(f"{k} {v:+.3g}" for k, v in result["delta_p"].items())],
+                      "Δp of the actual token: " + ", ".join(f"{k} {v:+.3g}" for k, v in result["delta_p"].items()),
+                      *filter(None, [skipped_files_text(result.get("skipped_files"))])],
             "plots": [plot(plots.kld_distribution, m, per_language,
                            caption="Corpus KLD distribution: quantiles per position, overall and per language")],
             "tables": [table(header, quantiles, "KLD percentiles, overall and per language"),
@@ -149,12 +152,12 @@ def _worst_case(result: dict) -> dict:
     else:
         lines.append("No prefix beyond the limit was found.")
     lines.append("Search: " + ", ".join(f"{k} {fmt(v)}" for k, v in m.items()))
-    rows = [[lang, r["value"], str(r["n_tokens"]), repr(r["text"][-80:]),
-             ", ".join(f"{t['token']!r} {fmt(t['prob'], 2)}" for t in r["ref_top"][:5]),
-             ", ".join(f"{t['token']!r} {fmt(t['prob'], 2)}" for t in r["opt_top"][:5])]
+    rows = [[lang, r["value"], str(r["n_tokens"]), repr(r["text"][-80:])]
             for lang, records in result["worst"].items() for r in records]
-    return {"lines": lines, "tables": [table(["language", "value", "tokens", "prefix (end)", "ref top-5",
-                                              "opt top-5"], rows, "worst prefixes per language")]}
+    tables = [table(["language", "value", "tokens", "prefix (end)"], rows, "worst prefixes per language")]
+    tables += [table(*worst_case_top_tokens(records[0]), f"top-5 next tokens after the worst {lang} prefix")
+               for lang, records in result["worst"].items() if records]
+    return {"lines": lines, "tables": tables}
 
 
 PROBE_SECTIONS = {"cold-start": _cold_start, "keyword-mass": _keyword_mass, "corpus-kld": _corpus_kld,

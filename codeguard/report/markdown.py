@@ -13,8 +13,10 @@ from codeguard.report.formatting import (
     fmt,
     headline,
     pair_text,
+    skipped_files_text,
     token_text,
     tolerance_text,
+    worst_case_top_tokens,
 )
 
 
@@ -118,6 +120,8 @@ def _corpus_kld(result: dict) -> list[str]:
     lines += table(["language", "positions", "KLD mean", "p99", "max", "same top", "PPL ratio"],
                    [[lang, str(int(s["positions"])), s["kld_mean"], s["kld_p99"], s["kld_max"], s["same_top_p"],
                      fmt(s["ppl_ratio"], 6)] for lang, s in m.get("per_language", {}).items()])
+    skipped = skipped_files_text(result.get("skipped_files"))
+    lines += [cell(skipped), ""] if skipped else []
     lines += ["Worst positions:", ""]
     lines += table(["KLD", "where", "context"],
                    [[w["kld"], f"{w['file']}:{w['line']}", repr(w["context"])[:100]] for w in result["worst"][:5]])
@@ -174,13 +178,16 @@ def _written(data: dict) -> list[str]:
 
 def _worst_case(result: dict) -> list[str]:
     c = result.get("counterexample")
-    lines = [f"counterexample ({c['language']}, {c['n_tokens']} tokens): {fmt(c['value'])} after `{c['text']!r}`"
-             if c else "no prefix beyond the limit found", ""]
-    return lines + table(["language", "value", "tokens", "prefix (end)", "ref top-3", "opt top-3"],
-                         [[lang, r["value"], str(r["n_tokens"]), f"`{r['text'][-60:]!r}`",
-                           ", ".join(f"{t['token']!r} {fmt(t['prob'], 2)}" for t in r["ref_top"][:3]),
-                           ", ".join(f"{t['token']!r} {fmt(t['prob'], 2)}" for t in r["opt_top"][:3])]
-                          for lang, records in result["worst"].items() for r in records])
+    lines = [f"counterexample ({c['language']}, {c['n_tokens']} tokens): {fmt(c['value'])} after "
+             f"{cell(repr(c['text']))}" if c else "no prefix beyond the limit found", ""]
+    lines += table(["language", "value", "tokens", "prefix (end)"],
+                   [[lang, r["value"], str(r["n_tokens"]), repr(r["text"][-60:])]
+                    for lang, records in result["worst"].items() for r in records])
+    for lang, records in result["worst"].items():
+        if records:
+            lines += [f"Top-5 next tokens after the worst {lang} prefix:", ""]
+            lines += table(*worst_case_top_tokens(records[0]))
+    return lines
 
 
 _PROBE_SECTIONS = {"cold-start": _cold_start, "keyword-mass": _keyword_mass, "corpus-kld": _corpus_kld,

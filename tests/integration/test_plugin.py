@@ -16,17 +16,19 @@ def _run(pytester, *args):
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", "--codeguard-baseline-dir", str(pytester.path / "bl"), *args)
 
 
-def test_without_model_pair_codeguard_tests_are_skipped_with_one_reason(pytester):
-    result = _run(pytester, "-rs")
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["codeguard 0.1.0: model-pair=none (codeguard gates skipped)*",
-                                 "SKIPPED *: codeguard: no --model-pair given"])
+def test_without_model_pair_a_shipped_suite_is_a_usage_error_not_a_green_skip(pytester):
+    result = _run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*codeguard: 1 gate(s) collected but no --model-pair given, and "
+                                 "*test_cold_start.py::test_cold_start_within_baseline requires a pair*"])
 
 
-def test_missing_baseline_fails_with_the_command_that_creates_it(pytester):
+def test_missing_baseline_fails_with_the_candidates_metrics_and_the_command_that_accepts_them(pytester):
     result = _run(pytester, "--model-pair", PAIR)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*no baseline for suite 'cold_start' at *bl/zoo-tiny-code/cold_start.json*",
+                                 "*metric*obtained*baseline*tolerance*limit*direction*verdict",
+                                 "*kl_ref_opt*rtol 1.5, atol 0.0005*",
                                  f"    pytest *--model-pair {PAIR}*--codeguard-update"])
 
 
@@ -34,7 +36,8 @@ def test_update_accepts_the_candidate_and_the_next_run_passes(pytester):
     result = _run(pytester, "--model-pair", PAIR, "--codeguard-update")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*codeguard gate summary*", "cold_start: PASSED*",
-                                 "*codeguard: wrote baseline *bl/zoo-tiny-code/cold_start.json"])
+                                 "*codeguard: wrote baseline *bl/zoo-tiny-code/cold_start.json",
+                                 "    new baseline: * metric(s) recorded"])
     stored = json.loads((pytester.path / "bl/zoo-tiny-code/cold_start.json").read_text())
     assert stored["accepted"]["spec"] == "zoo:tiny-code@onnx-int8"
     assert stored["reference"]["fingerprint"].startswith("sha256:")
@@ -52,7 +55,10 @@ def test_a_worse_candidate_fails_and_names_the_metric(pytester):
     result = _run(pytester, "--model-pair", "zoo:tiny-code,zoo:tiny-code@int4-rtn")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*codeguard gate 'cold_start' failed for zoo:tiny-code@int4-rtn against "
-                                 "zoo:tiny-code: *kl_ref_opt=*", "kl_ref_opt*FAIL"])
+                                 "zoo:tiny-code: *kl_ref_opt=*", "kl_ref_opt*FAIL", "what next:",
+                                 "  - write a report with plots and the worst positions: add --codeguard-report DIR",
+                                 "  - if the change is intended, accept this candidate: pytest *--codeguard-update*",
+                                 "  - if the tolerance is wrong, edit rtol/atol of * in *bl/zoo-tiny-code/cold_start.json*"])
 
 
 def test_corrupt_baseline_names_the_file(pytester):
@@ -72,7 +78,7 @@ def test_baseline_of_another_reference_is_an_error(pytester):
     path.write_text(json.dumps(data))
     result = _run(pytester, "--model-pair", PAIR)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*belongs to another reference model*sha256:0123*"])
+    result.stdout.fnmatch_lines(["*was recorded for other weights of zoo:tiny-code: fingerprint sha256:0123*"])
 
 
 def test_malformed_model_pair_is_a_usage_error(pytester):

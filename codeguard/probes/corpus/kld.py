@@ -113,7 +113,7 @@ class CorpusKLDAccumulator:
             **header, metrics=summarize(kld, same, p_ref, p_opt), per_language=per_language,
             delta_p=delta_p_stats(p_ref, p_opt), delta_p_ref_top=delta_p_stats(c["top_ref"], c["top_opt"]),
             worst=_worst_positions(files, kld, c["file"], c["token"]),
-            skipped_files={"unknown_language": corpus.unknown_language, "undecodable": corpus.undecodable})
+            skipped_files=corpus.skipped())
 
 
 def _worst_positions(files, kld, file_of, token_of) -> list[dict]:
