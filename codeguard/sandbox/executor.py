@@ -25,10 +25,9 @@ import time
 import warnings
 import weakref
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Protocol
 
 from codeguard.errors import CodeguardError
-from codeguard.problems import Problem
 from codeguard.sandbox.framing import FrameError, FrameTimeout, recv_frame, send_frame
 from codeguard.sandbox.isolation import resolve, worker_environment
 
@@ -39,6 +38,18 @@ PIPELINE_DEPTH = 2        # requests queued per checker, so it never waits on th
 WATCHDOG_SLACK = 30.0     # beyond the sample timeout, before a silent checker is killed (worker restarts included)
 MAX_WORKERS = 256
 SYNC = json.dumps({"op": "sync"}).encode()
+
+
+class Problem(Protocol):
+    """What the executor needs of a benchmark problem (codeguard's HumanEval Problem is one)."""
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def entry_point(self) -> str: ...
+    @property
+    def test(self) -> str: ...
 
 
 class SandboxWarning(UserWarning):
