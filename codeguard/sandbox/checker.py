@@ -133,7 +133,7 @@ class Checker:
     def __init__(self, config: dict):
         self.timeout = config["timeout"]
         uid = SANDBOX_UID_BASE + os.getpid() if config["drops_privileges"] else None
-        worker_config = {"uid": uid, "limits": config["limits"], "tmp_root": config["tmp_root"]}
+        worker_config = {"uid": uid, "limits": config["limits"], "tmp_root": config["tmp_root"], "env": config["env"]}
         self.worker = WorkerProcess(config["command_prefix"], config["env"], worker_config)
         self.tests: dict[tuple[str, str, str], CompiledTest] = {}
 

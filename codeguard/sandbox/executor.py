@@ -29,7 +29,7 @@ from typing import Iterable, Mapping, Protocol
 
 from codeguard.errors import CodeguardError
 from codeguard.sandbox.framing import FrameError, FrameTimeout, recv_frame, send_frame
-from codeguard.sandbox.isolation import resolve, worker_environment
+from codeguard.sandbox.isolation import checker_environment, resolve, worker_environment
 
 VERDICTS = ("passed", "failed", "error", "timeout", "memory", "killed", "invalid")
 
@@ -147,7 +147,7 @@ class _CheckerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "codeguard.sandbox.checker", str(theirs.fileno())],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.stderr, env=worker_environment())
+            stderr=self.stderr, env=checker_environment())
         theirs.close()
         self.sock = ours
         self.in_flight: collections.deque[int] = collections.deque()

@@ -104,13 +104,24 @@ def bwrap_arguments(tmp_mb: int) -> tuple[list[str], bool]:
     return arguments, root and readable
 
 
+# Nothing of the harness's environment (API keys, CI tokens) is passed on: checkers, workers and samples get these
+# variables and no others, whatever the harness's environment holds.
+SAMPLE_ENVIRONMENT_KEYS = ("PATH", "LANG", "HOME", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE",
+                           "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def checker_environment() -> dict[str, str]:
+    """A fixed, minimal environment: codeguard importable, one thread per numeric library, no bytecode writes to
+    a read-only tree. The checker's string hashes stay randomized (a sample cannot aim collisions at them)."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "TMPDIR": "/tmp",
+            "PYTHONPATH": str(Path(codeguard.__file__).resolve().parents[1]), "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def worker_environment() -> dict[str, str]:
-    """Fixed hash seed (set iteration order decides some outputs) and no bytecode writes to a read-only tree."""
-    env = dict(os.environ)
-    root = str(Path(codeguard.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    """The checker's environment with a fixed hash seed: set iteration order decides some samples' outputs."""
+    env = {**checker_environment(), "PYTHONHASHSEED": "0"}
+    assert sorted(env) == sorted(SAMPLE_ENVIRONMENT_KEYS)
     return env
 
 

@@ -239,6 +239,8 @@ class Worker:
 def main(argv: list[str]) -> int:
     config = json.loads(argv[1])
     control = socket.socket(fileno=config["fd"])
+    os.environ.clear()  # exactly the fixed environment (bubblewrap adds PWD): samples inherit it
+    os.environ.update(config["env"])
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # without bubblewrap nothing else ties us to the checker
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
