@@ -61,6 +61,9 @@ class WorkerProcess:
             hello = recv_frame(ours, time.monotonic() + WORKER_START_TIMEOUT)
         except (FrameTimeout, FrameError, OSError):
             hello = None
+        if hello is not None and b'"error"' in hello:
+            self.process.wait()
+            raise WorkerStartError(json.loads(hello)["error"])
         if hello is None:
             self.process.kill()
             self.process.wait()
@@ -133,7 +136,9 @@ class Checker:
     def __init__(self, config: dict):
         self.timeout = config["timeout"]
         uid = SANDBOX_UID_BASE + os.getpid() if config["drops_privileges"] else None
-        worker_config = {"uid": uid, "limits": config["limits"], "tmp_root": config["tmp_root"], "env": config["env"]}
+        worker_config = {"uid": uid, "limits": config["limits"], "tmp_root": config["tmp_root"], "env": config["env"],
+                         "scratch_mb": config["scratch_mb"], "mount_scratch": config["mount_scratch"],
+                         "seccomp": config["seccomp"]}
         self.worker = WorkerProcess(config["command_prefix"], config["env"], worker_config)
         self.tests: dict[tuple[str, str, str], CompiledTest] = {}
 
@@ -156,27 +161,28 @@ class Checker:
             check = namespace["check"]
         except Exception as error:
             return "error", f"the problem's test code fails on its own: {type(error).__name__}: {error}"
-        if not self.worker.alive():
+        for attempt in range(2):  # a worker that died cleaning up after the previous sample is not this one's fault
+            if not self.worker.alive():
+                try:
+                    self.worker.launch()
+                except WorkerStartError as error:
+                    return "error", f"sandbox: {error}"
+            ours, theirs = socket.socketpair()
             try:
-                self.worker.launch()
-            except WorkerStartError as error:
-                return "error", f"sandbox: {error}"
-        deadline = time.monotonic() + self.timeout
-        ours, theirs = socket.socketpair()
-        try:
-            started = self.worker.start(request["prompt"] + request["completion"], request["entry_point"], theirs)
-        finally:
-            theirs.close()
-        session = Session(ours, deadline, self.timeout, self.worker.finish)
-        try:
-            if not started:
-                session.finish()
-                return "killed", "the sandbox worker was gone before the sample started (it has been restarted)"
-            return self._check(session, check, test, request)
-        finally:
-            # EOF: the sample exits and the worker cleans up after it while this checker goes on; the worker
-            # finishes that cleanup (killing the sample if it is still running) before it forks the next sample.
-            ours.close()
+                handed = self.worker.start(request["prompt"] + request["completion"], request["entry_point"], theirs)
+            finally:
+                theirs.close()
+            session = Session(ours, self.timeout, self.worker.finish)
+            try:
+                if handed and session.await_start():
+                    return self._check(session, check, test, request)
+                self.worker.close()
+            finally:
+                session.stop_clock()
+                # EOF: the sample exits and the worker cleans up after it while this checker goes on; the worker
+                # finishes that cleanup (killing the sample if it is still running) before it forks the next one.
+                ours.close()
+        return "killed", "the sandbox worker could not start the sample, twice (it has been restarted)"
 
     def _check(self, session: Session, check, test: CompiledTest, request: dict) -> tuple[str, str]:
         # HumanEval/32, 38, 50 and 53 draw random inputs. Seeded from the task id, a completion could precompute

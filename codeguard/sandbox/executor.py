@@ -17,6 +17,7 @@ import json
 import math
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -28,8 +29,10 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Protocol
 
 from codeguard.errors import CodeguardError
-from codeguard.sandbox.framing import FrameError, FrameTimeout, recv_frame, send_frame
+from codeguard.sandbox.framing import HEADER, FrameError, FrameReader, FrameTimeout, recv_frame, send_frame
 from codeguard.sandbox.isolation import checker_environment, resolve, worker_environment
+from codeguard.sandbox.session import CHECK_SLACK, MAX_DETAIL
+from codeguard.sandbox.syscalls import build_filter
 
 VERDICTS = ("passed", "failed", "error", "timeout", "memory", "killed", "invalid")
 
@@ -152,7 +155,35 @@ class _CheckerProcess:
         self.sock = ours
         self.in_flight: collections.deque[int] = collections.deque()
         self.busy_since = 0.0
+        self.outbox = bytearray()  # request bytes not yet taken by the socket: the executor never blocks writing
         send_frame(ours, json.dumps(checker_config).encode())
+        ours.setblocking(False)
+
+    def queue(self, payload: bytes) -> None:
+        self.outbox += HEADER.pack(len(payload)) + payload
+        self.flush()
+
+    def flush(self) -> None:
+        """Writes what the socket takes now; a checker busy with a slow sample leaves the rest queued."""
+        try:
+            while self.outbox:
+                sent = self.sock.send(self.outbox)
+                del self.outbox[:sent]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:  # it died: reading shows EOF and it is restarted
+            self.outbox.clear()
+
+    def death_cause(self) -> tuple[str, str]:
+        """The verdict for the sample a checker was on when it died."""
+        try:
+            status = self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            status = None
+        if status == -signal.SIGALRM:
+            return "timeout", (f"the test's checks of this sample's values ran more than {CHECK_SLACK:g} s past its "
+                               "time limit (the checker was stopped)")
+        return "killed", f"the checker process died: {self.stderr_tail()}"
 
     def await_hello(self) -> None:
         try:
@@ -163,6 +194,8 @@ class _CheckerProcess:
         if "error" in message:
             self.close()
             raise SandboxError(f"the sandbox could not start: {message['error']}")
+        self.sock.setblocking(False)  # from here on: queue() and flush() write, the reader polls with deadlines
+        self.reader = FrameReader(self.sock)
 
     def stderr_tail(self) -> str:
         self.stderr.seek(0)
@@ -212,9 +245,28 @@ class Executor:
             warnings.warn(SandboxWarning(
                 f"untrusted code will run WITHOUT network or filesystem isolation: {chosen.description}"
                 f"{privileges}. Install bubblewrap (apt-get install bubblewrap) to sandbox it."), stacklevel=2)
+        # Where no cgroup bounds the sample as a whole, a sample may not create processes: its address-space
+        # limit is then the limit of the whole sample (see syscalls.py).
+        allow_processes = False
+        seccomp, seccomp_problem = build_filter(allow_processes)
+        mount_scratch = os.geteuid() == 0  # root: the worker may mount a fresh tmpfs per sample
+        weaker = [seccomp_problem] if seccomp_problem else []
+        if not mount_scratch:
+            weaker.append("scratch space is a directory per sample on a tmpfs its worker's samples share (as root "
+                          "each sample gets a tmpfs of its own)")
+        self.isolation += (f"; a fresh /tmp and /dev/shm per sample ({config.tmp_mb} MiB tmpfs each)" if mount_scratch else "") + \
+            ("; seccomp: no process creation, no namespaces or mounts, sockets AF_INET/AF_INET6 only"
+             if seccomp else "") + \
+            "; memory: address-space limit per sample (no cgroup v2; samples may not fork)" + \
+            "".join(f"; WEAKER: {text}" for text in weaker)
+        if weaker:
+            warnings.warn(SandboxWarning("the sandbox isolates less than it should here: " + "; ".join(weaker)),
+                          stacklevel=2)
         self._checker_config = {"timeout": config.timeout, "limits": config.sample_limits(),
                                 "command_prefix": list(chosen.command_prefix), "tmp_root": chosen.tmp_root,
-                                "drops_privileges": chosen.drops_privileges, "env": worker_environment()}
+                                "drops_privileges": chosen.drops_privileges, "env": worker_environment(),
+                                "scratch_mb": config.tmp_mb, "mount_scratch": mount_scratch,
+                                "seccomp": seccomp.hex() if seccomp else None}
         self.workers = min(MAX_WORKERS, config.workers or default_workers(config.pin_cpus))
         self._checkers: list[_CheckerProcess] = []
         self._finalizer = weakref.finalize(self, _close_all, self._checkers)
@@ -284,28 +336,29 @@ class Executor:
                     if not checker.in_flight:
                         checker.busy_since = time.monotonic()
                     checker.in_flight.append(index)
-                    try:
-                        send_frame(checker.sock, requests[index])
-                    except OSError:  # it died: the select below sees EOF and restarts it
-                        break
+                    checker.queue(requests[index])
             busy = [c for c in self._checkers if c.in_flight]
             wait = max(0.0, min(c.busy_since + budget for c in busy) - time.monotonic())
-            readable, _, _ = select.select([c.sock for c in busy], [], [], wait)
+            readable, _, _ = select.select([c.sock for c in busy], [c.sock for c in busy if c.outbox], [], wait)
             now = time.monotonic()
             for checker in list(self._checkers):
                 if not checker.in_flight:
                     continue
+                checker.flush()
                 if checker.sock in readable:
                     try:
-                        answer = recv_frame(checker.sock, now + 10)
+                        answer = checker.reader.read(now + 10)
                     except (FrameTimeout, FrameError, OSError):
                         answer = None
                     if answer is not None:
                         message = json.loads(answer)
-                        answers[checker.in_flight.popleft()] = (message["verdict"], message["detail"])
+                        answers[checker.in_flight.popleft()] = (message["verdict"], message["detail"][:MAX_DETAIL])
                         checker.busy_since = now
+                        while checker.in_flight and checker.reader.has_frame():  # answers read in one go
+                            message = json.loads(checker.reader.read(now + 10))
+                            answers[checker.in_flight.popleft()] = (message["verdict"], message["detail"][:MAX_DETAIL])
                         continue
-                    verdict = ("killed", f"the checker process died: {checker.stderr_tail()}")
+                    verdict = checker.death_cause()
                 elif now - checker.busy_since > budget:
                     verdict = ("timeout", f"the checker did not answer within {budget:g} s (trusted test code "
                                           "hung); it has been restarted")
@@ -325,13 +378,15 @@ class Executor:
         """
         deadline = time.monotonic() + WATCHDOG_SLACK
         for checker in self._checkers:
-            try:
-                send_frame(checker.sock, SYNC)
-            except OSError:
-                pass  # it died: the read below fails and it is restarted
+            checker.queue(SYNC)  # if it died, the read below fails and it is restarted
         for position, checker in enumerate(self._checkers):
             try:
-                reply = recv_frame(checker.sock, deadline)
+                while checker.outbox:
+                    select.select([], [checker.sock], [], max(0.0, deadline - time.monotonic()))
+                    checker.flush()
+                    if time.monotonic() > deadline:
+                        raise FrameTimeout
+                reply = checker.reader.read(deadline)
             except (FrameTimeout, FrameError, OSError):
                 reply = None
             if reply is None:  # killing the checker takes its worker's pid namespace with it

@@ -86,6 +86,8 @@ def bwrap_arguments(tmp_mb: int) -> tuple[list[str], bool]:
     paths = interpreter_paths()
     unhide, readable = unhide_arguments(paths)
     size = str(tmp_mb * MIB)
+    root = os.geteuid() == 0
+    # As root the worker also mounts a fresh /tmp and /dev/shm over these for each sample.
     arguments = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                  "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
                  "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
@@ -95,11 +97,12 @@ def bwrap_arguments(tmp_mb: int) -> tuple[list[str], bool]:
                    for arg in ("--ro-bind", str(p), str(p))],
                  "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                  "--die-with-parent", "--new-session", "--chdir", "/"]
-    root = os.geteuid() == 0
     if root:
-        # The worker keeps only what it needs to confine samples and clean up after them.
+        # The worker keeps only what it needs to confine samples and clean up after them (CAP_SYS_ADMIN: to mount
+        # each sample's tmpfs; samples lose every capability when they drop to their uid).
         arguments += ["--cap-drop", "ALL"]
-        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER"):
+        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER",
+                    "CAP_SYS_ADMIN"):
             arguments += ["--cap-add", cap]
     return arguments, root and readable
 

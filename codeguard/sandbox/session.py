@@ -21,9 +21,15 @@ import time
 
 from codeguard.sandbox import channel
 from codeguard.sandbox.framing import FrameError, FrameReader, FrameTimeout, send_frame
+from codeguard.sandbox.sample import STARTED
 
 CANDIDATE_MARK = "_codeguard_raised_by_candidate"  # set on exceptions re-raised from the candidate
 DEATH_GRACE = 0.5  # after EOF, how long a sample may take to finish exiting before the worker kills it
+START_TIMEOUT = 10.0  # for the worker to finish the previous sample's cleanup and fork this one
+# Beyond its time limit, how long the test code may still run on a sample's values before the checker process is
+# stopped by SIGALRM (its default action ends the process; the executor then gives the sample `timeout`). Test code
+# stuck in one C call (a set of colliding values) cannot be interrupted any other way.
+CHECK_SLACK = 2.0
 MAX_DETAIL = 2000  # characters of a verdict's detail (and of a candidate's exception message)
 MAX_ARGUMENTS = 300  # characters of a call's arguments recorded in a detail
 
@@ -88,8 +94,9 @@ def _sync_argument(original, updated) -> None:
 
 
 class Session:
-    def __init__(self, sock: socket.socket, deadline: float, timeout: float, finish_sample):
-        self.sock, self.deadline, self.timeout = sock, deadline, timeout
+    def __init__(self, sock: socket.socket, timeout: float, finish_sample):
+        self.sock, self.timeout = sock, timeout
+        self.deadline = time.monotonic() + START_TIMEOUT  # until the worker says the sample started
         sock.settimeout(timeout)  # sends never block past the sample's budget; reads wait for the deadline itself
         self.reader = FrameReader(sock)
         self._finish_sample = finish_sample  # grace -> the worker's report on how the process ended
@@ -101,9 +108,27 @@ class Session:
     def where(self) -> str:
         return f"call {self.calls} of the candidate" if self.calls else "the program's exec"
 
+    def await_start(self) -> bool:
+        """Waits for the worker's word that the sample is forked, and starts its clock; False if none came (the
+        worker died or hung on the previous sample's cleanup, which is not this sample's fault)."""
+        try:
+            frame = self.reader.read(self.deadline)
+        except (FrameTimeout, FrameError, OSError):
+            frame = None
+        if frame != STARTED:
+            return False
+        self.deadline = time.monotonic() + self.timeout
+        signal.setitimer(signal.ITIMER_REAL, self.timeout + CHECK_SLACK)
+        return True
+
+    @staticmethod
+    def stop_clock() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
     def finish(self, grace: float = 0.0) -> dict:
         """Ends the sample process (idempotent) and returns the worker's report."""
         if self.report is None:
+            self.stop_clock()  # the wait for the worker has its own deadline (WORKER_FINISH_SLACK)
             self.report = self._finish_sample(grace)
         return self.report
 
