@@ -32,7 +32,7 @@ from codeguard.errors import CodeguardError
 from codeguard.sandbox.framing import HEADER, FrameError, FrameReader, FrameTimeout, recv_frame, send_frame
 from codeguard.sandbox.isolation import checker_environment, resolve, worker_environment
 from codeguard.sandbox.session import CHECK_SLACK, MAX_DETAIL
-from codeguard.sandbox.syscalls import build_filter
+from codeguard.sandbox.syscalls import build_filters
 
 VERDICTS = ("passed", "failed", "error", "timeout", "memory", "killed", "invalid")
 
@@ -248,7 +248,7 @@ class Executor:
         # Where no cgroup bounds the sample as a whole, a sample may not create processes: its address-space
         # limit is then the limit of the whole sample (see syscalls.py).
         allow_processes = False
-        seccomp, seccomp_problem = build_filter(allow_processes)
+        seccomp, seccomp_problem = build_filters(allow_processes)
         mount_scratch = os.geteuid() == 0  # root: the worker may mount a fresh tmpfs per sample
         weaker = [seccomp_problem] if seccomp_problem else []
         if not mount_scratch:
@@ -266,7 +266,7 @@ class Executor:
                                 "command_prefix": list(chosen.command_prefix), "tmp_root": chosen.tmp_root,
                                 "drops_privileges": chosen.drops_privileges, "env": worker_environment(),
                                 "scratch_mb": config.tmp_mb, "mount_scratch": mount_scratch,
-                                "seccomp": seccomp.hex() if seccomp else None}
+                                "seccomp": [program.hex() for program in seccomp] if seccomp else None}
         self.workers = min(MAX_WORKERS, config.workers or default_workers(config.pin_cpus))
         self._checkers: list[_CheckerProcess] = []
         self._finalizer = weakref.finalize(self, _close_all, self._checkers)

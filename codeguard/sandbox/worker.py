@@ -210,7 +210,9 @@ class Worker:
         self.limits = config["limits"]
         self.scratch_mb = config["scratch_mb"]
         self.mount_scratch = config["mount_scratch"]  # a tmpfs per sample, or a directory cleaned up after it
-        self.seccomp = sample.SeccompProgram(bytes.fromhex(config["seccomp"])) if config["seccomp"] else None
+        # The worker's own filter is loaded once set-up is done (see main); each sample adds its short one.
+        programs = [sample.SeccompProgram(bytes.fromhex(program)) for program in config["seccomp"] or ()]
+        self.worker_seccomp, self.seccomp = programs or (None, None)
         self.tmp_root = None
         if self.mount_scratch:
             _private_mount_namespace()
@@ -307,6 +309,8 @@ def main(argv: list[str]) -> int:
     except OSError as error:  # e.g. no right to mount the scratch tmpfs: say so instead of a traceback
         send_frame(control, json.dumps({"error": f"the worker could not set up: {error}"}).encode())
         return 1
+    if worker.worker_seccomp is not None:
+        worker.worker_seccomp.load()  # inherited by every sample
     send_frame(control, json.dumps({"hello": os.getpid()}).encode())
     while True:
         exited = worker.running.pidfd if worker.running is not None else None
