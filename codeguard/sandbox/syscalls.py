@@ -15,9 +15,8 @@ worker as BPF bytes, so the worker never maps libseccomp (every library it maps 
 in two stacked filters, because each load costs the kernel time that grows with the filter's length (median per
 load here: 183 us for the 94 instructions of the whole set, 123 us for 19): the worker loads the long one once at
 start-up, after its own set-up, and every sample inherits it; each sample then loads a short one with what the
-worker itself still needs (mount and umount2 for the scratch
-space, fork for the samples). Other architectures' system call entries (the 32-bit ABI on x86-64) kill the
-process.
+worker itself still needs (mount and umount2 for the scratch space, fork for the samples). Other architectures'
+system call entries (the 32-bit ABI on x86-64) kill the process.
 """
 from __future__ import annotations
 
