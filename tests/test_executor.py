@@ -262,3 +262,54 @@ def test_execute_and_closed_executor():
     closed.close()
     with pytest.raises(SandboxError, match="this Executor is closed"):
         closed.run({}, [])
+
+
+def _fake_cgroup(directory: Path, controllers: str = "cpu memory pids") -> Path:
+    directory.mkdir()
+    (directory / "cgroup.controllers").write_text(controllers + "\n")
+    (directory / "cgroup.subtree_control").write_text("\n")
+    return directory
+
+
+def test_a_delegated_cgroup_gets_one_subtree_per_executor_and_limits_per_checker(tmp_path, monkeypatch):
+    """The file protocol of cgroup.py on a stand-in directory (the kernel's side: cgroup.controllers appears in
+    every new cgroup; here the test plays it)."""
+    from codeguard.sandbox import cgroup
+    base = _fake_cgroup(tmp_path / "delegated")
+    monkeypatch.setenv(cgroup.CGROUP_ENV, str(base))
+    real_mkdir = Path.mkdir
+    monkeypatch.setattr(Path, "mkdir", lambda self, *a, **k: (real_mkdir(self, *a, **k),
+                                                              (self / "cgroup.subtree_control").write_text("")))
+    root, problem = cgroup.delegated_root()
+    assert problem == "" and root == base / f"codeguard-{os.getpid()}"
+    assert (base / "cgroup.subtree_control").read_text() == "+memory +pids"
+    assert (root / "cgroup.subtree_control").read_text() == "+memory +pids"
+    checker = cgroup.checker_cgroup(root, memory_mb=1024, max_processes=32)
+    assert (checker / "sample" / "memory.max").read_text() == str(1024 << 20)
+    assert (checker / "sample" / "pids.max").read_text() == "32"
+    assert (checker / "sample" / "memory.oom.group").read_text() == "1"
+    assert (checker / "worker" / "cgroup.procs").read_text() == "0"  # the checker moved itself
+
+
+def test_a_cgroup_without_the_controllers_is_named(tmp_path, monkeypatch):
+    from codeguard.sandbox import cgroup
+    monkeypatch.setenv(cgroup.CGROUP_ENV, str(_fake_cgroup(tmp_path / "bare", "cpu io")))
+    root, problem = cgroup.delegated_root()
+    assert root is None and problem == f"the memory and pids controllers are not delegated to {tmp_path / 'bare'}"
+    monkeypatch.setenv(cgroup.CGROUP_ENV, str(tmp_path / "missing"))
+    assert "is not a cgroup v2 directory" in cgroup.delegated_root()[1]
+
+
+def test_without_a_cgroup_samples_may_not_fork_and_the_executor_says_so(executor):
+    from codeguard.sandbox import cgroup
+    root, problem = cgroup.delegated_root()
+    if root is not None:
+        cgroup.remove(root)
+        assert "a cgroup v2 per sample" in executor.isolation
+        pytest.skip(f"this machine delegates a cgroup v2 ({root.parent}): the fallback is not in force")
+    assert "samples may not fork" in executor.isolation
+    with pytest.warns(SandboxWarning, match=r"no cgroup v2 for samples \(.+\): samples may not fork"):
+        Executor(SandboxConfig(workers=1)).close()
+    verdict = run_one(executor, "    import os\n    os.fork()\n    return x * x\n")
+    assert (verdict.verdict, verdict.detail) == (
+        "error", "PermissionError: [Errno 1] Operation not permitted (raised by the candidate)")

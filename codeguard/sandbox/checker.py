@@ -24,7 +24,10 @@ import tempfile
 import time
 import traceback
 
+from pathlib import Path
+
 from codeguard.sandbox import channel
+from codeguard.sandbox.cgroup import checker_cgroup
 from codeguard.sandbox.framing import FrameError, FrameTimeout, recv_frame, send_frame
 from codeguard.sandbox.isolation import SANDBOX_UID_BASE
 from codeguard.sandbox.session import CANDIDATE_MARK, Proxy, SampleEnded, Session, clip
@@ -136,10 +139,16 @@ class Checker:
     def __init__(self, config: dict):
         self.timeout = config["timeout"]
         uid = SANDBOX_UID_BASE + os.getpid() if config["drops_privileges"] else None
+        cgroup, prefix = None, list(config["command_prefix"])
+        if config["cgroup_root"]:  # before the worker starts: it and its samples start in the checker's cgroup
+            cgroup = str(checker_cgroup(Path(config["cgroup_root"]), config["limits"]["memory_mb"],
+                                        config["limits"]["max_processes"]))
+            if prefix:  # bubblewrap: the cgroup directory must be writable inside
+                prefix += ["--bind", cgroup, cgroup]
         worker_config = {"uid": uid, "limits": config["limits"], "tmp_root": config["tmp_root"], "env": config["env"],
                          "scratch_mb": config["scratch_mb"], "mount_scratch": config["mount_scratch"],
-                         "seccomp": config["seccomp"]}
-        self.worker = WorkerProcess(config["command_prefix"], config["env"], worker_config)
+                         "seccomp": config["seccomp"], "cgroup": cgroup}
+        self.worker = WorkerProcess(prefix, config["env"], worker_config)
         self.tests: dict[tuple[str, str, str], CompiledTest] = {}
 
     def compiled(self, request: dict) -> CompiledTest:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Protocol
 
 from codeguard.errors import CodeguardError
+from codeguard.sandbox.cgroup import delegated_root, remove
 from codeguard.sandbox.framing import HEADER, FrameError, FrameReader, FrameTimeout, recv_frame, send_frame
 from codeguard.sandbox.isolation import checker_environment, resolve, worker_environment
 from codeguard.sandbox.session import CHECK_SLACK, MAX_DETAIL
@@ -219,9 +220,11 @@ class _CheckerProcess:
         self.close()
 
 
-def _close_all(checkers: list[_CheckerProcess]) -> None:
+def _close_all(checkers: list[_CheckerProcess], cgroup_root) -> None:
     for checker in checkers:
         checker.close()
+    if cgroup_root is not None:
+        remove(cgroup_root)
 
 
 class Executor:
@@ -245,19 +248,24 @@ class Executor:
             warnings.warn(SandboxWarning(
                 f"untrusted code will run WITHOUT network or filesystem isolation: {chosen.description}"
                 f"{privileges}. Install bubblewrap (apt-get install bubblewrap) to sandbox it."), stacklevel=2)
-        # Where no cgroup bounds the sample as a whole, a sample may not create processes: its address-space
-        # limit is then the limit of the whole sample (see syscalls.py).
-        allow_processes = False
+        # Where no cgroup bounds a sample's memory as a whole, a sample may not create processes: its address-space
+        # limit is then the limit of the whole sample (see syscalls.py, cgroup.py).
+        self._cgroup_root, cgroup_problem = delegated_root()
+        allow_processes = self._cgroup_root is not None
         seccomp, seccomp_problem = build_filters(allow_processes)
         mount_scratch = os.geteuid() == 0  # root: the worker may mount a fresh tmpfs per sample
         weaker = [seccomp_problem] if seccomp_problem else []
+        if cgroup_problem:
+            weaker.append(f"no cgroup v2 for samples ({cgroup_problem}): samples may not fork, so that the "
+                          "address-space limit bounds each one as a whole")
         if not mount_scratch:
             weaker.append("scratch space is a directory per sample on a tmpfs its worker's samples share (as root "
                           "each sample gets a tmpfs of its own)")
         self.isolation += (f"; a fresh /tmp and /dev/shm per sample ({config.tmp_mb} MiB tmpfs each)" if mount_scratch else "") + \
             ("; seccomp: no process creation, no namespaces or mounts, sockets AF_INET/AF_INET6 only"
              if seccomp else "") + \
-            "; memory: address-space limit per sample (no cgroup v2; samples may not fork)" + \
+            ("; memory: a cgroup v2 per sample (memory.max and pids.max over all its processes)" if allow_processes
+             else "; memory: address-space limit per sample (no cgroup v2; samples may not fork)") + \
             "".join(f"; WEAKER: {text}" for text in weaker)
         if weaker:
             warnings.warn(SandboxWarning("the sandbox isolates less than it should here: " + "; ".join(weaker)),
@@ -266,10 +274,11 @@ class Executor:
                                 "command_prefix": list(chosen.command_prefix), "tmp_root": chosen.tmp_root,
                                 "drops_privileges": chosen.drops_privileges, "env": worker_environment(),
                                 "scratch_mb": config.tmp_mb, "mount_scratch": mount_scratch,
-                                "seccomp": [program.hex() for program in seccomp] if seccomp else None}
+                                "seccomp": [program.hex() for program in seccomp] if seccomp else None,
+                                "cgroup_root": str(self._cgroup_root) if self._cgroup_root else None}
         self.workers = min(MAX_WORKERS, config.workers or default_workers(config.pin_cpus))
         self._checkers: list[_CheckerProcess] = []
-        self._finalizer = weakref.finalize(self, _close_all, self._checkers)
+        self._finalizer = weakref.finalize(self, _close_all, self._checkers, self._cgroup_root)
         try:
             for index in range(self.workers):
                 self._checkers.append(_CheckerProcess(self._config_for(index)))

@@ -21,7 +21,7 @@ import socket
 
 from codeguard.sandbox import channel
 from codeguard.sandbox.framing import FrameError, FrameReader, send_frame
-from codeguard.sandbox.limits import apply_rlimits, drop_privileges
+from codeguard.sandbox.limits import apply_rlimits, drop_privileges, join_sample_cgroup
 
 PROGRAM_NAME = "<sample>"
 PR_SET_PDEATHSIG = 1
@@ -98,7 +98,8 @@ def _compile(program: str):
                            "or too large to compile within the memory limit") from None
 
 
-def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict, seccomp: SeccompProgram | None) -> None:
+def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict, seccomp: SeccompProgram | None,
+             cgroup: str | None) -> None:
     os.setsid()  # own session and process group: the worker kills the group at the end
     # Without bubblewrap's pid namespace nothing else ends a sample whose worker was killed.
     _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
@@ -110,6 +111,8 @@ def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict, seccomp:
     # The worker's control socket must not be reachable: the sample could forge the worker's reports with it.
     os.closerange(3, sock_fd)
     os.closerange(sock_fd + 1, 1 << 16)
+    if cgroup is not None:  # while still privileged: the sample's processes are bounded together from here on
+        join_sample_cgroup(cgroup)
     os.chdir(workdir)
     os.environ["TMPDIR"] = workdir
     if uid is not None:
@@ -148,7 +151,7 @@ def _serve(sock: socket.socket, candidate) -> None:
 
 
 def run(sock_fd: int, workdir: str, uid: int | None, limits: dict, program: str, entry_point: str,
-        seccomp: SeccompProgram | None) -> None:
+        seccomp: SeccompProgram | None, cgroup: str | None = None) -> None:
     """Never returns: leaves through os._exit, so nothing of the worker (atexit, buffers) runs in the child.
     The program is compiled here, under the sample's limits and on its clock: compiling a hostile text can take
     gigabytes and seconds (a few KB of nested try/finally did)."""
@@ -156,7 +159,7 @@ def run(sock_fd: int, workdir: str, uid: int | None, limits: dict, program: str,
     try:
         sock = socket.socket(fileno=sock_fd)
         try:
-            _confine(sock_fd, workdir, uid, limits, seccomp)
+            _confine(sock_fd, workdir, uid, limits, seccomp, cgroup)
         except BaseException as error:
             send_frame(sock, b"S" + _describe(error))
             os._exit(1)

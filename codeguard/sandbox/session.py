@@ -145,6 +145,9 @@ class Session:
             self.end("killed", f"the sandbox worker died during {where} (it has been restarted)")
         if report.get("error"):
             self.end("error", f"sandbox: {report['error']}")
+        if report.get("oom"):
+            self.end("memory", f"the sample's processes together exceeded the memory limit (cgroup OOM kill) "
+                               f"during {where}")
         number = report.get("signal")
         if number == signal.SIGXCPU:
             self.end("timeout", f"CPU time limit exceeded (SIGXCPU) during {where}")

@@ -28,6 +28,7 @@ import time
 
 from codeguard.sandbox import sample
 from codeguard.sandbox.framing import HEADER, recv_frame_with_fds, send_frame
+from codeguard.sandbox.limits import cgroup_oom_kills
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -210,6 +211,8 @@ class Worker:
         self.limits = config["limits"]
         self.scratch_mb = config["scratch_mb"]
         self.mount_scratch = config["mount_scratch"]  # a tmpfs per sample, or a directory cleaned up after it
+        self.cgroup = config["cgroup"]  # the checker's cgroup directory, or None
+        self.oom_kills = 0
         # The worker's own filter is loaded once set-up is done (see main); each sample adds its short one.
         programs = [sample.SeccompProgram(bytes.fromhex(program)) for program in config["seccomp"] or ()]
         self.worker_seccomp, self.seccomp = programs or (None, None)
@@ -255,6 +258,8 @@ class Worker:
                 self._prepare_workdir()
             workdir, self.next_workdir = self.next_workdir, None
             # The sample's clock starts now, after the previous sample's cleanup: that is never charged to it.
+            if self.cgroup is not None:
+                self.oom_kills = cgroup_oom_kills(self.cgroup)
             os.write(sample_fd, HEADER.pack(len(sample.STARTED)) + sample.STARTED)
             pid = os.fork()
         except OSError as error:
@@ -263,7 +268,7 @@ class Worker:
             return
         if pid == 0:
             sample.run(sample_fd, workdir, self.uid, self.limits, message["program"], message["entry_point"],
-                       self.seccomp)
+                       self.seccomp, self.cgroup)
         os.close(sample_fd)  # only the sample may hold its end: its death must read as EOF to the checker
         self.running = Running(pid, workdir)
 
@@ -288,8 +293,9 @@ class Worker:
         except OSError:
             self.next_workdir = None  # start() tries again and reports the error
         code = os.waitstatus_to_exitcode(status)
+        oom = self.cgroup is not None and cgroup_oom_kills(self.cgroup) > self.oom_kills
         self.report = {"exit": code if code >= 0 else None, "signal": -code if code < 0 else None,
-                       "killed": killed, "leftovers": leftovers, "error": None}
+                       "killed": killed, "leftovers": leftovers, "error": None, "oom": oom}
         return self.report
 
 
