@@ -91,6 +91,9 @@ def bwrap_arguments(tmp_mb: int) -> tuple[list[str], bool]:
     arguments = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                  "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
                  "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
+                 # Sockets of the host's services live under /run (Docker's, D-Bus's; /var/run links there): hidden,
+                 # on top of the seccomp filter that refuses AF_UNIX sockets anyway.
+                 *([] if any(p.is_relative_to("/run") for p in paths) else ["--tmpfs", "/run"]),
                  *unhide,
                  # /tmp-hosted interpreters (a venv in /tmp) must come back after the private /tmp
                  *[arg for p in paths if p.is_relative_to("/tmp") and p != Path("/tmp")

@@ -35,3 +35,11 @@ def test_a_host_unix_listener_is_unreachable(executor, outside_dir, token, where
     assert not connected
     assert verdict.verdict == "error", verdict
     assert "PermissionError" in verdict.detail, verdict
+
+
+def test_the_hosts_run_directory_is_hidden(executor):
+    """Where the host's service sockets live (/run, /var/run): an empty tmpfs in the sandbox."""
+    require_isolation(executor)
+    verdict = run_one(executor, "    import os\n    assert os.listdir('/run') == [], os.listdir('/run')\n"
+                                "    return x + 1\n")
+    assert verdict.verdict == "passed", verdict
