@@ -313,3 +313,16 @@ def test_without_a_cgroup_samples_may_not_fork_and_the_executor_says_so(executor
     verdict = run_one(executor, "    import os\n    os.fork()\n    return x * x\n")
     assert (verdict.verdict, verdict.detail) == (
         "error", "PermissionError: [Errno 1] Operation not permitted (raised by the candidate)")
+
+
+def test_without_the_right_to_mount_scratch_is_a_directory_and_a_warning(monkeypatch):
+    """Root in a container that withholds CAP_SYS_ADMIN: the executor still starts, says so, and cleans up."""
+    from codeguard.sandbox import executor as executor_module
+    monkeypatch.setattr(executor_module, "scratch_mount_problem", lambda: "root without the right to mount (test)")
+    with pytest.warns(SandboxWarning, match=r"scratch space is a directory per sample .*\(root without the right"):
+        pool = Executor(SandboxConfig(workers=1))
+    with pool:
+        assert "a fresh /tmp and /dev/shm per sample" not in pool.isolation
+        leave = "    import os\n    for n in range(50):\n        os.makedirs(f'd{n}/e/f', exist_ok=True)\n    return x * x\n"
+        verdicts = pool.run({SQUARE.task_id: SQUARE}, [(SQUARE.task_id, n, leave) for n in range(3)])
+        assert [(v.verdict, v.detail) for v in verdicts] == [("passed", "")] * 3

@@ -31,7 +31,7 @@ from typing import Iterable, Mapping, Protocol
 from codeguard.errors import CodeguardError
 from codeguard.sandbox.cgroup import delegated_root, remove
 from codeguard.sandbox.framing import HEADER, FrameError, FrameReader, FrameTimeout, recv_frame, send_frame
-from codeguard.sandbox.isolation import checker_environment, resolve, worker_environment
+from codeguard.sandbox.isolation import checker_environment, resolve, scratch_mount_problem, worker_environment
 from codeguard.sandbox.session import CHECK_SLACK, MAX_DETAIL
 from codeguard.sandbox.syscalls import build_filters
 
@@ -253,14 +253,15 @@ class Executor:
         self._cgroup_root, cgroup_problem = delegated_root()
         allow_processes = self._cgroup_root is not None
         seccomp, seccomp_problem = build_filters(allow_processes)
-        mount_scratch = os.geteuid() == 0  # root: the worker may mount a fresh tmpfs per sample
+        mount_problem = scratch_mount_problem()  # as root, workers mount a fresh tmpfs per sample
+        mount_scratch = mount_problem is None
         weaker = [seccomp_problem] if seccomp_problem else []
         if cgroup_problem:
             weaker.append(f"no cgroup v2 for samples ({cgroup_problem}): samples may not fork, so that the "
                           "address-space limit bounds each one as a whole")
         if not mount_scratch:
-            weaker.append("scratch space is a directory per sample on a tmpfs its worker's samples share (as root "
-                          "each sample gets a tmpfs of its own)")
+            weaker.append(f"scratch space is a directory per sample on a tmpfs its worker's samples share "
+                          f"({mount_problem}; as root each sample gets a tmpfs of its own)")
         self.isolation += (f"; a fresh /tmp and /dev/shm per sample ({config.tmp_mb} MiB tmpfs each)" if mount_scratch else "") + \
             ("; seccomp: no process creation, no namespaces or mounts, sockets AF_INET/AF_INET6 only"
              if seccomp else "") + \

@@ -7,6 +7,7 @@ and only the interpreter's own trees are bound back, read-only.
 """
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import shutil
@@ -129,6 +130,22 @@ def worker_environment() -> dict[str, str]:
     env = {**checker_environment(), "PYTHONHASHSEED": "0"}
     assert sorted(env) == sorted(SAMPLE_ENVIRONMENT_KEYS)
     return env
+
+
+@functools.lru_cache(maxsize=None)
+def scratch_mount_problem() -> str | None:
+    """Why workers cannot mount a fresh tmpfs per sample here (they need root with CAP_SYS_ADMIN, which a container
+    may withhold), or None. Tried in a forked child, in a mount namespace of its own."""
+    if os.geteuid() != 0:
+        return "not root"
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid = os.fork()
+    if pid == 0:  # only libc calls, then _exit: safe in a child of a threaded process
+        ok = (libc.unshare(0x20000) == 0 and libc.mount(None, b"/", None, (1 << 14) | (1 << 18), None) == 0
+              and libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, b"size=1m") == 0)
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    return None if status == 0 else "root without the right to mount (CAP_SYS_ADMIN, seccomp of a container)"
 
 
 @functools.lru_cache(maxsize=None)
