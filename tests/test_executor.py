@@ -323,6 +323,7 @@ def test_without_the_right_to_mount_scratch_is_a_directory_and_a_warning(monkeyp
         pool = Executor(SandboxConfig(workers=1))
     with pool:
         assert "a fresh /tmp and /dev/shm per sample" not in pool.isolation
-        leave = "    import os\n    for n in range(50):\n        os.makedirs(f'd{n}/e/f', exist_ok=True)\n    return x * x\n"
+        leave = ("    import os\n    for n in range(50):\n        os.makedirs(f'd{n}/e/f', exist_ok=True)\n"
+                 "    return x * x\n")
         verdicts = pool.run({SQUARE.task_id: SQUARE}, [(SQUARE.task_id, n, leave) for n in range(3)])
         assert [(v.verdict, v.detail) for v in verdicts] == [("passed", "")] * 3

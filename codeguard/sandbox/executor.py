@@ -262,12 +262,16 @@ class Executor:
         if not mount_scratch:
             weaker.append(f"scratch space is a directory per sample on a tmpfs its worker's samples share "
                           f"({mount_problem}; as root each sample gets a tmpfs of its own)")
-        self.isolation += (f"; a fresh /tmp and /dev/shm per sample ({config.tmp_mb} MiB tmpfs each)" if mount_scratch else "") + \
-            ("; seccomp: no process creation, no namespaces or mounts, sockets AF_INET/AF_INET6 only"
-             if seccomp else "") + \
-            ("; memory: a cgroup v2 per sample (memory.max and pids.max over all its processes)" if allow_processes
-             else "; memory: address-space limit per sample (no cgroup v2; samples may not fork)") + \
-            "".join(f"; WEAKER: {text}" for text in weaker)
+        in_force = []
+        if mount_scratch:
+            in_force.append(f"a fresh /tmp and /dev/shm per sample ({config.tmp_mb} MiB tmpfs each)")
+        if seccomp:
+            in_force.append("seccomp: " + ("" if allow_processes else "no process creation, ") +
+                            "no namespaces, mounts or System V IPC, sockets AF_INET/AF_INET6 only")
+        in_force.append("memory: a cgroup v2 per sample (memory.max and pids.max over all its processes)"
+                        if allow_processes else "memory: address-space limit per sample (no cgroup v2; samples may "
+                                                "not fork)")
+        self.isolation = "; ".join([self.isolation, *in_force, *(f"WEAKER: {text}" for text in weaker)])
         if weaker:
             warnings.warn(SandboxWarning("the sandbox isolates less than it should here: " + "; ".join(weaker)),
                           stacklevel=2)

@@ -7,8 +7,8 @@ reaches the hypervisor, and a sample could build user and mount namespaces of it
 So socket() is allowed for AF_INET and AF_INET6 only (the sample's network namespace holds just `lo`); namespaces,
 mounts, io_uring (whose operations bypass seccomp, IORING_OP_SOCKET included), bpf, perf events, userfaultfd,
 keyrings, ptrace, cross-process memory access, and System V IPC and POSIX message queues (objects that outlive the
-sample in the IPC namespace its worker's samples share) are refused. Where no cgroup bounds a sample's memory as a whole,
-process creation is refused too (fork, vfork, clone without CLONE_THREAD): the sample is then one process whose
+sample in the IPC namespace its worker's samples share) are refused. Where no cgroup bounds a sample's memory as a
+whole, process creation is refused too (fork, vfork, clone without CLONE_THREAD): the sample is then one process whose
 address-space limit is the limit of the sample. Threads always work.
 
 The rules are built with libseccomp (through pyseccomp's ctypes binding) once, in the checker, and handed to the
