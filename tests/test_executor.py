@@ -327,3 +327,27 @@ def test_without_the_right_to_mount_scratch_is_a_directory_and_a_warning(monkeyp
                  "    return x * x\n")
         verdicts = pool.run({SQUARE.task_id: SQUARE}, [(SQUARE.task_id, n, leave) for n in range(3)])
         assert [(v.verdict, v.detail) for v in verdicts] == [("passed", "")] * 3
+
+
+def test_directory_cleanup_is_iterative_and_bounded(tmp_path):
+    """Without a tmpfs per sample, the worker removes what a sample left: a 1,300-deep chain made shutil.rmtree
+    raise RecursionError; more entries than the budget end the worker instead (it is restarted, not waited for)."""
+    from codeguard.sandbox.worker import CleanupTooLarge, _remove_tree
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    fd = os.open(deep, os.O_RDONLY)
+    for _ in range(1300):  # relative steps: the full path would exceed PATH_MAX
+        os.mkdir("d", dir_fd=fd)
+        (Path(f"/proc/self/fd/{fd}") / "d" / "f").write_text("x")
+        next_fd = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = next_fd
+    os.close(fd)
+    _remove_tree(str(deep))
+    assert not deep.exists()
+    wide = tmp_path / "wide"
+    wide.mkdir()
+    for n in range(50):
+        (wide / f"e{n}").mkdir()
+    with pytest.raises(CleanupTooLarge, match="more than"):
+        _remove_tree(str(wide), budget=20)
