@@ -6,9 +6,13 @@ leaves behind (double forks, setsid) is re-parented to it and killed before the 
 
 Protocol on the control socket (JSON frames; see framing.py):
   {"op": "start", "program", "entry_point"} + the sample's socket as SCM_RIGHTS  -> no reply; first ends the
-                                          previous sample if it still runs
+                                          previous sample if it still runs, then writes the start frame (G) on the
+                                          sample's socket and forks: the sample's clock starts there
   {"op": "finish", "grace": seconds}  -> {"exit": code | null, "signal": number | null, "killed": bool,
-                                          "leftovers": count, "error": text | null}
+                                          "leftovers": count, "error": text | null, "oom": bool}
+Each sample gets fresh scratch: as root a tmpfs on /tmp and on /dev/shm (bounded in bytes and inodes) mounted
+before its fork and lazily unmounted after it, so the kernel frees whatever it wrote; otherwise a directory of its
+own, removed iteratively within a budget (past it, the worker exits and its checker starts a fresh one).
 A sample whose checker is done with it gets EOF on its socket and exits; the worker reaps and cleans up after it
 at once, without a message, so the checker only sends "finish" when it needs to know how the sample ended.
 Run as `python -m codeguard.sandbox.worker '<json config>'`.
