@@ -6,8 +6,9 @@ Unix-domain socket files reachable through the read-only root (connect() needs n
 reaches the hypervisor, and a sample could build user and mount namespaces of its own to get capabilities there.
 So socket() is allowed for AF_INET and AF_INET6 only (the sample's network namespace holds just `lo`); namespaces,
 mounts, io_uring (whose operations bypass seccomp, IORING_OP_SOCKET included), bpf, perf events, userfaultfd,
-keyrings, ptrace, cross-process memory access, and System V IPC and POSIX message queues (objects that outlive the
-sample in the IPC namespace its worker's samples share) are refused. Where no cgroup bounds a sample's memory as a
+keyrings, ptrace, cross-process memory access, System V IPC and POSIX message queues (objects that outlive the
+sample in the IPC namespace its worker's samples share) and memfd files (memory outside the address space) are
+refused. Where no cgroup bounds a sample's memory as a
 whole, process creation is refused too (fork, vfork, clone without CLONE_THREAD): the sample is then one process whose
 address-space limit is the limit of the sample. Threads always work.
 
@@ -35,7 +36,9 @@ REFUSED = ("unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "move
            # IPC namespace, which all its samples share): a sample could leave memory or messages to the next.
            "shmget", "shmat", "shmctl", "shmdt", "semget", "semop", "semtimedop", "semctl", "msgget", "msgsnd",
            "msgrcv", "msgctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify",
-           "mq_getsetattr")
+           "mq_getsetattr",
+           # memfd files hold memory outside the address space (up to RLIMIT_FSIZE each, one per open fd).
+           "memfd_create", "memfd_secret")
 CLONE_THREAD = 0x00010000
 CLONE_NEW_FLAGS = (0x00000080, 0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000,
                    0x40000000)  # NEWTIME, NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET

@@ -29,6 +29,13 @@ PROBE = """    import ctypes, os, socket, threading
         managed.append("io_uring")
     if libc.mount(b"none", b"/tmp", b"tmpfs", 0, None) == 0:
         managed.append("mount")
+    try:  # memory outside the address-space limit
+        os.close(os.memfd_create("hoard"))
+        managed.append("memfd")
+    except OSError:
+        pass
+    import ctypes as still_works  # libffi's closures must not need memfd
+    still_works.CFUNCTYPE(still_works.c_int, still_works.c_int)(lambda v: v + 1)(1)
     # what honest code uses must still work
     results = []
     worker = threading.Thread(target=lambda: results.append(1))
