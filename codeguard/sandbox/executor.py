@@ -17,6 +17,7 @@ import json
 import math
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -28,17 +29,11 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Protocol
 
 from codeguard.errors import CodeguardError
-from codeguard.sandbox.framing import FrameError, FrameTimeout, recv_frame, send_frame
-from codeguard.sandbox.isolation import resolve, worker_environment
-
-
-class Problem(Protocol):
-    """What the sandbox needs of a problem (codeguard.humaneval.problems.Problem is one)."""
-
-    task_id: str
-    prompt: str
-    entry_point: str
-    test: str
+from codeguard.sandbox.cgroup import delegated_root, remove
+from codeguard.sandbox.framing import HEADER, FrameError, FrameReader, FrameTimeout, recv_frame, send_frame
+from codeguard.sandbox.isolation import checker_environment, resolve, scratch_mount_problem, worker_environment
+from codeguard.sandbox.session import CHECK_SLACK, MAX_DETAIL
+from codeguard.sandbox.syscalls import build_filters
 
 
 VERDICTS = ("passed", "failed", "error", "timeout", "memory", "killed", "invalid")
@@ -48,6 +43,18 @@ PIPELINE_DEPTH = 2        # requests queued per checker, so it never waits on th
 WATCHDOG_SLACK = 30.0     # beyond the sample timeout, before a silent checker is killed (worker restarts included)
 MAX_WORKERS = 256
 SYNC = json.dumps({"op": "sync"}).encode()
+
+
+class Problem(Protocol):
+    """What the executor needs of a benchmark problem (codeguard's HumanEval Problem is one)."""
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def entry_point(self) -> str: ...
+    @property
+    def test(self) -> str: ...
 
 
 class SandboxWarning(UserWarning):
@@ -145,12 +152,40 @@ class _CheckerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "codeguard.sandbox.checker", str(theirs.fileno())],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.stderr, env=worker_environment())
+            stderr=self.stderr, env=checker_environment())
         theirs.close()
         self.sock = ours
         self.in_flight: collections.deque[int] = collections.deque()
         self.busy_since = 0.0
+        self.outbox = bytearray()  # request bytes not yet taken by the socket: the executor never blocks writing
         send_frame(ours, json.dumps(checker_config).encode())
+        ours.setblocking(False)
+
+    def queue(self, payload: bytes) -> None:
+        self.outbox += HEADER.pack(len(payload)) + payload
+        self.flush()
+
+    def flush(self) -> None:
+        """Writes what the socket takes now; a checker busy with a slow sample leaves the rest queued."""
+        try:
+            while self.outbox:
+                sent = self.sock.send(self.outbox)
+                del self.outbox[:sent]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:  # it died: reading shows EOF and it is restarted
+            self.outbox.clear()
+
+    def death_cause(self) -> tuple[str, str]:
+        """The verdict for the sample a checker was on when it died."""
+        try:
+            status = self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            status = None
+        if status == -signal.SIGALRM:
+            return "timeout", (f"the test's checks of this sample's values ran more than {CHECK_SLACK:g} s past its "
+                               "time limit (the checker was stopped)")
+        return "killed", f"the checker process died: {self.stderr_tail()}"
 
     def await_hello(self) -> None:
         try:
@@ -161,6 +196,8 @@ class _CheckerProcess:
         if "error" in message:
             self.close()
             raise SandboxError(f"the sandbox could not start: {message['error']}")
+        self.sock.setblocking(False)  # from here on: queue() and flush() write, the reader polls with deadlines
+        self.reader = FrameReader(self.sock)
 
     def stderr_tail(self) -> str:
         self.stderr.seek(0)
@@ -184,9 +221,11 @@ class _CheckerProcess:
         self.close()
 
 
-def _close_all(checkers: list[_CheckerProcess]) -> None:
+def _close_all(checkers: list[_CheckerProcess], cgroup_root) -> None:
     for checker in checkers:
         checker.close()
+    if cgroup_root is not None:
+        remove(cgroup_root)
 
 
 class Executor:
@@ -210,12 +249,42 @@ class Executor:
             warnings.warn(SandboxWarning(
                 f"untrusted code will run WITHOUT network or filesystem isolation: {chosen.description}"
                 f"{privileges}. Install bubblewrap (apt-get install bubblewrap) to sandbox it."), stacklevel=2)
+        # Where no cgroup bounds a sample's memory as a whole, a sample may not create processes: its address-space
+        # limit is then the limit of the whole sample (see syscalls.py, cgroup.py).
+        self._cgroup_root, cgroup_problem = delegated_root()
+        allow_processes = self._cgroup_root is not None
+        seccomp, seccomp_problem = build_filters(allow_processes)
+        mount_problem = scratch_mount_problem()  # as root, workers mount a fresh tmpfs per sample
+        mount_scratch = mount_problem is None
+        weaker = [seccomp_problem] if seccomp_problem else []
+        if cgroup_problem:
+            weaker.append(f"no cgroup v2 for samples ({cgroup_problem}): samples may not fork, so that the "
+                          "address-space limit bounds each one as a whole")
+        if not mount_scratch:
+            weaker.append(f"scratch space is a directory per sample on a tmpfs its worker's samples share "
+                          f"({mount_problem}; as root each sample gets a tmpfs of its own)")
+        in_force = []
+        if mount_scratch:
+            in_force.append(f"a fresh /tmp and /dev/shm per sample ({config.tmp_mb} MiB tmpfs each)")
+        if seccomp:
+            in_force.append("seccomp: " + ("" if allow_processes else "no process creation, ") +
+                            "no namespaces, mounts or System V IPC, sockets AF_INET/AF_INET6 only")
+        in_force.append("memory: a cgroup v2 per sample (memory.max and pids.max over all its processes)"
+                        if allow_processes else "memory: address-space limit per sample (no cgroup v2; samples may "
+                                                "not fork)")
+        self.isolation = "; ".join([self.isolation, *in_force, *(f"WEAKER: {text}" for text in weaker)])
+        if weaker:
+            warnings.warn(SandboxWarning("the sandbox isolates less than it should here: " + "; ".join(weaker)),
+                          stacklevel=2)
         self._checker_config = {"timeout": config.timeout, "limits": config.sample_limits(),
                                 "command_prefix": list(chosen.command_prefix), "tmp_root": chosen.tmp_root,
-                                "drops_privileges": chosen.drops_privileges, "env": worker_environment()}
+                                "drops_privileges": chosen.drops_privileges, "env": worker_environment(),
+                                "scratch_mb": config.tmp_mb, "mount_scratch": mount_scratch,
+                                "seccomp": [program.hex() for program in seccomp] if seccomp else None,
+                                "cgroup_root": str(self._cgroup_root) if self._cgroup_root else None}
         self.workers = min(MAX_WORKERS, config.workers or default_workers(config.pin_cpus))
         self._checkers: list[_CheckerProcess] = []
-        self._finalizer = weakref.finalize(self, _close_all, self._checkers)
+        self._finalizer = weakref.finalize(self, _close_all, self._checkers, self._cgroup_root)
         try:
             for index in range(self.workers):
                 self._checkers.append(_CheckerProcess(self._config_for(index)))
@@ -282,28 +351,29 @@ class Executor:
                     if not checker.in_flight:
                         checker.busy_since = time.monotonic()
                     checker.in_flight.append(index)
-                    try:
-                        send_frame(checker.sock, requests[index])
-                    except OSError:  # it died: the select below sees EOF and restarts it
-                        break
+                    checker.queue(requests[index])
             busy = [c for c in self._checkers if c.in_flight]
             wait = max(0.0, min(c.busy_since + budget for c in busy) - time.monotonic())
-            readable, _, _ = select.select([c.sock for c in busy], [], [], wait)
+            readable, _, _ = select.select([c.sock for c in busy], [c.sock for c in busy if c.outbox], [], wait)
             now = time.monotonic()
             for checker in list(self._checkers):
                 if not checker.in_flight:
                     continue
+                checker.flush()
                 if checker.sock in readable:
                     try:
-                        answer = recv_frame(checker.sock, now + 10)
+                        answer = checker.reader.read(now + 10)
                     except (FrameTimeout, FrameError, OSError):
                         answer = None
                     if answer is not None:
                         message = json.loads(answer)
-                        answers[checker.in_flight.popleft()] = (message["verdict"], message["detail"])
+                        answers[checker.in_flight.popleft()] = (message["verdict"], message["detail"][:MAX_DETAIL])
                         checker.busy_since = now
+                        while checker.in_flight and checker.reader.has_frame():  # answers read in one go
+                            message = json.loads(checker.reader.read(now + 10))
+                            answers[checker.in_flight.popleft()] = (message["verdict"], message["detail"][:MAX_DETAIL])
                         continue
-                    verdict = ("killed", f"the checker process died: {checker.stderr_tail()}")
+                    verdict = checker.death_cause()
                 elif now - checker.busy_since > budget:
                     verdict = ("timeout", f"the checker did not answer within {budget:g} s (trusted test code "
                                           "hung); it has been restarted")
@@ -323,13 +393,15 @@ class Executor:
         """
         deadline = time.monotonic() + WATCHDOG_SLACK
         for checker in self._checkers:
-            try:
-                send_frame(checker.sock, SYNC)
-            except OSError:
-                pass  # it died: the read below fails and it is restarted
+            checker.queue(SYNC)  # if it died, the read below fails and it is restarted
         for position, checker in enumerate(self._checkers):
             try:
-                reply = recv_frame(checker.sock, deadline)
+                while checker.outbox:
+                    select.select([], [checker.sock], [], max(0.0, deadline - time.monotonic()))
+                    checker.flush()
+                    if time.monotonic() > deadline:
+                        raise FrameTimeout
+                reply = checker.reader.read(deadline)
             except (FrameTimeout, FrameError, OSError):
                 reply = None
             if reply is None:  # killing the checker takes its worker's pid namespace with it

@@ -104,6 +104,13 @@ class FrameReader:
             self.poller = select.poll()
             self.poller.register(self.fd, select.POLLIN)
 
+    def has_frame(self) -> bool:
+        """Whether a whole frame is buffered already (select() will not report it)."""
+        if len(self.buffer) < HEADER.size:
+            return False
+        (size,) = HEADER.unpack_from(self.buffer)
+        return size > self.max_size or len(self.buffer) >= HEADER.size + size
+
     def read(self, deadline: float | None = None) -> bytes | None:
         """The next frame's payload, or None at a clean end of stream."""
         while True:

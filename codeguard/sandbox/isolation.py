@@ -7,6 +7,7 @@ and only the interpreter's own trees are bound back, read-only.
 """
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import shutil
@@ -86,32 +87,65 @@ def bwrap_arguments(tmp_mb: int) -> tuple[list[str], bool]:
     paths = interpreter_paths()
     unhide, readable = unhide_arguments(paths)
     size = str(tmp_mb * MIB)
+    root = os.geteuid() == 0
+    # As root the worker also mounts a fresh /tmp and /dev/shm over these for each sample.
     arguments = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                  "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
                  "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
+                 # Sockets of the host's services live under /run (Docker's, D-Bus's; /var/run links there): hidden,
+                 # on top of the seccomp filter that refuses AF_UNIX sockets anyway.
+                 *([] if any(p.is_relative_to("/run") for p in paths) else ["--tmpfs", "/run"]),
                  *unhide,
                  # /tmp-hosted interpreters (a venv in /tmp) must come back after the private /tmp
                  *[arg for p in paths if p.is_relative_to("/tmp") and p != Path("/tmp")
                    for arg in ("--ro-bind", str(p), str(p))],
                  "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                  "--die-with-parent", "--new-session", "--chdir", "/"]
-    root = os.geteuid() == 0
     if root:
-        # The worker keeps only what it needs to confine samples and clean up after them.
+        # The worker keeps only what it needs to confine samples and clean up after them (CAP_SYS_ADMIN: to mount
+        # each sample's tmpfs; samples lose every capability when they drop to their uid).
         arguments += ["--cap-drop", "ALL"]
-        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER"):
+        for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER",
+                    "CAP_SYS_ADMIN"):
             arguments += ["--cap-add", cap]
     return arguments, root and readable
 
 
+# Nothing of the harness's environment (API keys, CI tokens) is passed on: checkers, workers and samples get these
+# variables and no others, whatever the harness's environment holds.
+SAMPLE_ENVIRONMENT_KEYS = ("PATH", "LANG", "HOME", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE",
+                           "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def checker_environment() -> dict[str, str]:
+    """A fixed, minimal environment: codeguard importable, one thread per numeric library, no bytecode writes to
+    a read-only tree. The checker's string hashes stay randomized (a sample cannot aim collisions at them)."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp", "TMPDIR": "/tmp",
+            "PYTHONPATH": str(Path(codeguard.__file__).resolve().parents[1]), "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def worker_environment() -> dict[str, str]:
-    """Fixed hash seed (set iteration order decides some outputs) and no bytecode writes to a read-only tree."""
-    env = dict(os.environ)
-    root = str(Path(codeguard.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
-               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    """The checker's environment with a fixed hash seed: set iteration order decides some samples' outputs."""
+    env = {**checker_environment(), "PYTHONHASHSEED": "0"}
+    assert sorted(env) == sorted(SAMPLE_ENVIRONMENT_KEYS)
     return env
+
+
+@functools.lru_cache(maxsize=None)
+def scratch_mount_problem() -> str | None:
+    """Why workers cannot mount a fresh tmpfs per sample here (they need root with CAP_SYS_ADMIN, which a container
+    may withhold), or None. Tried in a forked child, in a mount namespace of its own."""
+    if os.geteuid() != 0:
+        return "not root"
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid = os.fork()
+    if pid == 0:  # only libc calls, then _exit: safe in a child of a threaded process
+        ok = (libc.unshare(0x20000) == 0 and libc.mount(None, b"/", None, (1 << 14) | (1 << 18), None) == 0
+              and libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, b"size=1m") == 0)
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    return None if status == 0 else "root without the right to mount (CAP_SYS_ADMIN, seccomp of a container)"
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,4 +1,6 @@
-"""Resource limits and the privilege drop applied to a sample process before it runs untrusted code.
+"""Resource limits and the privilege drop applied to a sample process before it runs untrusted code, and the two
+steps of cgroup.py's layout that the worker and its samples take (imports only os and resource: the worker stays
+cheap to fork).
 
 Why the privilege drop: the kernel exempts root (kuid 0, even inside a user namespace) from RLIMIT_NPROC, so a
 fork bomb run as root is unbounded. A sample therefore runs as an unprivileged uid of its own, which also stops it
@@ -29,3 +31,21 @@ def drop_privileges(uid: int) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
+
+
+def join_sample_cgroup(directory: str) -> None:
+    """Moves the calling process (a freshly forked sample) into the sample cgroup."""
+    with open(os.path.join(directory, "sample", "cgroup.procs"), "w") as handle:
+        handle.write("0")
+
+
+def cgroup_oom_kills(directory: str) -> int:
+    """How many processes the sample cgroup's OOM killer has ended so far."""
+    try:
+        with open(os.path.join(directory, "sample", "memory.events")) as handle:
+            for line in handle:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0

@@ -21,18 +21,43 @@ import socket
 
 from codeguard.sandbox import channel
 from codeguard.sandbox.framing import FrameError, FrameReader, send_frame
-from codeguard.sandbox.limits import apply_rlimits, drop_privileges
+from codeguard.sandbox.limits import apply_rlimits, drop_privileges, join_sample_cgroup
 
 PROGRAM_NAME = "<sample>"
 PR_SET_PDEATHSIG = 1
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER, PR_SET_NO_NEW_PRIVS = 22, 2, 38
 # Resolved once in the worker and inherited by every fork: looking a function up through ctypes, or going through
 # signal.signal's enum conversions, touches hundreds of the worker's pages, and each first write to one of them
 # costs a sample a copy-on-write fault.
-_PRCTL = ctypes.CDLL(None).prctl
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
 _PRCTL.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
 _PRCTL.restype = ctypes.c_int
 _DEFAULT_SIGNALS = tuple(int(number) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE))
 MAX_MESSAGE = 2000
+STARTED = b"G"  # written by the worker on the sample's socket just before the fork: the sample's clock starts
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+class SeccompProgram:
+    """A BPF program (syscalls.build_filter's bytes) laid out once in the worker, loaded by each sample."""
+
+    def __init__(self, program: bytes):
+        count = len(program) // ctypes.sizeof(_SockFilter)
+        self.instructions = (_SockFilter * count).from_buffer_copy(program)
+        self.fprog = _SockFprog(count, ctypes.cast(self.instructions, ctypes.POINTER(_SockFilter)))
+        self.address = ctypes.addressof(self.fprog)
+
+    def load(self) -> None:
+        if _PRCTL(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or \
+                _PRCTL(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, self.address, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "loading the seccomp filter failed")
 
 
 def _describe(error: BaseException) -> bytes:
@@ -73,7 +98,8 @@ def _compile(program: str):
                            "or too large to compile within the memory limit") from None
 
 
-def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict) -> None:
+def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict, seccomp: SeccompProgram | None,
+             cgroup: str | None) -> None:
     os.setsid()  # own session and process group: the worker kills the group at the end
     # Without bubblewrap's pid namespace nothing else ends a sample whose worker was killed.
     _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
@@ -85,11 +111,15 @@ def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict) -> None:
     # The worker's control socket must not be reachable: the sample could forge the worker's reports with it.
     os.closerange(3, sock_fd)
     os.closerange(sock_fd + 1, 1 << 16)
+    if cgroup is not None:  # while still privileged: the sample's processes are bounded together from here on
+        join_sample_cgroup(cgroup)
     os.chdir(workdir)
     os.environ["TMPDIR"] = workdir
     if uid is not None:
         drop_privileges(uid)
     apply_rlimits(**limits)
+    if seccomp is not None:
+        seccomp.load()  # last: everything above needed calls the filter refuses
 
 
 def _serve(sock: socket.socket, candidate) -> None:
@@ -121,21 +151,22 @@ def _serve(sock: socket.socket, candidate) -> None:
 
 
 def run(sock_fd: int, workdir: str, uid: int | None, limits: dict, program: str, entry_point: str,
-        code=None) -> None:
+        seccomp: SeccompProgram | None, cgroup: str | None = None) -> None:
     """Never returns: leaves through os._exit, so nothing of the worker (atexit, buffers) runs in the child.
-    `code` is the program already compiled by the worker, or None to compile it here."""
+    The program is compiled here, under the sample's limits and on its clock: compiling a hostile text can take
+    gigabytes and seconds (a few KB of nested try/finally did)."""
     status = 0
     try:
         sock = socket.socket(fileno=sock_fd)
         try:
-            _confine(sock_fd, workdir, uid, limits)
+            _confine(sock_fd, workdir, uid, limits, seccomp, cgroup)
         except BaseException as error:
             send_frame(sock, b"S" + _describe(error))
             os._exit(1)
         namespace: dict = {}
         try:
-            if code is None:
-                code = _compile(program)
+            code = _compile(program)
+            del program
             exec(code, namespace)  # noqa: S102 - the point of the sandbox
             candidate = namespace.get(entry_point)
             if candidate is None:

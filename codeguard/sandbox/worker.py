@@ -6,9 +6,13 @@ leaves behind (double forks, setsid) is re-parented to it and killed before the 
 
 Protocol on the control socket (JSON frames; see framing.py):
   {"op": "start", "program", "entry_point"} + the sample's socket as SCM_RIGHTS  -> no reply; first ends the
-                                          previous sample if it still runs
+                                          previous sample if it still runs, then writes the start frame (G) on the
+                                          sample's socket and forks: the sample's clock starts there
   {"op": "finish", "grace": seconds}  -> {"exit": code | null, "signal": number | null, "killed": bool,
-                                          "leftovers": count, "error": text | null}
+                                          "leftovers": count, "error": text | null, "oom": bool}
+Each sample gets fresh scratch: as root a tmpfs on /tmp and on /dev/shm (bounded in bytes and inodes) mounted
+before its fork and lazily unmounted after it, so the kernel frees whatever it wrote; otherwise a directory of its
+own, removed iteratively within a budget (past it, the worker exits and its checker starts a fresh one).
 A sample whose checker is done with it gets EOF on its socket and exits; the worker reaps and cleans up after it
 at once, without a message, so the checker only sends "finish" when it needs to know how the sample ended.
 Run as `python -m codeguard.sandbox.worker '<json config>'`.
@@ -27,7 +31,8 @@ import sys
 import time
 
 from codeguard.sandbox import sample
-from codeguard.sandbox.framing import recv_frame_with_fds, send_frame
+from codeguard.sandbox.framing import HEADER, recv_frame_with_fds, send_frame
+from codeguard.sandbox.limits import cgroup_oom_kills
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -36,11 +41,11 @@ PR_SET_CHILD_SUBREAPER = 36
 # with libcrypto 16), so hashlib, fractions and statistics (one HumanEval solution imports hashlib) are left to the
 # samples that use them. For the same reason the worker itself avoids tempfile and shutil (see _remove_tree).
 PRELOADED_MODULES = ("typing", "math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string")
-# Programs up to this size are compiled here, before the fork: the compiler's allocations then land on the worker's
-# own pages instead of costing the sample ~130 copy-on-write faults (a quarter of its faults on HumanEval). Larger
-# programs, and any that fail to compile, are compiled by the sample itself, under its limits, so every error is the
-# sample's own and a huge program cannot make the worker allocate much.
-PRECOMPILE_MAX_CHARS = 64 * 1024
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE, MNT_DETACH, CLONE_NEWNS = 2, 4, 1 << 14, 1 << 18, 2, 0x20000
+SCRATCH_MOUNTS = ("/tmp", "/dev/shm")  # each sample gets fresh ones: nothing it writes outlives it
+SCRATCH_INODES = 8192  # files and directories in a sample's scratch: an inode flood stops here
+CLEANUP_MAX_ENTRIES = 20_000  # without a scratch mount: more left behind than this and the worker starts afresh
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def _make_private_dir(parent: str) -> str:
@@ -54,16 +59,43 @@ def _make_private_dir(parent: str) -> str:
             continue
 
 
-def _remove_tree(path: str) -> None:
-    """Removes a sample's directory. Most samples leave it empty, so a plain rmdir does; shutil is imported only
-    for the first sample that leaves files behind."""
+class CleanupTooLarge(Exception):
+    """A sample left more behind than the worker removes one by one: the worker exits and is started afresh."""
+
+
+def _remove_tree(path: str, budget: int = CLEANUP_MAX_ENTRIES) -> None:
+    """Removes a directory without recursion (a 1,200-deep chain made shutil.rmtree raise RecursionError) and
+    within a budget of entries (180 k empty directories outlasted the next sample's timeout). Most samples leave
+    their directory empty, so a plain rmdir does."""
     try:
         os.rmdir(path)
+        return
     except FileNotFoundError:
-        pass
+        return
     except OSError:
-        import shutil
-        shutil.rmtree(path, ignore_errors=True)
+        pass
+    stack = [path]
+    while stack:
+        top = stack[-1]
+        try:
+            entries = list(os.scandir(top))
+        except FileNotFoundError:
+            stack.pop()
+            continue
+        budget -= len(entries)
+        if budget < 0:
+            raise CleanupTooLarge(f"more than {CLEANUP_MAX_ENTRIES} entries left in {path}")
+        subdirectories = []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subdirectories.append(entry.path)
+            else:
+                os.unlink(entry.path)
+        if subdirectories:
+            stack.extend(subdirectories)
+        else:
+            os.rmdir(top)
+            stack.pop()
 
 
 def _prctl(option: int, value: int) -> None:
@@ -112,14 +144,25 @@ def _sweep_leftovers() -> int:
         time.sleep(0.0005)
 
 
-def precompile(program: str):
-    """The program's code object, or None to let the sample compile it (too long, or it does not compile)."""
-    if len(program) > PRECOMPILE_MAX_CHARS:
-        return None
-    try:
-        return compile(program, sample.PROGRAM_NAME, "exec")
-    except BaseException:  # SyntaxError, ValueError (NUL bytes), RecursionError, MemoryError: the sample's to report
-        return None
+def _mount_scratch(path: str, size_mb: int, uid: int | None) -> None:
+    """A fresh tmpfs at `path`, bounded in bytes and inodes, owned by the sample's uid: the sample's only
+    writable place. Unmounting it afterwards frees all of it at once, however the sample filled it."""
+    owner = f",uid={uid},gid={uid}" if uid is not None else ""
+    options = f"size={size_mb}m,nr_inodes={SCRATCH_INODES},mode=0700{owner}".encode()
+    if _LIBC.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
+        raise OSError(ctypes.get_errno(), f"mounting the sample's scratch tmpfs at {path} failed")
+
+
+def _unmount_scratch(path: str) -> None:
+    if _LIBC.umount2(path.encode(), MNT_DETACH) != 0:
+        raise OSError(ctypes.get_errno(), f"unmounting the sample's scratch at {path} failed")
+
+
+def _private_mount_namespace() -> None:
+    """The worker's own mount namespace, so that its per-sample mounts are seen by it and its samples only (without
+    bubblewrap they would otherwise cover the host's /tmp)."""
+    if _LIBC.unshare(CLONE_NEWNS) != 0 or _LIBC.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        raise OSError(ctypes.get_errno(), "the worker could not make a mount namespace of its own")
 
 
 class Running:
@@ -170,35 +213,58 @@ class Worker:
     def __init__(self, config: dict):
         self.uid = config["uid"]
         self.limits = config["limits"]
-        # One private directory per worker, made once; per-sample directories are numbered inside it.
-        self.tmp_root = _make_private_dir(config["tmp_root"])
-        os.chmod(self.tmp_root, 0o711)  # samples of another uid must traverse to their own directory, not list
+        self.scratch_mb = config["scratch_mb"]
+        self.mount_scratch = config["mount_scratch"]  # a tmpfs per sample, or a directory cleaned up after it
+        self.cgroup = config["cgroup"]  # the checker's cgroup directory, or None
+        self.oom_kills = 0
+        # The worker's own filter is loaded once set-up is done (see main); each sample adds its short one.
+        programs = [sample.SeccompProgram(bytes.fromhex(program)) for program in config["seccomp"] or ()]
+        self.worker_seccomp, self.seccomp = programs or (None, None)
+        self.tmp_root = None
+        if self.mount_scratch:
+            _private_mount_namespace()
+        else:  # one private directory per worker, made once; per-sample directories are numbered inside it
+            self.tmp_root = _make_private_dir(config["tmp_root"])
+            os.chmod(self.tmp_root, 0o711)  # samples of another uid must traverse to their own directory, not list
         self.samples_started = 0
         self.running: Running | None = None
         self.report: dict | None = None  # how the last sample ended, once it is cleaned up
         self.next_workdir: str | None = None
         self.start_error: str | None = None
-        self.code = None  # the last sample's code object: freed only once that sample is gone (see start)
         self._prepare_workdir()
 
     def _prepare_workdir(self) -> None:
-        """Makes the next sample's fresh directory ahead of time, while no sample process exists."""
+        """Makes the next sample's fresh directory (a fresh tmpfs) ahead of time, while no sample process exists."""
+        if self.mount_scratch:
+            workdir = SCRATCH_MOUNTS[0]
+            for path in SCRATCH_MOUNTS:
+                _mount_scratch(path, self.scratch_mb, self.uid)
+        else:
+            workdir = os.path.join(self.tmp_root, f"sample-{self.samples_started + 1}")
+            os.mkdir(workdir, 0o700)
+            if self.uid is not None:
+                os.chown(workdir, self.uid, self.uid)
         self.samples_started += 1
-        workdir = os.path.join(self.tmp_root, f"sample-{self.samples_started}")
-        os.mkdir(workdir, 0o700)
-        if self.uid is not None:
-            os.chown(workdir, self.uid, self.uid)
         self.next_workdir = workdir
+
+    def _remove_workdir(self, workdir: str) -> None:
+        if self.mount_scratch:
+            for path in reversed(SCRATCH_MOUNTS):
+                _unmount_scratch(path)
+        else:
+            _remove_tree(workdir)
 
     def start(self, message: dict, sample_fd: int) -> None:
         self.end(0.0)  # the checker has moved on: the previous sample's verdict is decided
         self.report, self.start_error = None, None
-        # Replaced (and the previous one freed) while no sample shares the worker's pages.
-        self.code = precompile(message["program"])
         try:
             if self.next_workdir is None:
                 self._prepare_workdir()
             workdir, self.next_workdir = self.next_workdir, None
+            # The sample's clock starts now, after the previous sample's cleanup: that is never charged to it.
+            if self.cgroup is not None:
+                self.oom_kills = cgroup_oom_kills(self.cgroup)
+            os.write(sample_fd, HEADER.pack(len(sample.STARTED)) + sample.STARTED)
             pid = os.fork()
         except OSError as error:
             self.start_error = f"could not start the sample process: {error}"
@@ -206,7 +272,7 @@ class Worker:
             return
         if pid == 0:
             sample.run(sample_fd, workdir, self.uid, self.limits, message["program"], message["entry_point"],
-                       self.code)
+                       self.seccomp, self.cgroup)
         os.close(sample_fd)  # only the sample may hold its end: its death must read as EOF to the checker
         self.running = Running(pid, workdir)
 
@@ -225,27 +291,36 @@ class Worker:
             status = running.kill()
         running.close()
         leftovers = _sweep_leftovers()
-        _remove_tree(running.workdir)
+        self._remove_workdir(running.workdir)  # CleanupTooLarge: the worker exits, its checker starts a fresh one
         try:
             self._prepare_workdir()
         except OSError:
             self.next_workdir = None  # start() tries again and reports the error
         code = os.waitstatus_to_exitcode(status)
+        oom = self.cgroup is not None and cgroup_oom_kills(self.cgroup) > self.oom_kills
         self.report = {"exit": code if code >= 0 else None, "signal": -code if code < 0 else None,
-                       "killed": killed, "leftovers": leftovers, "error": None}
+                       "killed": killed, "leftovers": leftovers, "error": None, "oom": oom}
         return self.report
 
 
 def main(argv: list[str]) -> int:
     config = json.loads(argv[1])
     control = socket.socket(fileno=config["fd"])
+    os.environ.clear()  # exactly the fixed environment (bubblewrap adds PWD): samples inherit it
+    os.environ.update(config["env"])
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # without bubblewrap nothing else ties us to the checker
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     for name in PRELOADED_MODULES:
         importlib.import_module(name)
     gc.freeze()  # the collector then never touches the worker's objects in a sample, sparing copy-on-write faults
-    worker = Worker(config)
+    try:
+        worker = Worker(config)
+    except OSError as error:  # e.g. no right to mount the scratch tmpfs: say so instead of a traceback
+        send_frame(control, json.dumps({"error": f"the worker could not set up: {error}"}).encode())
+        return 1
+    if worker.worker_seccomp is not None:
+        worker.worker_seccomp.load()  # inherited by every sample
     send_frame(control, json.dumps({"hello": os.getpid()}).encode())
     while True:
         exited = worker.running.pidfd if worker.running is not None else None
@@ -257,7 +332,10 @@ def main(argv: list[str]) -> int:
         payload, fds = recv_frame_with_fds(control)
         if payload is None:
             worker.end(0.0)
-            _remove_tree(worker.tmp_root)
+            if worker.next_workdir is not None:
+                worker._remove_workdir(worker.next_workdir)
+            if worker.tmp_root is not None:
+                _remove_tree(worker.tmp_root)
             return 0
         message = json.loads(payload)
         if message["op"] == "start":

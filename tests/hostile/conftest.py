@@ -88,3 +88,8 @@ def outside_dir(token):
     for child in directory.iterdir():
         child.unlink()
     directory.rmdir()
+
+
+def samples_may_fork(executor) -> bool:
+    """Whether samples may create processes: only where a cgroup bounds their memory as a whole (syscalls.py)."""
+    return "samples may not fork" not in executor.isolation

