@@ -1,6 +1,6 @@
 """Assertion helpers for users' own tests: they raise AssertionError with a metric table.
 
-    from codeguard import assert_divergence, run_cold_start
+    from codeguard import assert_divergence, assert_metrics, run_cold_start, run_keyword_mass
     assert_divergence(run_cold_start(ref, opt), max_js=0.01, max_kl=0.05)
     assert_metrics(run_keyword_mass(ref, opt), "pkp_rel_shift.python <= 0.05", suite="python_keywords")
 """
