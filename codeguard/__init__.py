@@ -14,6 +14,7 @@ _EXPORTS = {
     "run_cold_start": "codeguard.probes.cold_start", "ColdStartConfig": "codeguard.probes.cold_start",
     "ColdStartResult": "codeguard.probes.cold_start", "assert_divergence": "codeguard.gating.assertions",
     "assert_gate": "codeguard.gating.assertions", "assert_within_baseline": "codeguard.gating.assertions",
+    "assert_metrics": "codeguard.gating.assertions", "run_keyword_mass": "codeguard.probes.keyword_mass",
     "parse_spec": "codeguard.models.specs", "parse_model_pair": "codeguard.models.specs",
 }
 __all__ = ["__version__", *_EXPORTS]

@@ -1,5 +1,5 @@
-"""Helpers the tests share: the repository root, ways to tamper with model folders, copying a shipped suite into a
-pytester project, and llama-cpp-python's own OpenAI-compatible server (`python -m llama_cpp.server`) on a free
+"""Helpers the tests share: the repository root, ways to tamper with model folders, the README's code blocks, copying
+a shipped suite into a pytester project, and llama-cpp-python's own OpenAI-compatible server (`python -m llama_cpp.server`) on a free
 loopback port for the served-model tests (started on a .gguf file, waited for, stopped when the block ends)."""
 from __future__ import annotations
 
@@ -23,6 +23,18 @@ def set_bos(model_dir: Path, token: str) -> None:
     config = json.loads(config_path.read_text())
     config["bos_token"] = token
     config_path.write_text(json.dumps(config))
+
+
+def readme_code_block(heading: str, language: str) -> str:
+    """The first fenced ```language block of the README section `heading` (a `## ` line, up to the next one), so a
+    test runs the README's words as written."""
+    text = (REPO / "README.md").read_text()
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    section = text[start:end if end != -1 else len(text)]
+    fence = f"\n```{language}\n"
+    begin = section.index(fence) + len(fence)
+    return section[begin:section.index("\n```", begin) + 1]
 
 
 def write_suite(pytester) -> None:

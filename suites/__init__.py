@@ -1,0 +1,1 @@
+"""The ready-made gate suites; installed as `codeguard.suites` (`pytest --pyargs codeguard.suites --model-pair REF,OPT`)."""
