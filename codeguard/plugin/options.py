@@ -150,7 +150,7 @@ def _path(option, ini_value, project: Path, default: str | None = None) -> Path 
     if option:
         return Path(option).expanduser().absolute()
     value = ini_value or default
-    return None if value is None else (project / Path(value).expanduser())
+    return None if value is None else Path(os.path.normpath(project / Path(value).expanduser()))
 
 
 def _model_pair(config, ini) -> str | None:
