@@ -76,7 +76,7 @@ def pytest_collection_modifyitems(config, items):
              or item.get_closest_marker("codeguard")]
     requiring = [item.nodeid for item in gates
                  if (mark := item.get_closest_marker("codeguard")) is not None and mark.kwargs.get("required")]
-    if gates and (session.options.required or requiring):
+    if gates and (session.options.required or requiring) and not config.option.collectonly:  # listing runs nothing
         why = ("codeguard_required is set" if session.options.required else
                f"{requiring[0]} requires a pair (its suite exists only to gate)")
         raise pytest.UsageError(
