@@ -273,50 +273,16 @@ def run_study(ref_spec: str, variant_specs: list[str], config: StudyConfig = Stu
 
     try:
         ref, load_s = bar.step(ref_spec, "load", lambda: load_model(ref_spec))
-        ref_start, ref_source = ref.start_ids(config.start_token)
-        reference = entry_of(ref, "reference", ref_start, ref_source, ref_spec)
+        reference = entry_of(ref, "reference", *ref.start_ids(config.start_token), ref_spec)
         reference.wall_s["load"] = load_s
         if pass_at_k is not None:
             pass_at_k.ref_samples, reference.wall_s["pass-at-k"] = bar.step(ref_spec, "pass@k samples",
                                                                             lambda: pass_at_k.samples(ref))
         variants = []
         for spec in variant_specs:
-            model, load_s = bar.step(spec, "load", lambda: load_model(spec))
-            reason = comparability(ref, model, config.start_token)
-            if reason is None:
-                start_ids, source = ref_start, ref_source
-            else:
-                try:
-                    start_ids, source = model.start_ids(config.start_token)
-                except ProbeInputError as error:
-                    start_ids, source = None, None
-                    reason += f"; own aggregates not computed either: {error}"
-            entry = entry_of(model, "variant", start_ids, source, spec)
-            entry.wall_s["load"] = load_s
-            entry.comparable = reason is None
-            if reason is not None:
-                entry.not_applicable = {probe: reason for probe in COMPARATIVE}
-                bar.skip(spec, "comparison", 2 + (start_ids is None))
-            else:
-                _compare(bar, entry, ref, model, reference.aggregates, config, corpus, registry)
-            if pass_at_k is not None:
-                try:
-                    entry.results["pass-at-k"], entry.wall_s["pass-at-k"] = bar.step(
-                        spec, "pass@k", lambda: pass_at_k.compare(ref, model))
-                except CodeguardError as error:
-                    entry.not_applicable["pass-at-k"] = str(error)
-            entry.summary = summary_metrics(entry)
-            variants.append(entry)
-            del model
+            variants.append(_variant(spec, ref, reference, entry_of, bar, pass_at_k, config, corpus, registry))
             gc.collect()  # the next variant loads into the memory this one held
-        first_corpus = next((v.results["corpus-kld"] for v in variants if "corpus-kld" in v.results), None)
-        reference.summary = summary_metrics(reference)
-        if first_corpus is not None:
-            reference.summary["ppl"] = first_corpus["metrics"]["ppl_ref"]
-        first_pass = next((v.results["pass-at-k"] for v in variants if "pass-at-k" in v.results), None)
-        for name, value in (first_pass or {}).get("metrics", {}).items():
-            if name.startswith("ref_pass@"):
-                reference.summary[name.removeprefix("ref_")] = value
+        _summarize_reference(reference, variants)
     finally:
         bar.close()
         if pass_at_k is not None:
@@ -328,6 +294,48 @@ def run_study(ref_spec: str, variant_specs: list[str], config: StudyConfig = Stu
                    "unknown_language": corpus.unknown_language, "undecodable": corpus.undecodable}
     return StudyResult(config=config, reference=reference, variants=variants, tokenizers=list(tokenizers.values()),
                        corpus=corpus_info, run=run)
+
+
+def _variant(spec, ref, reference, entry_of, bar, pass_at_k, config, corpus, registry) -> ModelEntry:
+    """Loads one variant and measures it against the reference (or says why it cannot be compared)."""
+    model, load_s = bar.step(spec, "load", lambda: load_model(spec))
+    reason = comparability(ref, model, config.start_token)
+    if reason is None:
+        start_ids, source = reference.start_ids, reference.start_source
+    else:
+        try:
+            start_ids, source = model.start_ids(config.start_token)
+        except ProbeInputError as error:
+            start_ids, source = None, None
+            reason += f"; own aggregates not computed either: {error}"
+    entry = entry_of(model, "variant", start_ids, source, spec)
+    entry.wall_s["load"] = load_s
+    entry.comparable = reason is None
+    if reason is not None:
+        entry.not_applicable = {probe: reason for probe in COMPARATIVE}
+        bar.skip(spec, "comparison", 2 + (start_ids is None))
+    else:
+        _compare(bar, entry, ref, model, reference.aggregates, config, corpus, registry)
+    if pass_at_k is not None:
+        try:
+            entry.results["pass-at-k"], entry.wall_s["pass-at-k"] = bar.step(
+                spec, "pass@k", lambda: pass_at_k.compare(ref, model))
+        except CodeguardError as error:
+            entry.not_applicable["pass-at-k"] = str(error)
+    entry.summary = summary_metrics(entry)
+    return entry
+
+
+def _summarize_reference(reference: ModelEntry, variants: list[ModelEntry]) -> None:
+    """The reference's own figures that only a comparison measures (its perplexity, its pass@k)."""
+    first_corpus = next((v.results["corpus-kld"] for v in variants if "corpus-kld" in v.results), None)
+    reference.summary = summary_metrics(reference)
+    if first_corpus is not None:
+        reference.summary["ppl"] = first_corpus["metrics"]["ppl_ref"]
+    first_pass = next((v.results["pass-at-k"] for v in variants if "pass-at-k" in v.results), None)
+    for name, value in (first_pass or {}).get("metrics", {}).items():
+        if name.startswith("ref_pass@"):
+            reference.summary[name.removeprefix("ref_")] = value
 
 
 def _compare(bar, entry, ref, model, ref_aggregates, config, corpus, registry) -> None:

@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, settings, target
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import HypothesisWarning
 from scipy.special import rel_entr
 
 from codeguard.atomic_files import write_json_atomically
@@ -268,11 +271,6 @@ def run_worst_case(ref, opt, config: WorstCaseConfig = WorstCaseConfig(), *, lim
     `database`: a folder (the project's rootdir) under which the pair's example database lives; None runs
     without one. Without `limit` the search only maximises (e.g. to accept a baseline); nothing is shrunk.
     """
-    from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, settings, target
-    from hypothesis.database import DirectoryBasedExampleDatabase
-    from hypothesis.errors import HypothesisWarning
-
-
     config.check()
     limit = check_limit(limit)
     registry = registry or load_registry()
@@ -296,7 +294,33 @@ def run_worst_case(ref, opt, config: WorstCaseConfig = WorstCaseConfig(), *, lim
 
     store = CounterexampleStore(db_path) if db_path is not None else None
     stored = store.load() if store is not None else []
+    test = _hypothesis_search(evaluator, strategy, config, limit, stored, db_path)
+    started = time.perf_counter()
+    counterexample = None
+    try:
+        with warnings.catch_warnings():
+            # hypothesis measures the repr of our (large, registry-holding) strategies when it reports
+            warnings.filterwarnings("ignore", message="Generating overly large repr", category=HypothesisWarning)
+            with independent_of_loaded_modules():  # one seed, one search, whatever ran before in this process
+                test()
+    except PrefixExceedsLimit as error:
+        counterexample = error.record
+        if store is not None:
+            store.save(error.prefix)
+    seconds = time.perf_counter() - started
+    if store is not None and limit is not None:
+        for prefix in stored:  # fixed since: a stored counterexample now under the limit is forgotten
+            record = evaluator.cache.get((prefix.language, prefix.ids))
+            if record is not None and record["value"] <= limit:
+                store.delete(prefix)
+    return _result(ref, opt, config, start_ids, start_source, evaluator, limit, counterexample,
+                   bool(stored and evaluator.first_example_failed), db_path, language_ids, seconds)
 
+
+def _hypothesis_search(evaluator, strategy, config: WorstCaseConfig, limit: float | None, stored: list, db_path):
+    """The hypothesis test that drives the search: it targets the batch's worst value and raises
+    PrefixExceedsLimit on the first prefix beyond `limit` (hypothesis then shrinks it); stored counterexamples
+    run first."""
     def search(batch):
         records = [(p, r) for p, r in zip(batch, evaluator.evaluate(batch)) if r is not None]
         if not records:
@@ -327,26 +351,7 @@ def run_worst_case(ref, opt, config: WorstCaseConfig = WorstCaseConfig(), *, lim
     if config.seed is not None and not config.derandomize:
         test = seed(config.seed)(test)
 
-    started = time.perf_counter()
-    counterexample = None
-    try:
-        with warnings.catch_warnings():
-            # hypothesis measures the repr of our (large, registry-holding) strategies when it reports
-            warnings.filterwarnings("ignore", message="Generating overly large repr", category=HypothesisWarning)
-            with independent_of_loaded_modules():  # one seed, one search, whatever ran before in this process
-                test()
-    except PrefixExceedsLimit as error:
-        counterexample = error.record
-        if store is not None:
-            store.save(error.prefix)
-    seconds = time.perf_counter() - started
-    if store is not None and limit is not None:
-        for prefix in stored:  # fixed since: a stored counterexample now under the limit is forgotten
-            record = evaluator.cache.get((prefix.language, prefix.ids))
-            if record is not None and record["value"] <= limit:
-                store.delete(prefix)
-    return _result(ref, opt, config, start_ids, start_source, evaluator, limit, counterexample,
-                   bool(stored and evaluator.first_example_failed), db_path, language_ids, seconds)
+    return test
 
 
 def _result(ref, opt, config, start_ids, start_source, evaluator, limit, counterexample, replayed, db_path,
