@@ -137,9 +137,11 @@ def resolve_options(config) -> Options:
 
 
 def project_dir(config) -> Path:
-    """Where the project's baselines live: the folder of pytest's ini file when there is one, else the folder
-    pytest was started in. Never pytest's rootdir guess, which an option value given with a space
-    (`--codeguard-report /abs/dir`) can move before codeguard's options are known."""
+    """Where the project's baselines live: `--rootdir` when given, else the folder of pytest's ini file when there
+    is one, else the folder pytest was started in. Never pytest's rootdir guess, which an option value given with a
+    space (`--codeguard-report /abs/dir`) can move before codeguard's options are known."""
+    if getattr(config.option, "rootdir", None):  # --rootdir given: the user said where the project is
+        return Path(config.rootpath)
     inipath = getattr(config, "inipath", None)
     return Path(inipath).parent if inipath else Path(config.invocation_params.dir)
 
