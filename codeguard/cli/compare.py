@@ -66,15 +66,22 @@ def _compare_pass_at_k(args) -> int:
     return 0
 
 
-def _compare_keyword_shift(args) -> int:
+def _corpus_inputs(args):
+    """(registry, corpus, ref, opt, config) of a teacher-forced probe; the corpus is read before models load."""
     # heavy: torch loads when the command runs, not for `codeguard --help`
     from codeguard.models import load_model
-    from codeguard.probes.corpus.runner import run_keyword_shift
     from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
     registry = load_registry(args.registry)
     corpus = load_corpus(args.corpus, registry)
     ref, opt = load_model(args.ref), load_model(args.opt)
-    config = TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token)
+    return registry, corpus, ref, opt, TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus,
+                                                           start_token=args.start_token)
+
+
+def _compare_keyword_shift(args) -> int:
+    # heavy: torch loads when the command runs, not for `codeguard --help`
+    from codeguard.probes.corpus.runner import run_keyword_shift
+    registry, corpus, ref, opt, config = _corpus_inputs(args)
     result = run_keyword_shift(ref, opt, config, corpus=corpus, registry=registry)
     o = result.overall
     lines = [f"probe: keyword-shift   ref: {result.ref.spec}   opt: {result.opt.spec}   ctx: {result.config.ctx}",
@@ -95,13 +102,8 @@ def _compare_keyword_shift(args) -> int:
 
 def _compare_corpus(args) -> int:
     # heavy: torch loads when the command runs, not for `codeguard --help`
-    from codeguard.models import load_model
     from codeguard.probes.corpus.runner import run_corpus_kld
-    from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
-    registry = load_registry(args.registry)
-    corpus = load_corpus(args.corpus, registry)
-    ref, opt = load_model(args.ref), load_model(args.opt)
-    config = TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token)
+    _, corpus, ref, opt, config = _corpus_inputs(args)
     result = run_corpus_kld(ref, opt, config, corpus=corpus)
     print(_format_corpus(result))
     if args.json:

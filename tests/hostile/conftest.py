@@ -93,3 +93,18 @@ def outside_dir(token):
 def samples_may_fork(executor) -> bool:
     """Whether samples may create processes: only where a cgroup bounds their memory as a whole (syscalls.py)."""
     return "samples may not fork" not in executor.isolation
+
+
+def forged_frame_completion(build: str) -> str:
+    """A completion that writes a frame of its own making on every socket it holds (the checker's channel among
+    them), then waits: `build` is the sample's source lines (4-space indented) that set `forged` to the frame's
+    bytes."""
+    return ("    import json, os, socket, stat, struct, time\n" + build +
+            "    for fd in range(3, 64):\n"
+            "        try:\n"
+            "            if stat.S_ISSOCK(os.fstat(fd).st_mode):\n"
+            "                socket.socket(fileno=fd).sendall(struct.pack(\">I\", len(forged)) + forged)\n"
+            "        except OSError:\n"
+            "            pass\n"
+            "    time.sleep(5)\n")
+

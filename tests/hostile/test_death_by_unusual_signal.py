@@ -5,7 +5,7 @@ import pytest
 
 from codeguard.humaneval.problems import Problem
 
-from tests.hostile.conftest import run_one
+from tests.hostile.conftest import forged_frame_completion, run_one
 
 EXPECTS_VALUE_ERROR = Problem(
     task_id="hostile/expects_value_error",
@@ -37,15 +37,7 @@ def test_a_malformed_error_reply_is_not_an_exception_in_the_test(executor):
     problem = Problem("hostile/swallows_recursion", "def f(x):\n", "f",
                       "def check(candidate):\n    try:\n        candidate(1)\n    except Exception:\n"
                       "        pass\n")
-    completion = """    import os, socket, stat, struct, time
-    forged = b'E{"type":"ValueError","message":' + b'[' * 100000 + b']' * 100000 + b'}'
-    for fd in range(3, 64):
-        try:
-            if stat.S_ISSOCK(os.fstat(fd).st_mode):
-                socket.socket(fileno=fd).sendall(struct.pack(">I", len(forged)) + forged)
-        except OSError:
-            pass
-    time.sleep(5)
-"""
+    completion = forged_frame_completion(
+        """    forged = b'E{"type":"ValueError","message":' + b'[' * 100000 + b']' * 100000 + b'}'\n""")
     verdict = run_one(executor, completion, problem)
     assert verdict.verdict == "invalid", verdict

@@ -7,7 +7,7 @@ import time
 from codeguard.humaneval.problems import Problem
 from codeguard.sandbox.session import CHECK_SLACK, START_TIMEOUT
 
-from tests.hostile.conftest import ADD_ONE, CORRECT, TIMEOUT
+from tests.hostile.conftest import ADD_ONE, CORRECT, TIMEOUT, forged_frame_completion
 
 COLLIDING = "[k * (2 ** 61 - 1) for k in range(1, 100_001)]"
 SET_RETURNED = Problem("hostile/set_returned", "def values(x):\n", "values",
@@ -15,17 +15,9 @@ SET_RETURNED = Problem("hostile/set_returned", "def values(x):\n", "values",
 SET_BUILT_BY_TEST = Problem("hostile/set_built", "def values(x):\n", "values",
                             "def check(candidate):\n    assert len(set(candidate(0))) > 0\n")
 # The sample writes the set's encoding itself: building the set would cost the sample, decoding it the checker.
-FORGED_SET = """    import os, socket, stat, struct, time
-    body = ",".join(str(k * (2 ** 61 - 1)) for k in range(1, 100_001))
-    forged = ('R{"t":[{"s":[' + body + ']},null]}').encode()
-    for fd in range(3, 64):
-        try:
-            if stat.S_ISSOCK(os.fstat(fd).st_mode):
-                socket.socket(fileno=fd).sendall(struct.pack(">I", len(forged)) + forged)
-        except OSError:
-            pass
-    time.sleep(5)
-"""
+FORGED_SET = forged_frame_completion(
+    """    body = ",".join(str(k * (2 ** 61 - 1)) for k in range(1, 100_001))\n"""
+    """    forged = ('R{"t":[{"s":[' + body + ']},null]}').encode()\n""")
 BIG_CORRECT = CORRECT + "#" + "x" * (8 << 20) + "\n"  # 8 MB: more than a socket buffer, queued behind
 
 
