@@ -30,6 +30,15 @@ class HFCausalLM:
         return self.hf_tokenizer
 
     @property
+    def device(self):
+        """Where input ids go: the model's (first) device; probes always get their tensors back on the CPU."""
+        return getattr(self.model, "device", None) or torch.device("cpu")
+
+    def _on_device(self, *tensors):
+        device = self.device
+        return tensors if device.type == "cpu" else tuple(t.to(device) for t in tensors)
+
+    @property
     def output_width(self) -> int:
         return int(self.model.config.vocab_size)
 
@@ -87,7 +96,7 @@ class HFCausalLM:
         # Short contexts (keyword prefixes) go many to a forward pass; long ones (corpus windows) fewer.
         per_batch = max(self.batch_size, self.token_budget // max(len(c) for c in contexts))
         for start in range(0, len(contexts), per_batch):
-            ids, mask, positions = self._padded(contexts[start:start + per_batch])
+            ids, mask, positions = self._on_device(*self._padded(contexts[start:start + per_batch]))
             with torch.inference_mode():
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1, :]
             rows.append(logits.detach().to(torch.float64).cpu())
@@ -121,9 +130,12 @@ class HFCausalLM:
                 ids[row, :len(window)] = torch.tensor(list(window), dtype=torch.long)
                 mask[row, :len(window)] = 1
             positions = torch.arange(width).unsqueeze(0).expand(len(batch), -1)
+            ids, mask, positions = self._on_device(ids, mask, positions)
             with torch.inference_mode():  # exited before yielding: the caller's code must not run in it
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
-            yield start, batch, logits
+            # The probes reduce on the CPU in float64: a GPU's logits come back here (moving the reduction to the
+            # GPU is the next step; on the CPU nothing is copied, so CPU results stay bit-identical).
+            yield start, batch, logits if logits.device.type == "cpu" else logits.cpu()
 
     def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]:
         """Per-window (len, vocab) float32 logits at every position, finite-checked, streamed window by window.

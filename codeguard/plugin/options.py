@@ -9,6 +9,7 @@ from pathlib import Path
 from codeguard.errors import ConfigError
 from codeguard.gating.gate import parse_limits
 from codeguard.languages.registry import load_registry
+from codeguard.models.devices import DEVICE_FORMS, DTYPE_FORMS, parse_device, parse_dtype, resolve_placement
 from codeguard.models.specs import parse_model_pair
 
 
@@ -32,6 +33,9 @@ class Options:
     report_dir: Path | None = None  # --codeguard-report: results.json, report.md, report.html
     history: Path | None = None     # --codeguard-history: the SQLite history database
     gh_summary: bool = True         # append the Markdown summary to $GITHUB_STEP_SUMMARY when it is set
+    device: str = "auto"            # --codeguard-device as asked (auto, cpu, cuda, cuda:N, mps)
+    dtype: str = "auto"             # --codeguard-dtype as asked
+    placement: object = None        # models.devices.Placement, resolved at configure time when a pair is given
 
 
 def add_options(parser) -> None:
@@ -86,6 +90,15 @@ def add_options(parser) -> None:
                          "with: codeguard report --history FILE --html OUT")
     group.addoption("--codeguard-no-gh-summary", dest="codeguard_no_gh_summary", action="store_true",
                     help="do not append the Markdown summary to $GITHUB_STEP_SUMMARY (ini codeguard_gh_summary)")
+    group.addoption("--codeguard-device", dest="codeguard_device", metavar="DEVICE",
+                    help=f"where models run: {DEVICE_FORMS} (default auto: the first CUDA GPU if torch sees one, "
+                         "else the CPU; env CODEGUARD_DEVICE, ini codeguard_device)")
+    group.addoption("--codeguard-dtype", dest="codeguard_dtype", metavar="DTYPE",
+                    help=f"dtype of transformers models: {DTYPE_FORMS} (default auto: the checkpoint's own on a GPU, "
+                         "float32 on the CPU; a derivation such as @bf16 always wins; env CODEGUARD_DTYPE, "
+                         "ini codeguard_dtype)")
+    parser.addini("codeguard_device", "where models run (auto, cpu, cuda, cuda:N, mps)", default="")
+    parser.addini("codeguard_dtype", "dtype of transformers models (auto, float32, bfloat16, float16)", default="")
     parser.addini("codeguard_report", "report folder, relative to the rootdir", default="")
     parser.addini("codeguard_history", "history database file, relative to the rootdir", default="")
     parser.addini("codeguard_gh_summary", "append the summary to $GITHUB_STEP_SUMMARY when set", type="bool",
@@ -109,6 +122,11 @@ def resolve_options(config) -> Options:
     limits = parse_limits(list(ini("codeguard_limits") or []) + list(config.getoption("codeguard_limits") or []))
     registry_files = list(ini("codeguard_languages") or []) + list(config.getoption("codeguard_languages") or [])
     registry = load_registry([Path(config.rootpath) / f if not Path(f).is_absolute() else f for f in registry_files])
+    device, device_option = _first_set(config, "codeguard_device", "--codeguard-device", "CODEGUARD_DEVICE")
+    dtype, dtype_option = _first_set(config, "codeguard_dtype", "--codeguard-dtype", "CODEGUARD_DTYPE")
+    device, dtype = parse_device(device, device_option), parse_dtype(dtype, dtype_option)
+    # Checked against the machine (torch is imported) only when models will load, and before any of them does.
+    placement = resolve_placement(device, dtype, device_option, dtype_option) if model_pair else None
     seed = config.getoption("codeguard_seed")
     rollouts = config.getoption("codeguard_rollouts")
     return Options(
@@ -127,7 +145,19 @@ def resolve_options(config) -> Options:
                               "--codeguard-samples", 1, "samples per problem"),
         rootdir=Path(config.rootpath), report_dir=_report_path(config, "codeguard_report"),
         history=_report_path(config, "codeguard_history"),
-        gh_summary=not config.getoption("codeguard_no_gh_summary") and bool(config.getini("codeguard_gh_summary")))
+        gh_summary=not config.getoption("codeguard_no_gh_summary") and bool(config.getini("codeguard_gh_summary")),
+        device=device, dtype=dtype, placement=placement)
+
+
+def _first_set(config, name: str, flag: str, env: str) -> tuple[str | None, str]:
+    """The value by CLI > environment > ini precedence, and the name to quote in an error about it."""
+    if config.getoption(name):
+        return config.getoption(name), flag
+    if os.environ.get(env):
+        return os.environ[env], env
+    if config.getini(name):
+        return config.getini(name), f"{name} (ini)"
+    return None, flag
 
 
 def _report_path(config, name: str) -> Path | None:
