@@ -24,6 +24,7 @@ class HFCausalLM:
     details: dict = field(default_factory=dict)
     batch_size: int = 16
     token_budget: int = 4096  # padded tokens per forward pass
+    samples_across_problems = True  # sample() takes row_seeds: pass@k may batch many problems' rows in one call
 
     @property
     def tokenizer(self):
@@ -157,25 +158,98 @@ class HFCausalLM:
             yield torch.log_softmax(window_logits, dim=-1, dtype=torch.float64).numpy()
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
-               top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = ()) -> list[list[int]]:
+               top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = (),
+               row_seeds: Sequence | None = None) -> list[list[int]]:
         """Seeded, batched sampling through the model's KV cache; returns only the new tokens of each row.
 
-        With `stop_strings`, generation ends once every row contains one (rows are truncated by the caller).
+        Row r draws from its own stream seeded with `row_seeds[r]` (default: (seed, r)), so its sample does not
+        depend on the other rows. Temperature 0 is greedy, top-k is off. A row ends at EOS (not included), after
+        `max_new_tokens`, where the model's context is full, or once its new text contains a stop string (rows
+        are truncated by the caller); finished rows leave the batch (and the cache) at once.
         """
-        ids, mask, _ = self._padded(contexts)
-        torch.manual_seed(seed)
-        kwargs = dict(do_sample=temperature > 0, max_new_tokens=max_new_tokens, top_k=0,
-                      pad_token_id=self.hf_tokenizer.pad_token_id or self.hf_tokenizer.eos_token_id)
-        if temperature > 0:
-            kwargs.update(temperature=temperature, top_p=top_p)
-        if stop_strings:
-            kwargs.update(stop_strings=list(stop_strings), tokenizer=self.hf_tokenizer)
-        with torch.inference_mode():
-            out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
-        eos = self.hf_tokenizer.eos_token_id
-        samples = []
-        for row in out[:, ids.shape[1]:].tolist():
-            if eos is not None and eos in row:
-                row = row[: row.index(eos)]
-            samples.append(row)
+        seeds = list(row_seeds) if row_seeds is not None else [(seed, row) for row in range(len(contexts))]
+        if len(seeds) != len(contexts):
+            raise ProbeInputError(f"{self.spec}: {len(seeds)} row seeds for {len(contexts)} contexts")
+        if not contexts:
+            return []
+        if any(len(c) == 0 for c in contexts):
+            raise ProbeInputError(f"{self.spec}: every context needs at least one token id")
+        samples: list[list[int]] = [[] for _ in contexts]
+        # Prompt logits at every position are (rows, width, vocab): bound them where the model cannot skip them.
+        width = max(len(c) for c in contexts)
+        per_batch = len(contexts) if self._keeps_last_logits() else \
+            max(1, (1 << 27) // (width * self.output_width))
+        for start in range(0, len(contexts), per_batch):
+            rows = list(range(start, min(start + per_batch, len(contexts))))
+            for row, new in zip(rows, self._decode([contexts[r] for r in rows], [seeds[r] for r in rows],
+                                                   max_new_tokens, temperature, top_p, stop_strings)):
+                samples[row] = new
         return samples
+
+    def _keeps_last_logits(self) -> bool:
+        """True for transformers models that compute the prompt's last logits only (`logits_to_keep`)."""
+        import inspect
+        return self.backend == "torch" and "logits_to_keep" in inspect.signature(self.model.forward).parameters
+
+    def _decode(self, contexts, seeds, max_new_tokens, temperature, top_p, stop_strings) -> list[list[int]]:
+        """One batch's decode loop: one forward pass and one sampling step per token for every row still active."""
+        from codeguard.models.sampling import choose_tokens, row_generators
+        generators = row_generators(seeds)
+        budgets = [min(max_new_tokens, self.max_context - len(c)) for c in contexts]
+        eos = self.hf_tokenizer.eos_token_id
+        tail = 2 * max((len(s) for s in stop_strings), default=0) + 4  # tokens enough to hold a new stop string
+        new: list[list[int]] = [[] for _ in contexts]
+        active = [row for row, budget in enumerate(budgets) if budget > 0]
+        if not active:
+            return new
+        # The n samples of a problem share their prompt: its prefill runs once, and its cache is copied n times.
+        unique: dict[tuple[int, ...], int] = {}
+        first_of = [unique.setdefault(tuple(contexts[row]), len(unique)) for row in active]
+        ids, mask, positions = self._padded([list(c) for c in unique])
+        extra = {"logits_to_keep": 1} if self._keeps_last_logits() else {}
+        with torch.inference_mode():
+            logits, past = self._step(ids, mask, positions, None, extra)
+            if len(unique) < len(active):
+                logits, past = logits[first_of], _select_rows(past, first_of)
+            mask, positions = mask[first_of], positions[first_of, -1:]
+            while True:
+                tokens = choose_tokens(logits, temperature, top_p, [generators[r] for r in active])
+                keep = []
+                for index, (row, token) in enumerate(zip(active, tokens)):
+                    if token == eos:
+                        continue
+                    new[row].append(token)
+                    if len(new[row]) >= budgets[row]:
+                        continue
+                    if stop_strings and any(s in self.hf_tokenizer.decode(new[row][-tail:]) for s in stop_strings):
+                        continue
+                    keep.append(index)
+                if not keep:
+                    return new
+                if len(keep) < len(active):  # finished rows leave the batch and the cache
+                    past = _select_rows(past, keep)
+                    mask, positions = mask[keep], positions[keep]
+                active = [active[i] for i in keep]
+                ids = torch.tensor([[new[row][-1]] for row in active], dtype=torch.long)
+                mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long)], dim=1)
+                positions = positions + 1
+                logits, past = self._step(ids, mask, positions, past, {})
+
+    def _step(self, ids, mask, positions, past, extra):
+        """One forward pass through the cache: the last position's logits (finite-checked) and the new cache."""
+        ids, mask, positions = self._on_device(ids, mask, positions)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=past,
+                         use_cache=True, **extra)
+        logits = out.logits[:, -1, :]
+        # A NaN/inf anywhere makes its row sum non-finite: far cheaper than isfinite over every logit.
+        if not bool(torch.isfinite(logits.sum(dim=-1)).all()):
+            self._check_finite(logits, "sampling")
+        return logits, out.past_key_values
+
+
+def _select_rows(past, keep: list[int]):
+    """The KV cache of the rows kept: a transformers Cache in place, or Optimum's tuples of (key, value) tensors."""
+    if hasattr(past, "batch_select_indices"):
+        past.batch_select_indices(torch.tensor(keep, dtype=torch.long))
+        return past
+    return tuple(tuple(t[keep] for t in layer) if isinstance(layer, (tuple, list)) else layer[keep] for layer in past)
