@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--batch-rows", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=256)  # the pass@k probe's default
+    parser.add_argument("--specs", default=",".join(SPECS), help="comma-separated model specs")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's own)")
     args = parser.parse_args()
     if args.threads:
@@ -68,7 +69,7 @@ def main() -> None:
     config = GenerationConfig(n_samples=5, max_new_tokens=args.max_new_tokens, seed=0, batch_rows=args.batch_rows)
     print(f"{platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}, "
           f"{len(problems)} problems x {config.n_samples} samples, max_new_tokens {config.max_new_tokens}")
-    for spec in SPECS:
+    for spec in args.specs.split(","):
         model = load_model(spec)
         times = {"old": [], "new": []}
         tokens = {}
@@ -81,15 +82,18 @@ def main() -> None:
                 tokens[name] = completion_tokens(model, result)
                 if name == "new":
                     new = result
+                else:
+                    old = result
         one = generate_completions(model, problems, GenerationConfig(**{**config.__dict__, "batch_rows": 5}),
                                    progress=False)
         same = sum(a == b for task in new for a, b in zip(new[task], one[task]))
+        as_old = sum(a == b for task in new for a, b in zip(new[task], old[task]))
         old_s, new_s = statistics.median(times["old"]), statistics.median(times["new"])
         old_rate, new_rate = tokens["old"] / old_s, tokens["new"] / new_s
         print(f"{spec:<30} old {old_s:6.1f} s {tokens['old']:>5} tok {old_rate:7.1f} tok/s | new {new_s:6.1f} s "
               f"{tokens['new']:>5} tok {new_rate:7.1f} tok/s | tokens/s new/old {new_rate / old_rate:5.2f}x, "
               f"time old/new {old_s / new_s:5.2f}x | batch {config.batch_rows} rows vs 5 rows: {same} of "
-              f"{sum(len(v) for v in new.values())} completions identical")
+              f"{sum(len(v) for v in new.values())} completions identical; new vs old: {as_old} identical")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import torch
 from codeguard.errors import ModelSpecError, NonFiniteLogitsError, ProbeInputError, TokenizerError
 from codeguard.models.derive.gguf_convert import require_llama_cpp
 from codeguard.models.devices import CPU, Placement
+from codeguard.models.sampling import row_generators
 from codeguard.models.token_list import TokenListVocabulary
 from codeguard.tokenization.gguf import read_gguf_metadata, tokenizer_from_gguf
 from codeguard.tokenization.loader import transformers_tokenizer
@@ -135,18 +136,21 @@ class GGUFCausalLM(TokenListVocabulary):
             yield torch.log_softmax(window_logits, dim=-1, dtype=torch.float64).numpy()
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
-               top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = ()) -> list[list[int]]:
+               top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = (),
+               row_seeds: Sequence | None = None) -> list[list[int]]:
         """Seeded sampling through llama.cpp's KV cache; returns only the new tokens of each row.
 
         As HFCausalLM.sample: temperature 0 is greedy, top-k is off, top-p keeps the smallest set of tokens whose
         mass reaches `top_p`; a row ends at EOS (not included), after `max_new_tokens`, where the context is full,
         or once its text contains a stop string (rows are truncated by the caller). Row r draws from its own
-        generator seeded with (seed, r), so a row's sample does not depend on the other rows.
+        generator seeded with `row_seeds[r]` (default (seed, r)), so a row's sample does not depend on the others.
         """
+        if row_seeds is not None and len(row_seeds) != len(contexts):
+            raise ProbeInputError(f"{self.spec}: {len(row_seeds)} row seeds for {len(contexts)} contexts")
         eos = self.special.get("eos")
         samples = []
         for row, context in enumerate(contexts):
-            rng = np.random.default_rng([seed, row])
+            rng = row_generators([row_seeds[row] if row_seeds is not None else (seed, row)])[0]
             logits = self._eval(context, f"context {row}")[-1]
             new: list[int] = []
             while len(new) < max_new_tokens:

@@ -24,11 +24,20 @@ class HFCausalLM:
     details: dict = field(default_factory=dict)
     batch_size: int = 16
     token_budget: int = 4096  # padded tokens per forward pass
-    samples_across_problems = True  # sample() takes row_seeds: pass@k may batch many problems' rows in one call
 
     @property
     def tokenizer(self):
         return self.hf_tokenizer
+
+    @property
+    def samples_across_problems(self) -> bool:
+        """Whether pass@k may put many problems' rows in one sample() call without changing any completion.
+
+        Not for ONNX Runtime: its dynamic int8 quantizes activations per tensor, over every row of the batch, so a
+        row's tokens depend on its batch-mates (measured: 163 of 200 completions kept with 64-row batches). There
+        each call holds one problem's n rows, as before.
+        """
+        return self.backend != "onnxruntime"
 
     @property
     def device(self):
@@ -202,16 +211,17 @@ class HFCausalLM:
         active = [row for row, budget in enumerate(budgets) if budget > 0]
         if not active:
             return new
-        # The n samples of a problem share their prompt: its prefill runs once, and its cache is copied n times.
+        # The n samples of a problem share their prompt: its prefill runs once, alone (no padding beside other
+        # prompts: dynamic int8 quantizes activations per tensor, so a padded batch would change a prompt's logits),
+        # and its cache is copied to its n rows, left-padded to the longest prompt.
         unique: dict[tuple[int, ...], int] = {}
         first_of = [unique.setdefault(tuple(contexts[row]), len(unique)) for row in active]
-        ids, mask, positions = self._padded([list(c) for c in unique])
         extra = {"logits_to_keep": 1} if self._keeps_last_logits() else {}
         with torch.inference_mode():
-            logits, past = self._step(ids, mask, positions, None, extra)
-            if len(unique) < len(active):
-                logits, past = logits[first_of], _select_rows(past, first_of)
-            mask, positions = mask[first_of], positions[first_of, -1:]
+            prefills = [self._step(*self._padded([list(prompt)]), None, extra) for prompt in unique]
+            logits = torch.cat([step_logits for step_logits, _ in prefills])[first_of]
+            past, mask = self._merged_caches([cache for _, cache in prefills], [len(p) for p in unique], first_of)
+            positions = torch.tensor([[len(contexts[row]) - 1] for row in active], dtype=torch.long)
             while True:
                 tokens = choose_tokens(logits, temperature, top_p, [generators[r] for r in active])
                 keep = []
@@ -234,6 +244,28 @@ class HFCausalLM:
                 mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long)], dim=1)
                 positions = positions + 1
                 logits, past = self._step(ids, mask, positions, past, {})
+
+    def _merged_caches(self, caches, lengths: list[int], rows: list[int]):
+        """One cache for `rows` (indices into `caches`) from single-prompt caches, left-padded with zeros to the
+        longest prompt, and the attention mask that hides the padding."""
+        width = max(lengths)
+        layers = [[(layer.keys, layer.values) for layer in cache.layers] if hasattr(cache, "layers") else
+                  [tuple(layer) for layer in cache] for cache in caches]
+        merged = []
+        for depth in range(len(layers[0])):
+            pair = []
+            for part in range(2):
+                padded = [torch.nn.functional.pad(per_prompt[depth][part], (0, 0, width - length, 0))
+                          for per_prompt, length in zip(layers, lengths)]
+                pair.append(torch.cat(padded)[rows])
+            merged.append(tuple(pair))
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for index, row in enumerate(rows):
+            mask[index, width - lengths[row]:] = 1
+        if hasattr(caches[0], "layers"):
+            from transformers import DynamicCache
+            return DynamicCache(ddp_cache_data=merged, config=self.model.config), mask
+        return tuple(merged), mask
 
     def _step(self, ids, mask, positions, past, extra):
         """One forward pass through the cache: the last position's logits (finite-checked) and the new cache."""

@@ -48,12 +48,12 @@ def test_seeded_batched_and_identical_across_backends():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("spec", ["zoo:tiny-code", "zoo:tiny-code@onnx"])
-def test_completions_do_not_depend_on_how_many_problems_share_a_batch(spec):
+def test_completions_do_not_depend_on_how_many_problems_share_a_batch():
     # Each sample draws from its own stream, seeded with (problem seed, index): batch size and composition change
-    # nothing on the CPU (measured: identical on all rows for PyTorch and ONNX Runtime, see bench/RESULTS.md).
+    # nothing for PyTorch on the CPU. (ONNX Runtime keeps one problem per call: its dynamic int8 is batch-dependent.)
     problems = load_problems("humaneval:4").problems
-    model = load_model(spec)
+    model = load_model("zoo:tiny-code")
+    assert model.samples_across_problems and not load_model("zoo:tiny-code@onnx").samples_across_problems
     runs = [generate_completions(model, problems, GenerationConfig(n_samples=3, max_new_tokens=20, seed=2,
                                                                    batch_rows=rows), progress=False)
             for rows in (3, 7, 64)]
