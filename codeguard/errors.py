@@ -30,6 +30,12 @@ class ConfigError(CodeguardError):
     """A bad option value (limits, tolerances, slot names)."""
 
 
+class DeviceError(CodeguardError):
+    """A device that was asked for but is not on this machine (`--codeguard-device cuda` without a GPU), or a
+    backend that cannot run on the device asked for (ONNX Runtime without onnxruntime-gpu, llama.cpp without GPU
+    offload)."""
+
+
 class LanguageRegistryError(CodeguardError):
     """A language registry file that is malformed, or a language name that is not in the registry."""
 

@@ -24,6 +24,7 @@ from codeguard.errors import CodeguardError, ConfigError, ProbeInputError, Vocab
 from codeguard.humaneval.problems import load_problems
 from codeguard.languages.corpus import Corpus, CorpusError, load_corpus
 from codeguard.languages.registry import load_registry
+from codeguard.models.devices import Placement, resolve_placement
 from codeguard.models.loading import load_model
 from codeguard.models.resolve import directory_kind, resolve_source
 from codeguard.models.specs import parse_spec
@@ -231,14 +232,18 @@ def _filtered_corpus(corpus, languages):
 
 
 def run_study(ref_spec: str, variant_specs: list[str], config: StudyConfig = StudyConfig(), registry=None,
-              progress: bool | None = None, invocation: list[str] | None = None) -> StudyResult:
-    """Measures every variant against the reference; raises CodeguardError on bad input before loading a model."""
+              progress: bool | None = None, invocation: list[str] | None = None, device="auto") -> StudyResult:
+    """Measures every variant against the reference; raises CodeguardError on bad input before loading a model.
+
+    `device` is a device request or a resolved Placement (models.devices), as for load_model.
+    """
     if not variant_specs:
         raise ConfigError("codeguard study: give at least one variant spec after the reference")
     repeated = sorted({s for s in variant_specs if variant_specs.count(s) > 1})
     if repeated:
         raise ConfigError(f"codeguard study: variant(s) {repeated} listed more than once")
     check_specs([ref_spec, *variant_specs])
+    device = device if isinstance(device, Placement) else resolve_placement(device)  # before any model loads
     registry = registry or load_registry()
     languages = [registry.get(name) for name in (config.languages or registry.ids)]
     corpus = _filtered_corpus(load_corpus(config.corpus, registry), config.languages)
@@ -272,7 +277,7 @@ def run_study(ref_spec: str, variant_specs: list[str], config: StudyConfig = Stu
         return entry
 
     try:
-        ref, load_s = bar.step(ref_spec, "load", lambda: load_model(ref_spec))
+        ref, load_s = bar.step(ref_spec, "load", lambda: load_model(ref_spec, device=device))
         reference = entry_of(ref, "reference", *ref.start_ids(config.start_token), ref_spec)
         reference.wall_s["load"] = load_s
         if pass_at_k is not None:
@@ -280,7 +285,8 @@ def run_study(ref_spec: str, variant_specs: list[str], config: StudyConfig = Stu
                                                                             lambda: pass_at_k.samples(ref))
         variants = []
         for spec in variant_specs:
-            variants.append(_variant(spec, ref, reference, entry_of, bar, pass_at_k, config, corpus, registry))
+            variants.append(_variant(spec, ref, reference, entry_of, bar, pass_at_k, config, corpus, registry,
+                                     device))
             gc.collect()  # the next variant loads into the memory this one held
         _summarize_reference(reference, variants)
     finally:
@@ -288,7 +294,8 @@ def run_study(ref_spec: str, variant_specs: list[str], config: StudyConfig = Stu
         if pass_at_k is not None:
             pass_at_k.close()
     run = {"started": started_at, "finished": utc_now(), "duration_s": time.perf_counter() - started,
-           "invocation": list(invocation or []), "git": git_state(Path.cwd()), "machine": machine()}
+           "invocation": list(invocation or []), "git": git_state(Path.cwd()), "machine": machine(),
+           "device": device.describe()}
     corpus_info = {"root": str(corpus.root), "files": len(corpus.files), "languages": corpus.languages,
                    "characters": sum(len(f.text) for f in corpus.files),
                    "unknown_language": corpus.unknown_language, "undecodable": corpus.undecodable}
@@ -296,9 +303,9 @@ def run_study(ref_spec: str, variant_specs: list[str], config: StudyConfig = Stu
                        corpus=corpus_info, run=run)
 
 
-def _variant(spec, ref, reference, entry_of, bar, pass_at_k, config, corpus, registry) -> ModelEntry:
+def _variant(spec, ref, reference, entry_of, bar, pass_at_k, config, corpus, registry, device=None) -> ModelEntry:
     """Loads one variant and measures it against the reference (or says why it cannot be compared)."""
-    model, load_s = bar.step(spec, "load", lambda: load_model(spec))
+    model, load_s = bar.step(spec, "load", lambda: load_model(spec, device=device))
     reason = comparability(ref, model, config.start_token)
     if reason is None:
         start_ids, source = reference.start_ids, reference.start_source

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from codeguard.cli.arguments import parse_ks, split_list, write_json
+from codeguard.cli.arguments import add_device_arguments, parse_ks, placement, split_list, write_json
 from codeguard.errors import CodeguardError
 from codeguard.languages.corpus import load_corpus
 from codeguard.languages.registry import load_registry
@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="pass-at-k: humaneval, humaneval:N, humaneval:sample:N:SEED or a HumanEval-format JSONL")
     parser.add_argument("--samples", type=int, default=5, metavar="N", help="pass-at-k: samples per problem")
     parser.add_argument("--k", default="1,5", help="pass-at-k: comma-separated k values (each <= --samples)")
+    add_device_arguments(parser)
 
 
 def run(args) -> int:
@@ -53,7 +54,8 @@ def _compare_pass_at_k(args) -> int:
     from codeguard.probes.pass_at_k import PassAtKConfig, run_pass_at_k
     config = PassAtKConfig(problems=args.problems, n_samples=args.samples, ks=tuple(parse_ks(args.k)), seed=args.seed)
     config.check()
-    ref, opt = load_model(args.ref), load_model(args.opt)
+    where = placement(args)
+    ref, opt = load_model(args.ref, device=where), load_model(args.opt, device=where)
     result = run_pass_at_k(ref, opt, config)
     lines = [f"probe: pass-at-k   ref: {result.ref.spec}   opt: {result.opt.spec}   problems: {config.problems} "
              f"({len(result.per_problem)}), n = {config.n_samples}, T = {config.temperature}",
@@ -73,7 +75,8 @@ def _corpus_inputs(args):
     from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
     registry = load_registry(args.registry)
     corpus = load_corpus(args.corpus, registry)
-    ref, opt = load_model(args.ref), load_model(args.opt)
+    where = placement(args)
+    ref, opt = load_model(args.ref, device=where), load_model(args.opt, device=where)
     return registry, corpus, ref, opt, TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus,
                                                            start_token=args.start_token)
 
@@ -143,7 +146,8 @@ def _compare_cold_start(args) -> int:
     from codeguard.probes.keyword_mass import KeywordMassConfig, run_keyword_mass
     if args.rollouts < 0 or args.rollout_tokens < 1:
         raise CodeguardError("--rollouts must be >= 0 and --rollout-tokens >= 1")
-    ref, opt = load_model(args.ref), load_model(args.opt)
+    where = placement(args)
+    ref, opt = load_model(args.ref, device=where), load_model(args.opt, device=where)
     config = ColdStartConfig(start_token=args.start_token, rollouts=args.rollouts,
                              rollout_tokens=args.rollout_tokens, seed=args.seed)
     result = run_cold_start(ref, opt, config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from codeguard.cli.arguments import write_json
+from codeguard.cli.arguments import add_device_arguments, placement, write_json
 from codeguard.languages.registry import load_registry
 from codeguard.probes.worst_case import WorstCaseConfig, run_worst_case
 from codeguard.strategies import resolve_languages
@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--registry", action="append", default=[], metavar="TOML",
                         help="an extra language registry file (repeatable)")
     parser.add_argument("--json", metavar="FILE", help="also write the result as JSON ('-' for stdout)")
+    add_device_arguments(parser)
 
 
 def format_result(result) -> str:
@@ -60,7 +61,8 @@ def run(args) -> int:
     registry = load_registry(args.registry)
     # heavy: torch loads when the command runs, not for `codeguard --help`
     resolve_languages(config.languages, config.sources, registry)  # bad language: an error before models load
-    ref, opt = load_model(args.ref), load_model(args.opt)
+    where = placement(args)
+    ref, opt = load_model(args.ref, device=where), load_model(args.opt, device=where)
     result = run_worst_case(ref, opt, config, limit=args.limit, registry=registry,
                             database=None if args.no_database else Path(args.database))
     print(format_result(result))

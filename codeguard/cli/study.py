@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from codeguard.atomic_files import write_text_atomically
-from codeguard.cli.arguments import parse_ks, split_list
+from codeguard.cli.arguments import add_device_arguments, parse_ks, placement, split_list
 from codeguard.errors import ConfigError
 from codeguard.languages.registry import load_registry
 from codeguard.probes.pass_at_k import PassAtKConfig
@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=5, metavar="N", help="pass@k samples per problem")
     parser.add_argument("--k", default="1,5", help="pass@k: comma-separated k values (each <= --samples)")
     parser.add_argument("--seed", type=int, default=0, help="pass@k sampling seed (default 0: reproducible)")
+    add_device_arguments(parser)
     parser.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a "
                                                                "terminal")
 
@@ -42,6 +43,7 @@ def run(args) -> int:
     from codeguard.study import StudyConfig, run_study  # imports torch: only when a study runs
     if args.ctx is not None and args.ctx < 2:
         raise ConfigError(f"--ctx {args.ctx}: a window needs at least 2 tokens")
+    where = placement(args)  # an unavailable device fails before anything runs
     if args.out is not None:
         check_writable(args.out)
     if args.json and args.json != "-":
@@ -54,7 +56,8 @@ def run(args) -> int:
     config = StudyConfig(corpus=args.corpus, ctx=args.ctx, languages=tuple(languages) if languages else None,
                          start_token=args.start_token, pass_at_k=pass_config)
     result = run_study(args.ref, args.variants, config, load_registry(args.registry),
-                       progress=True if args.progress else None, invocation=["codeguard", *sys.argv[1:]])
+                       progress=True if args.progress else None, invocation=["codeguard", *sys.argv[1:]],
+                       device=where)
     data = result.to_dict()
     if args.json:
         text = dumps(data)

@@ -1,4 +1,10 @@
-"""Completions for HumanEval-style problems: n seeded samples per problem, batched, cut at the stop sequences."""
+"""Completions for HumanEval-style problems: n seeded samples per problem, batched, cut at the stop sequences.
+
+Sample i of a problem draws from its own random stream, seeded with (problem_seed(seed, task_id), i): the same
+completions whichever problems share its batch. Models that sample batches through a KV cache in one process
+(`samples_across_problems`) get rows of many problems per call; the others (llama.cpp, which runs one row at a
+time, and served models, which seed per request) get one problem's rows per call.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -19,10 +25,11 @@ class GenerationConfig:
     max_new_tokens: int = 128
     seed: int = 0
     stop: tuple[str, ...] = STOP_SEQUENCES
+    batch_rows: int = 64  # rows (problems x samples) per sampling call; speed only, never the completions
 
     def check(self) -> None:
-        if self.n_samples < 1 or self.max_new_tokens < 1:
-            raise ProbeInputError("generation needs n_samples >= 1 and max_new_tokens >= 1")
+        if self.n_samples < 1 or self.max_new_tokens < 1 or self.batch_rows < 1:
+            raise ProbeInputError("generation needs n_samples >= 1, max_new_tokens >= 1 and batch_rows >= 1")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ProbeInputError(f"generation: temperature must be >= 0 and top_p in (0, 1] (got "
                                   f"{self.temperature}, {self.top_p})")
@@ -59,7 +66,7 @@ def check_prompts_fit(model, problems) -> None:
 
 def generate_completions(model, problems, config: GenerationConfig = GenerationConfig(),
                          progress: bool | None = None) -> dict[str, list[str]]:
-    """n completions per problem (all n in one batched generate call through the KV cache).
+    """n completions per problem, batched through the KV cache (across problems where the model can).
 
     A completion is cut where the model's context ends (positions past it were never trained).
     """
@@ -68,12 +75,26 @@ def generate_completions(model, problems, config: GenerationConfig = GenerationC
     limit = int(model.max_context)
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm import tqdm
-    completions = {}
-    for problem in tqdm(problems, desc=f"generating with {model.spec}", disable=not show, unit="problem"):
-        ids = prompt_ids(model, problem)
-        rows = model.sample([ids] * config.n_samples, max_new_tokens=min(config.max_new_tokens, limit - len(ids)),
-                            temperature=config.temperature, top_p=config.top_p,
-                            seed=problem_seed(config.seed, problem.task_id), stop_strings=config.stop)
-        completions[problem.task_id] = [truncate(model.tokenizer.decode(row, skip_special_tokens=True), config.stop)
-                                        for row in rows]
-    return completions
+    prompts = {p.task_id: prompt_ids(model, p) for p in problems}
+    across = bool(getattr(model, "samples_across_problems", False))
+    # Prompts of similar length share a batch (less padding); the order never changes a completion.
+    ordered = sorted(problems, key=lambda p: -len(prompts[p.task_id])) if across else list(problems)
+    per_call = max(1, config.batch_rows // config.n_samples) if across else 1
+    rows_of: dict[str, list[list[int]]] = {}
+    with tqdm(total=len(problems), desc=f"generating with {model.spec}", disable=not show, unit="problem") as bar:
+        for start in range(0, len(ordered), per_call):
+            group = ordered[start:start + per_call]
+            seeds = [problem_seed(config.seed, p.task_id) for p in group]
+            kwargs = {}
+            if across:
+                kwargs["row_seeds"] = [(s, i) for s in seeds for i in range(config.n_samples)]
+            rows = model.sample([prompts[p.task_id] for p in group for _ in range(config.n_samples)],
+                                max_new_tokens=min(config.max_new_tokens,
+                                                   limit - min(len(prompts[p.task_id]) for p in group)),
+                                temperature=config.temperature, top_p=config.top_p, seed=seeds[0],
+                                stop_strings=config.stop, **kwargs)
+            for index, problem in enumerate(group):
+                rows_of[problem.task_id] = rows[index * config.n_samples:(index + 1) * config.n_samples]
+            bar.update(len(group))
+    return {p.task_id: [truncate(model.tokenizer.decode(row, skip_special_tokens=True), config.stop)
+                        for row in rows_of[p.task_id]] for p in problems}

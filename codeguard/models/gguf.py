@@ -17,6 +17,8 @@ import torch
 
 from codeguard.errors import ModelSpecError, NonFiniteLogitsError, ProbeInputError, TokenizerError
 from codeguard.models.derive.gguf_convert import require_llama_cpp
+from codeguard.models.devices import CPU, Placement
+from codeguard.models.sampling import row_generators
 from codeguard.models.token_list import TokenListVocabulary
 from codeguard.tokenization.gguf import read_gguf_metadata, tokenizer_from_gguf
 from codeguard.tokenization.loader import transformers_tokenizer
@@ -55,10 +57,12 @@ class GGUFCausalLM(TokenListVocabulary):
 
     @classmethod
     def load(cls, path: str | Path, spec_text: str, fingerprint: str, details: dict | None = None,
-             n_threads: int | None = None) -> "GGUFCausalLM":
-        """Opens `path` with llama.cpp; errors name the spec and the file."""
+             n_threads: int | None = None, placement: Placement = CPU) -> "GGUFCausalLM":
+        """Opens `path` with llama.cpp, every layer offloaded to the GPU when the placement is one and the build
+        can offload; errors name the spec and the file."""
         path = Path(path).expanduser()
         llama_cpp = require_llama_cpp(f"model spec {spec_text!r}")
+        gpu_layers, used = _gpu_layers(llama_cpp, placement)
         try:
             metadata = read_gguf_metadata(path)
             gguf_tokenizer = tokenizer_from_gguf(path)
@@ -69,7 +73,8 @@ class GGUFCausalLM(TokenListVocabulary):
         threads = n_threads or default_threads()
         try:
             llama = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, logits_all=True,
-                                    n_threads=threads, n_threads_batch=threads, seed=0, verbose=False)
+                                    n_threads=threads, n_threads_batch=threads, seed=0, verbose=False,
+                                    n_gpu_layers=gpu_layers, main_gpu=placement.cuda_index or 0)
         except (ValueError, RuntimeError) as error:
             raise ModelSpecError(f"model spec {spec_text!r}: llama.cpp cannot load {path} (architecture "
                                  f"{architecture!r}): {error}") from None
@@ -78,7 +83,8 @@ class GGUFCausalLM(TokenListVocabulary):
             raise ModelSpecError(f"model spec {spec_text!r}: {path} has {len(tokens)} tokens in its vocabulary but "
                                  f"{llama.n_vocab()} output logits")
         info = {"path": str(path), "kind": "gguf", "architecture": architecture, "n_ctx": n_ctx,
-                "n_threads": threads, "file_type": metadata.get("general.file_type"), **(details or {})}
+                "n_threads": threads, "file_type": metadata.get("general.file_type"), **(details or {}),
+                "device": used}
         return cls(spec=spec_text, fingerprint=fingerprint, path=path, llama=llama,
                    hf_tokenizer=transformers_tokenizer(gguf_tokenizer, tokens), tokens=tokens,
                    special=dict(gguf_tokenizer.special_tokens), n_threads=threads, details=info)
@@ -130,18 +136,21 @@ class GGUFCausalLM(TokenListVocabulary):
             yield torch.log_softmax(window_logits, dim=-1, dtype=torch.float64).numpy()
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
-               top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = ()) -> list[list[int]]:
+               top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = (),
+               row_seeds: Sequence | None = None) -> list[list[int]]:
         """Seeded sampling through llama.cpp's KV cache; returns only the new tokens of each row.
 
         As HFCausalLM.sample: temperature 0 is greedy, top-k is off, top-p keeps the smallest set of tokens whose
         mass reaches `top_p`; a row ends at EOS (not included), after `max_new_tokens`, where the context is full,
         or once its text contains a stop string (rows are truncated by the caller). Row r draws from its own
-        generator seeded with (seed, r), so a row's sample does not depend on the other rows.
+        generator seeded with `row_seeds[r]` (default (seed, r)), so a row's sample does not depend on the others.
         """
+        if row_seeds is not None and len(row_seeds) != len(contexts):
+            raise ProbeInputError(f"{self.spec}: {len(row_seeds)} row seeds for {len(contexts)} contexts")
         eos = self.special.get("eos")
         samples = []
         for row, context in enumerate(contexts):
-            rng = np.random.default_rng([seed, row])
+            rng = row_generators([row_seeds[row] if row_seeds is not None else (seed, row)])[0]
             logits = self._eval(context, f"context {row}")[-1]
             new: list[int] = []
             while len(new) < max_new_tokens:
@@ -157,6 +166,21 @@ class GGUFCausalLM(TokenListVocabulary):
                 logits = self.llama.scores[self.llama.n_tokens - 1]
             samples.append(new)
         return samples
+
+
+def _gpu_layers(llama_cpp, placement: Placement) -> tuple[int, str]:
+    """(n_gpu_layers, device used): every layer on the GPU when asked for and the build can offload; a GPU named
+    explicitly that this build cannot use is an error, under `auto` llama.cpp stays on the CPU."""
+    if not placement.is_gpu:
+        return 0, "cpu"
+    if llama_cpp.llama_supports_gpu_offload():
+        return -1, placement.device
+    if placement.explicit:
+        raise placement.unusable(f"llama-cpp-python {getattr(llama_cpp, '__version__', '')}".strip(),
+                                 "this build has no GPU offload (llama_supports_gpu_offload() is False)",
+                                 "reinstall it with GPU support, e.g. CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install "
+                                 "--force-reinstall --no-cache-dir llama-cpp-python")
+    return 0, "cpu"
 
 
 def _choose(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator) -> int:

@@ -30,6 +30,25 @@ class HFCausalLM:
         return self.hf_tokenizer
 
     @property
+    def samples_across_problems(self) -> bool:
+        """Whether pass@k may put many problems' rows in one sample() call without changing any completion.
+
+        Not for ONNX Runtime: its dynamic int8 quantizes activations per tensor, over every row of the batch, so a
+        row's tokens depend on its batch-mates (measured: 163 of 200 completions kept with 64-row batches). There
+        each call holds one problem's n rows, as before.
+        """
+        return self.backend != "onnxruntime"
+
+    @property
+    def device(self):
+        """Where input ids go: the model's (first) device; probes always get their tensors back on the CPU."""
+        return getattr(self.model, "device", None) or torch.device("cpu")
+
+    def _on_device(self, *tensors):
+        device = self.device
+        return tensors if device.type == "cpu" else tuple(t.to(device) for t in tensors)
+
+    @property
     def output_width(self) -> int:
         return int(self.model.config.vocab_size)
 
@@ -87,7 +106,7 @@ class HFCausalLM:
         # Short contexts (keyword prefixes) go many to a forward pass; long ones (corpus windows) fewer.
         per_batch = max(self.batch_size, self.token_budget // max(len(c) for c in contexts))
         for start in range(0, len(contexts), per_batch):
-            ids, mask, positions = self._padded(contexts[start:start + per_batch])
+            ids, mask, positions = self._on_device(*self._padded(contexts[start:start + per_batch]))
             with torch.inference_mode():
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1, :]
             rows.append(logits.detach().to(torch.float64).cpu())
@@ -121,9 +140,12 @@ class HFCausalLM:
                 ids[row, :len(window)] = torch.tensor(list(window), dtype=torch.long)
                 mask[row, :len(window)] = 1
             positions = torch.arange(width).unsqueeze(0).expand(len(batch), -1)
+            ids, mask, positions = self._on_device(ids, mask, positions)
             with torch.inference_mode():  # exited before yielding: the caller's code must not run in it
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
-            yield start, batch, logits
+            # The probes reduce on the CPU in float64: a GPU's logits come back here (moving the reduction to the
+            # GPU is the next step; on the CPU nothing is copied, so CPU results stay bit-identical).
+            yield start, batch, logits if logits.device.type == "cpu" else logits.cpu()
 
     def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]:
         """Per-window (len, vocab) float32 logits at every position, finite-checked, streamed window by window.
@@ -145,25 +167,121 @@ class HFCausalLM:
             yield torch.log_softmax(window_logits, dim=-1, dtype=torch.float64).numpy()
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
-               top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = ()) -> list[list[int]]:
+               top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = (),
+               row_seeds: Sequence | None = None) -> list[list[int]]:
         """Seeded, batched sampling through the model's KV cache; returns only the new tokens of each row.
 
-        With `stop_strings`, generation ends once every row contains one (rows are truncated by the caller).
+        Row r draws from its own stream seeded with `row_seeds[r]` (default: (seed, r)), so its sample does not
+        depend on the other rows. Temperature 0 is greedy, top-k is off. A row ends at EOS (not included), after
+        `max_new_tokens`, where the model's context is full, or once its new text contains a stop string (rows
+        are truncated by the caller); finished rows leave the batch (and the cache) at once.
         """
-        ids, mask, _ = self._padded(contexts)
-        torch.manual_seed(seed)
-        kwargs = dict(do_sample=temperature > 0, max_new_tokens=max_new_tokens, top_k=0,
-                      pad_token_id=self.hf_tokenizer.pad_token_id or self.hf_tokenizer.eos_token_id)
-        if temperature > 0:
-            kwargs.update(temperature=temperature, top_p=top_p)
-        if stop_strings:
-            kwargs.update(stop_strings=list(stop_strings), tokenizer=self.hf_tokenizer)
-        with torch.inference_mode():
-            out = self.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
-        eos = self.hf_tokenizer.eos_token_id
-        samples = []
-        for row in out[:, ids.shape[1]:].tolist():
-            if eos is not None and eos in row:
-                row = row[: row.index(eos)]
-            samples.append(row)
+        seeds = list(row_seeds) if row_seeds is not None else [(seed, row) for row in range(len(contexts))]
+        if len(seeds) != len(contexts):
+            raise ProbeInputError(f"{self.spec}: {len(seeds)} row seeds for {len(contexts)} contexts")
+        if not contexts:
+            return []
+        if any(len(c) == 0 for c in contexts):
+            raise ProbeInputError(f"{self.spec}: every context needs at least one token id")
+        samples: list[list[int]] = [[] for _ in contexts]
+        # Prompt logits at every position are (rows, width, vocab): bound them where the model cannot skip them.
+        width = max(len(c) for c in contexts)
+        per_batch = len(contexts) if self._keeps_last_logits() else \
+            max(1, (1 << 27) // (width * self.output_width))
+        for start in range(0, len(contexts), per_batch):
+            rows = list(range(start, min(start + per_batch, len(contexts))))
+            for row, new in zip(rows, self._decode([contexts[r] for r in rows], [seeds[r] for r in rows],
+                                                   max_new_tokens, temperature, top_p, stop_strings)):
+                samples[row] = new
         return samples
+
+    def _keeps_last_logits(self) -> bool:
+        """True for transformers models that compute the prompt's last logits only (`logits_to_keep`)."""
+        import inspect
+        return self.backend == "torch" and "logits_to_keep" in inspect.signature(self.model.forward).parameters
+
+    def _decode(self, contexts, seeds, max_new_tokens, temperature, top_p, stop_strings) -> list[list[int]]:
+        """One batch's decode loop: one forward pass and one sampling step per token for every row still active."""
+        from codeguard.models.sampling import choose_tokens, row_generators
+        generators = row_generators(seeds)
+        budgets = [min(max_new_tokens, self.max_context - len(c)) for c in contexts]
+        eos = self.hf_tokenizer.eos_token_id
+        tail = 2 * max((len(s) for s in stop_strings), default=0) + 4  # tokens enough to hold a new stop string
+        new: list[list[int]] = [[] for _ in contexts]
+        active = [row for row, budget in enumerate(budgets) if budget > 0]
+        if not active:
+            return new
+        # The n samples of a problem share their prompt: its prefill runs once, alone (no padding beside other
+        # prompts: dynamic int8 quantizes activations per tensor, so a padded batch would change a prompt's logits),
+        # and its cache is copied to its n rows, left-padded to the longest prompt.
+        unique: dict[tuple[int, ...], int] = {}
+        first_of = [unique.setdefault(tuple(contexts[row]), len(unique)) for row in active]
+        extra = {"logits_to_keep": 1} if self._keeps_last_logits() else {}
+        with torch.inference_mode():
+            prefills = [self._step(*self._padded([list(prompt)]), None, extra) for prompt in unique]
+            logits = torch.cat([step_logits for step_logits, _ in prefills])[first_of]
+            past, mask = self._merged_caches([cache for _, cache in prefills], [len(p) for p in unique], first_of)
+            positions = torch.tensor([[len(contexts[row]) - 1] for row in active], dtype=torch.long)
+            while True:
+                tokens = choose_tokens(logits, temperature, top_p, [generators[r] for r in active])
+                keep = []
+                for index, (row, token) in enumerate(zip(active, tokens)):
+                    if token == eos:
+                        continue
+                    new[row].append(token)
+                    if len(new[row]) >= budgets[row]:
+                        continue
+                    if stop_strings and any(s in self.hf_tokenizer.decode(new[row][-tail:]) for s in stop_strings):
+                        continue
+                    keep.append(index)
+                if not keep:
+                    return new
+                if len(keep) < len(active):  # finished rows leave the batch and the cache
+                    past = _select_rows(past, keep)
+                    mask, positions = mask[keep], positions[keep]
+                active = [active[i] for i in keep]
+                ids = torch.tensor([[new[row][-1]] for row in active], dtype=torch.long)
+                mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long)], dim=1)
+                positions = positions + 1
+                logits, past = self._step(ids, mask, positions, past, {})
+
+    def _merged_caches(self, caches, lengths: list[int], rows: list[int]):
+        """One cache for `rows` (indices into `caches`) from single-prompt caches, left-padded with zeros to the
+        longest prompt, and the attention mask that hides the padding."""
+        width = max(lengths)
+        layers = [[(layer.keys, layer.values) for layer in cache.layers] if hasattr(cache, "layers") else
+                  [tuple(layer) for layer in cache] for cache in caches]
+        merged = []
+        for depth in range(len(layers[0])):
+            pair = []
+            for part in range(2):
+                padded = [torch.nn.functional.pad(per_prompt[depth][part], (0, 0, width - length, 0))
+                          for per_prompt, length in zip(layers, lengths)]
+                pair.append(torch.cat(padded)[rows])
+            merged.append(tuple(pair))
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for index, row in enumerate(rows):
+            mask[index, width - lengths[row]:] = 1
+        if hasattr(caches[0], "layers"):
+            from transformers import DynamicCache
+            return DynamicCache(ddp_cache_data=merged, config=self.model.config), mask
+        return tuple(merged), mask
+
+    def _step(self, ids, mask, positions, past, extra):
+        """One forward pass through the cache: the last position's logits (finite-checked) and the new cache."""
+        ids, mask, positions = self._on_device(ids, mask, positions)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=past,
+                         use_cache=True, **extra)
+        logits = out.logits[:, -1, :]
+        # A NaN/inf anywhere makes its row sum non-finite: far cheaper than isfinite over every logit.
+        if not bool(torch.isfinite(logits.sum(dim=-1)).all()):
+            self._check_finite(logits, "sampling")
+        return logits, out.past_key_values
+
+
+def _select_rows(past, keep: list[int]):
+    """The KV cache of the rows kept: a transformers Cache in place, or Optimum's tuples of (key, value) tensors."""
+    if hasattr(past, "batch_select_indices"):
+        past.batch_select_indices(torch.tensor(keep, dtype=torch.long))
+        return past
+    return tuple(tuple(t[keep] for t in layer) if isinstance(layer, (tuple, list)) else layer[keep] for layer in past)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from codeguard.errors import ModelSpecError
 from codeguard.models.derive.derivations import apply_dynamic_int8, read_manifest
+from codeguard.models.devices import CPU, Placement, device_map, resolve_placement, torch_dtype_name, weight_bytes
 from codeguard.models.gguf import GGUFCausalLM
 from codeguard.models.hf import HFCausalLM
 from codeguard.models.openai_endpoint import OpenAIEndpointLM
@@ -15,25 +16,34 @@ from codeguard.models.resolve import materialize
 from codeguard.models.specs import ModelSpec, parse_spec
 
 
-def load_model(spec_text: str | ModelSpec, batch_size: int = 16) -> LanguageModel:
+def load_model(spec_text: str | ModelSpec, batch_size: int = 16, device: str | Placement = "auto",
+               dtype: str = "auto") -> LanguageModel:
     """Loads any spec string (`./dir`, `./model.gguf`, `hf:ORG/NAME`, `zoo:NAME`, with `@derivation` suffixes, or a
-    served model `openai:URL#MODEL?tokenizer=SPEC`)."""
+    served model `openai:URL#MODEL?tokenizer=SPEC`) onto `device` (`auto`, `cpu`, `cuda`, `cuda:N`, `mps`, or a
+    Placement already resolved, whose dtype then applies) in `dtype` (`auto`: the checkpoint's own on a GPU,
+    float32 on the CPU; a derivation's dtype such as @bf16 always wins)."""
     spec = spec_text if isinstance(spec_text, ModelSpec) else parse_spec(spec_text)
     if spec.scheme == "openai":  # a served model: nothing to materialize locally but its tokenizer
         return OpenAIEndpointLM.connect(spec.text)
+    placement = device if isinstance(device, Placement) else resolve_placement(device, dtype)
     directory, kind, fingerprint = materialize(spec)
     if kind == "gguf":
         manifest = {} if directory.is_file() else read_manifest(directory)
         path = directory if directory.is_file() else directory / manifest["file_name"]
-        return GGUFCausalLM.load(path, spec.text, fingerprint, details=manifest)
+        return GGUFCausalLM.load(path, spec.text, fingerprint, details=manifest, placement=placement)
     tokenizer = _load_tokenizer(directory, spec.text)
     if kind == "onnx":
-        model, backend = _load_onnx(directory), "onnxruntime"
+        (model, used), backend = _load_onnx(directory, placement), "onnxruntime"
+    elif kind == "torch-dynamic-int8":
+        # torch's dynamic int8 kernels are CPU kernels: a GPU is an error when named, ignored under auto
+        if placement.explicit and placement.is_gpu:
+            raise placement.unusable("torch dynamic int8 (@dynamic-int8)", "its quantized kernels run on the CPU only",
+                                     "gate an ONNX Runtime or GGUF int8 variant on the GPU instead")
+        model, backend, used = apply_dynamic_int8(_load_torch(directory, spec.text, CPU)), "torch-dynamic-int8", "cpu"
     else:
-        model, backend = _load_torch(directory, spec.text), "torch"
-        if kind == "torch-dynamic-int8":
-            model, backend = apply_dynamic_int8(model), "torch-dynamic-int8"
-    details = {"directory": str(directory), "kind": kind, **read_manifest(directory)}
+        model, backend = _load_torch(directory, spec.text, placement), "torch"
+        used = _torch_devices(model)
+    details = {"directory": str(directory), "kind": kind, **read_manifest(directory), "device": used}
     return HFCausalLM(spec=spec.text, fingerprint=fingerprint, backend=backend, model=model,
                       hf_tokenizer=tokenizer, details=details, batch_size=batch_size)
 
@@ -48,19 +58,38 @@ def _load_tokenizer(directory: Path, spec_text: str):
     return tokenizer
 
 
-def _load_torch(directory: Path, spec_text: str):
+def _load_torch(directory: Path, spec_text: str, placement: Placement):
     import torch
     from transformers import AutoModelForCausalLM
-    # Checkpoints stored in half precision (the zoo) run in fp32 unless a derivation (@fp16, @bf16) says otherwise.
-    dtype = getattr(torch, read_manifest(directory).get("dtype", "float32"))
+    dtype_name = torch_dtype_name(placement, read_manifest(directory).get("dtype"))
+    kwargs = {"dtype": dtype_name if dtype_name == "auto" else getattr(torch, dtype_name)}
+    spread = None
+    if placement.is_gpu:
+        free = torch.cuda.mem_get_info(placement.cuda_index)[0] if placement.cuda_index is not None else None
+        spread = device_map(placement, weight_bytes(directory, dtype_name), free)
+        if spread:
+            kwargs["device_map"] = spread  # accelerate places the layers over the GPUs (and the CPU if need be)
     try:
-        model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(directory, **kwargs)
     except Exception as error:  # noqa: BLE001
         raise ModelSpecError(f"model spec {spec_text!r}: transformers cannot load {directory}: {error}") from None
+    if placement.is_gpu and not spread:
+        model = model.to(placement.device)
     return model.eval()
 
 
-def _load_onnx(directory: Path):
+def _torch_devices(model) -> str:
+    """Where a transformers model's weights are: one device, or accelerate's spread (`cuda:0+cuda:1+cpu`)."""
+    spread = getattr(model, "hf_device_map", None)
+    if spread and len(set(spread.values())) > 1:
+        names = [f"cuda:{d}" if isinstance(d, int) else str(d) for d in dict.fromkeys(spread.values())]
+        return "+".join(names)
+    return str(next(model.parameters()).device)
+
+
+def _load_onnx(directory: Path, placement: Placement):
+    """An Optimum ONNX Runtime model on the CPU, or on a CUDA GPU through onnxruntime-gpu's CUDA execution provider.
+    Returns (model, device used)."""
     import onnxruntime
     from optimum.onnxruntime import ORTModelForCausalLM
     options = onnxruntime.SessionOptions()
@@ -70,6 +99,22 @@ def _load_onnx(directory: Path):
     if file_name is None:
         onnx_files = sorted(p.name for p in directory.glob("*.onnx"))
         file_name = "model.onnx" if "model.onnx" in onnx_files else onnx_files[0]
+    provider, provider_options, used = "CPUExecutionProvider", None, "cpu"
+    if placement.cuda_index is not None:
+        available = onnxruntime.get_available_providers()
+        if "CUDAExecutionProvider" in available:
+            provider, provider_options = "CUDAExecutionProvider", {"device_id": placement.cuda_index}
+            used = placement.device
+        elif placement.explicit:
+            raise placement.unusable(f"ONNX Runtime {onnxruntime.__version__}",
+                                     f"its CUDA execution provider is not installed (providers: {', '.join(available)})",
+                                     "install onnxruntime-gpu in place of onnxruntime "
+                                     "(pip uninstall onnxruntime && pip install onnxruntime-gpu)")
+    elif placement.device == "mps" and placement.explicit:
+        raise placement.unusable(f"ONNX Runtime {onnxruntime.__version__}", "codeguard runs ONNX models on the CPU or "
+                                 "CUDA only", "gate the transformers model on mps")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ORTModelForCausalLM.from_pretrained(directory, file_name=file_name, session_options=options)
+        model = ORTModelForCausalLM.from_pretrained(directory, file_name=file_name, session_options=options,
+                                                    provider=provider, provider_options=provider_options)
+    return model, used

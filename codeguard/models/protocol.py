@@ -40,3 +40,5 @@ class LanguageModel(Protocol):
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
                top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = ()) -> list[list[int]]: ...
+    # Backends that sample many rows through one cache also take `row_seeds=` (one stream per row) and say so with
+    # `samples_across_problems = True`: pass@k then batches rows of many problems per call.

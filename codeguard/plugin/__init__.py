@@ -61,8 +61,9 @@ def pytest_report_header(config):
         return None
     o = session.options
     pair = o.model_pair or "none (codeguard gates skipped)"
+    device = o.placement.describe() if o.placement is not None else o.device
     return (f"codeguard {__version__}: model-pair={pair} baselines={o.baseline_dir}"
-            f"{'/' + o.slot if o.slot else ''} seed={o.seed} update={'yes' if o.update else 'no'}")
+            f"{'/' + o.slot if o.slot else ''} seed={o.seed} update={'yes' if o.update else 'no'} device={device}")
 
 
 def pytest_collection_modifyitems(config, items):

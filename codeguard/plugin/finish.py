@@ -50,7 +50,8 @@ def session_results(session, *, exit_status=None, rootdir: Path | None = None) -
     options = session.options
     run = {"invocation": list(options.invocation),
            "exit_status": None if exit_status is None else int(exit_status), "model_pair": options.model_pair,
-           "slot": options.slot, "update": options.update, "git": git_state(rootdir) if rootdir else None}
+           "slot": options.slot, "update": options.update, "git": git_state(rootdir) if rootdir else None,
+           "device": options.placement.describe() if options.placement is not None else options.device}
     return build_results(session.timed_results(), session.verdicts, session.written,
                          tokenizers=pair_tokenizers(session), run=run)
 

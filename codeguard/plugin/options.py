@@ -9,6 +9,7 @@ from pathlib import Path
 from codeguard.errors import ConfigError
 from codeguard.gating.gate import parse_limits
 from codeguard.languages.registry import load_registry
+from codeguard.models.devices import DEVICE_FORMS, DTYPE_FORMS, parse_device, parse_dtype, resolve_placement
 from codeguard.models.specs import parse_model_pair
 
 
@@ -33,6 +34,9 @@ class Options:
     history: Path | None = None     # --codeguard-history: the SQLite history database
     gh_summary: bool = True         # append the Markdown summary to $GITHUB_STEP_SUMMARY when it is set
     required: bool = False          # codeguard gates collected but no pair: a usage error, not a skip
+    device: str = "auto"            # --codeguard-device as asked (auto, cpu, cuda, cuda:N, mps)
+    dtype: str = "auto"             # --codeguard-dtype as asked
+    placement: object = None        # models.devices.Placement, resolved at configure time when a pair is given
 
 
 def add_options(parser) -> None:
@@ -93,6 +97,15 @@ def add_options(parser) -> None:
                          "with: codeguard report --history FILE --html OUT")
     group.addoption("--codeguard-no-gh-summary", dest="codeguard_no_gh_summary", action="store_true",
                     help="do not append the Markdown summary to $GITHUB_STEP_SUMMARY (ini codeguard_gh_summary)")
+    group.addoption("--codeguard-device", dest="codeguard_device", metavar="DEVICE",
+                    help=f"where models run: {DEVICE_FORMS} (default auto: the first CUDA GPU if torch sees one, "
+                         "else the CPU; env CODEGUARD_DEVICE, ini codeguard_device)")
+    group.addoption("--codeguard-dtype", dest="codeguard_dtype", metavar="DTYPE",
+                    help=f"dtype of transformers models: {DTYPE_FORMS} (default auto: the checkpoint's own on a GPU, "
+                         "float32 on the CPU; a derivation such as @bf16 always wins; env CODEGUARD_DTYPE, "
+                         "ini codeguard_dtype)")
+    parser.addini("codeguard_device", "where models run (auto, cpu, cuda, cuda:N, mps)", default="")
+    parser.addini("codeguard_dtype", "dtype of transformers models (auto, float32, bfloat16, float16)", default="")
     parser.addini("codeguard_report", "report folder, relative to the ini file", default="")
     parser.addini("codeguard_history", "history database file, relative to the ini file", default="")
     parser.addini("codeguard_gh_summary", "append the summary to $GITHUB_STEP_SUMMARY when set", type="bool",
@@ -113,6 +126,11 @@ def resolve_options(config) -> Options:
                           registry.languages)
     corpus = config.getoption("codeguard_corpus") or (str(project / ini("codeguard_corpus"))
                                                       if ini("codeguard_corpus") else None)
+    device, device_option = _first_set(config, "codeguard_device", "--codeguard-device", "CODEGUARD_DEVICE")
+    dtype, dtype_option = _first_set(config, "codeguard_dtype", "--codeguard-dtype", "CODEGUARD_DTYPE")
+    device, dtype = parse_device(device, device_option), parse_dtype(dtype, dtype_option)
+    # Checked against the machine (torch is imported) only when models will load, and before any of them does.
+    placement = resolve_placement(device, dtype, device_option, dtype_option) if model_pair else None
     seed = config.getoption("codeguard_seed")
     rollouts = config.getoption("codeguard_rollouts")
     return Options(
@@ -133,7 +151,19 @@ def resolve_options(config) -> Options:
         rootdir=project, report_dir=_path(config.getoption("codeguard_report"), ini("codeguard_report"), project),
         history=_path(config.getoption("codeguard_history"), ini("codeguard_history"), project),
         gh_summary=not config.getoption("codeguard_no_gh_summary") and bool(config.getini("codeguard_gh_summary")),
-        required=bool(config.getoption("codeguard_required") or config.getini("codeguard_required")))
+        required=bool(config.getoption("codeguard_required") or config.getini("codeguard_required")),
+        device=device, dtype=dtype, placement=placement)
+
+
+def _first_set(config, name: str, flag: str, env: str) -> tuple[str | None, str]:
+    """The value by CLI > environment > ini precedence, and the name to quote in an error about it."""
+    if config.getoption(name):
+        return config.getoption(name), flag
+    if os.environ.get(env):
+        return os.environ[env], env
+    if config.getini(name):
+        return config.getini(name), f"{name} (ini)"
+    return None, flag
 
 
 def project_dir(config) -> Path:

@@ -64,7 +64,8 @@ class CodeguardSession:
             self.check_inputs()
             from codeguard.models import load_model  # torch is imported only when a gate runs
             ref_spec, opt_spec = self.specs
-            self._pair = ModelPair(load_model(ref_spec), load_model(opt_spec))
+            placement = self.options.placement
+            self._pair = ModelPair(load_model(ref_spec, device=placement), load_model(opt_spec, device=placement))
         return self._pair
 
     def check_inputs(self) -> None:

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from codeguard.cli.main import main
 
@@ -96,3 +97,20 @@ def test_compare_keyword_shift(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["probe"] == "keyword-shift" and data["per_language"]["go"]["positions"] > 50
     assert data["per_language"]["go"]["most_moved"][0]["count"] >= 1
+
+
+@pytest.mark.parametrize("command", ["compare", "study", "search"])
+def test_device_is_checked_before_any_model_loads(command):
+    bad = subprocess.run([sys.executable, "-m", "codeguard.cli.main", command, "zoo:tiny-code", "zoo:tiny-code",
+                          "--device", "gpu"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--device 'gpu': not a device; use auto, cpu, cuda, cuda:N" in bad.stderr
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    missing = subprocess.run([sys.executable, "-m", "codeguard.cli.main", command, "zoo:tiny-code", "zoo:nope",
+                              "--device", f"cuda:{gpus + 1}"], capture_output=True, text=True)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert f"codeguard: error: --device cuda:{gpus + 1}: no such CUDA GPU" in missing.stderr
+
+
+def test_compare_on_the_cpu_device(capsys):
+    assert main(["compare", "zoo:tiny-code", "zoo:tiny-code@bf16", "--device", "cpu", "--dtype", "auto"]) == 0
+    assert "kl_ref_opt" in capsys.readouterr().out

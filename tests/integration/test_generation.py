@@ -45,3 +45,41 @@ def test_seeded_batched_and_identical_across_backends():
     assert generate_completions(load_model("zoo:tiny-code@onnx"), problems, config, progress=False) == first
     for samples in first.values():
         assert all(not any(stop in s for stop in config.stop) for s in samples)
+
+
+@pytest.mark.slow
+def test_completions_do_not_depend_on_how_many_problems_share_a_batch():
+    # Each sample draws from its own stream, seeded with (problem seed, index): batch size and composition change
+    # nothing for PyTorch on the CPU. (ONNX Runtime keeps one problem per call: its dynamic int8 is batch-dependent.)
+    problems = load_problems("humaneval:4").problems
+    model = load_model("zoo:tiny-code")
+    assert model.samples_across_problems and not load_model("zoo:tiny-code@onnx").samples_across_problems
+    runs = [generate_completions(model, problems, GenerationConfig(n_samples=3, max_new_tokens=20, seed=2,
+                                                                   batch_rows=rows), progress=False)
+            for rows in (3, 7, 64)]
+    assert runs[0] == runs[1] == runs[2]
+    assert len({c for v in runs[0].values() for c in v}) > 4  # sampled, not one text repeated
+
+
+@pytest.mark.slow
+def test_rows_finish_on_their_own_and_leave_the_others_unchanged():
+    model = load_model("zoo:tiny-code")
+    tok = model.tokenizer
+    contexts = [tok("def add(a, b):\n    return")["input_ids"], tok("import os\n")["input_ids"],
+                tok("class Stack:\n    def")["input_ids"]]
+    seeds = [(11, 0), (11, 1), (11, 2)]
+    batch = model.sample(contexts, max_new_tokens=24, temperature=0.9, top_p=0.95, stop_strings=("\n",),
+                         row_seeds=seeds)
+    alone = [model.sample([c], max_new_tokens=24, temperature=0.9, top_p=0.95, stop_strings=("\n",),
+                          row_seeds=[s])[0] for c, s in zip(contexts, seeds)]
+    assert batch == alone
+    lengths = [len(row) for row in batch]
+    assert len(set(lengths)) > 1  # rows stopped at different steps
+    for row in batch:  # each row ends at its first stop (or its budget): nothing sampled past it
+        text = tok.decode(row)
+        assert len(row) == 24 or "\n" in text and "\n" not in tok.decode(row[:-1])
+
+
+def test_row_seeds_must_match_the_rows():
+    with pytest.raises(ProbeInputError, match=r"zoo:tiny-code: 1 row seeds for 2 contexts"):
+        load_model("zoo:tiny-code").sample([[0], [0]], max_new_tokens=2, row_seeds=[(0, 0)])

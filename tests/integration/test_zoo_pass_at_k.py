@@ -29,7 +29,7 @@ def test_four_bit_weights_lose_solutions_that_int8_keeps_and_the_gate_fails_on_p
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "*codeguard gate 'pass_at_k' failed for zoo:tiny-code-he@int4-rtn against zoo:tiny-code-he*",
-        "*pass@1: ref 0.990, opt 0.8*"])
+        "*pass@1: ref 0.990, opt 0.920*"])  # per-sample streams since batching across problems; was 0.8x
     result.stdout.fnmatch_lines(["  ci_high_delta_pass@1 *FAIL"])
 
 
