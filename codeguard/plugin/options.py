@@ -180,7 +180,7 @@ def _path(option, ini_value, project: Path, default: str | None = None) -> Path 
     """An option's path as given (relative to the folder pytest was started in, as command-line paths are), else
     the ini value or the default, relative to the project folder."""
     if option:
-        return Path(option).expanduser().absolute()
+        return Path(option).expanduser()
     value = ini_value or default
     return None if value is None else Path(os.path.normpath(project / Path(value).expanduser()))
 
