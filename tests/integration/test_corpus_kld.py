@@ -20,6 +20,7 @@ def small_corpus(tmp_path_factory):
     (root / "b.go").write_text("package main\n\nfunc add(a int, b int) int {\n\treturn a + b\n}\n")
     (root / "notes.txt").write_text("not code")
     (root / "latin1.c").write_bytes("/* caf\xe9 */ int x;\n".encode("latin-1"))
+    (root / "empty.py").write_text("\n  \n")
     return root
 
 
@@ -69,7 +70,8 @@ def test_rows_per_language_and_skipped_files_are_reported(pair, small_corpus):
     ref, opt = pair
     result = run_corpus_kld(ref, opt, TeacherForcedConfig(ctx=32, corpus=str(small_corpus)))
     assert set(result.per_language) == {"python", "go"}
-    assert result.skipped_files == {"unknown_language": ["notes.txt"], "undecodable": ["latin1.c"]}
+    assert result.skipped_files == {"unknown_language": ["notes.txt"], "undecodable": ["latin1.c"],
+                                    "empty": ["empty.py"]}
     assert sum(s["positions"] for s in result.per_language.values()) == result.metrics["positions"]
     worst = result.worst[0]
     assert worst["file"] in ("a.py", "b.go") and worst["line"] >= 1 and "⟦" in worst["context"]
