@@ -32,21 +32,25 @@ NOT_IDENTIFIERS = frozenset({"int", "char", "void", "true", "false", "null", "ni
 
 @dataclass(frozen=True)
 class Name:
+    """An identifier."""
     name: str
 
 
 @dataclass(frozen=True)
 class Int:
+    """An integer literal."""
     value: int
 
 
 @dataclass(frozen=True)
 class Str:
+    """A string literal."""
     text: str
 
 
 @dataclass(frozen=True)
 class Bin:
+    """A binary operation `left op right`."""
     op: str           # "+", "-", "*", "<", ">", "==", "!=", "<=", "and", "or"
     left: object
     right: object
@@ -54,27 +58,32 @@ class Bin:
 
 @dataclass(frozen=True)
 class Call:
+    """A call of a named function with arguments."""
     args: tuple       # printed with the language's print function
 
 
 @dataclass(frozen=True)
 class Decl:
+    """A variable declaration with its initial value."""
     name: str
     value: object
 
 
 @dataclass(frozen=True)
 class Return:
+    """A return statement."""
     value: object
 
 
 @dataclass(frozen=True)
 class Comment:
+    """A line comment (its text is drawn from a plain alphabet, so every language can hold it)."""
     text: str
 
 
 @dataclass(frozen=True)
 class If:
+    """An `if` with a body and an optional `else` body."""
     cond: object
     body: tuple
     orelse: tuple
@@ -82,12 +91,14 @@ class If:
 
 @dataclass(frozen=True)
 class While:
+    """A `while` loop."""
     cond: object
     body: tuple
 
 
 @dataclass(frozen=True)
 class For:
+    """A counting `for` loop over a range."""
     var: str
     bound: object
     body: tuple
@@ -95,6 +106,7 @@ class For:
 
 @dataclass(frozen=True)
 class Function:
+    """A function: name, parameters, body."""
     name: str
     params: tuple
     body: tuple
@@ -102,6 +114,7 @@ class Function:
 
 @dataclass(frozen=True)
 class Program:
+    """A whole program: imports, then functions; what a renderer turns into one file of code."""
     imports: tuple    # indices into the language's import lines
     header_comment: str | None
     functions: tuple
@@ -124,16 +137,19 @@ def _leaf(names, allowed) -> st.SearchStrategy:
 
 
 def expressions(names, allowed) -> st.SearchStrategy:
+    """Expressions over identifiers and literals, simplest (a name) first."""
     ops = st.sampled_from(("+", "-", "*", "<", ">", "==", "!=", "<=", "and", "or"))
     return st.recursive(_leaf(names, allowed), lambda inner: st.builds(Bin, ops, inner, inner), max_leaves=4)
 
 
 def conditions(names, allowed) -> st.SearchStrategy:
+    """Comparisons usable as `if`/`while` conditions."""
     compare = st.sampled_from(("<", ">", "==", "!=", "<="))
     return st.builds(Bin, compare, names.map(Name), _leaf(names, allowed))
 
 
 def statements(names, allowed: frozenset[str], depth: int = 0) -> st.SearchStrategy:
+    """One statement of the constructs `allowed`, blocks nested up to MAX_DEPTH."""
     expr = expressions(names, allowed)
     simple = []
     if "declaration" in allowed:
@@ -176,6 +192,7 @@ class _Named(st.SearchStrategy):
 
 
 def blocks(names, allowed, depth: int = 0) -> st.SearchStrategy[tuple]:
+    """A (possibly empty) sequence of statements: a body."""
     inner = st.lists(statements(names, allowed, depth), max_size=4 if depth == 0 else 3).map(tuple)
     return _Named(inner, f"blocks(depth={depth})")
 
@@ -297,6 +314,7 @@ class Renderer:
 
 
 class Python(Renderer):
+    """Python: indentation blocks, `def`, `import`."""
     comment = "#"
     and_or = {}
     imports = ("import os", "import sys", "from collections import deque", "import json")
@@ -338,6 +356,7 @@ class Python(Renderer):
 
 
 class JavaScript(Renderer):
+    """JavaScript: `require`/ES imports, `function`, `let`, `console.log`."""
     indent = "  "
     imports = ('const fs = require("fs");', 'import path from "path";', 'const util = require("util");')
 
@@ -354,6 +373,7 @@ class JavaScript(Renderer):
 
 
 class TypeScript(JavaScript):
+    """TypeScript: JavaScript with type annotations on parameters and declarations."""
     imports = ('import * as fs from "fs";', 'import { join } from "path";')
 
     def decl(self, s):
@@ -365,6 +385,7 @@ class TypeScript(JavaScript):
 
 
 class Java(Renderer):
+    """Java: imports, one `class Main` of `static int` methods, typed declarations, `System.out.println`."""
     imports = ("import java.util.List;", "import java.util.ArrayList;", "import java.io.IOException;")
     print_fn = "System.out.println"
     function_depth = 1
@@ -393,6 +414,7 @@ class Java(Renderer):
 
 
 class C(Renderer):
+    """C: `#include`s, `int` functions, typed declarations, `printf` output."""
     imports = ("#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>")
     print_fn = "printf"
 
@@ -408,6 +430,7 @@ class C(Renderer):
 
 
 class Cpp(C):
+    """C++: C with `<iostream>`/`<vector>` includes, `std::string` declarations and `std::cout` output."""
     imports = ("#include <iostream>", "#include <vector>", "#include <string>")
 
     def type_of(self, e):
@@ -418,6 +441,7 @@ class Cpp(C):
 
 
 class Go(Renderer):
+    """Go: `package main`, imports, `func` with typed parameters, `:=` declarations, `fmt.Println`."""
     indent = "\t"
     imports = ('import "fmt"', 'import "strings"', 'import "os"')
     print_fn = "fmt.Println"
@@ -455,6 +479,7 @@ class Go(Renderer):
 
 
 class Rust(Renderer):
+    """Rust: `use std::...`, `fn` with `i64` parameters, `let` declarations, ranges in `for`."""
     imports = ("use std::io;", "use std::collections::HashMap;", "use std::fmt;")
 
     def decl(self, s):
