@@ -144,9 +144,11 @@ def check_exact_sources(result, suite: str) -> None:
             "gate distributions on a local copy of the served weights (e.g. the .gguf file)")
 
 
-def check_probe_config(baseline: Baseline, probe_config: dict) -> None:
+def check_probe_config(baseline: Baseline, probe_config: dict, nuisance=frozenset()) -> None:
+    """The run must be measured like the baseline; `nuisance` keys (a sampling probe's seed) are recorded, not
+    compared."""
     for key, value in baseline.probe_config.items():
-        if key in probe_config and probe_config[key] != value:
+        if key in probe_config and key not in nuisance and probe_config[key] != value:
             raise BaselineError(
                 f"baseline {baseline.path} was measured with {key}={value!r}, this run uses "
                 f"{key}={probe_config[key]!r}; the numbers are not comparable. Align the configuration or "
@@ -179,7 +181,7 @@ def evaluate(result, suite: str, baseline: Baseline | None = None, limits: dict[
         if baseline.suite != suite:
             raise BaselineError(f"baseline {baseline.path} holds suite '{baseline.suite}', not '{suite}'")
         check_reference(baseline, result.ref.fingerprint, result.ref.spec)
-        check_probe_config(baseline, result.probe_config())
+        check_probe_config(baseline, result.probe_config(), result.nuisance_config)
         check_complete(baseline, suite, result.gate_metrics())
     check_exact_sources(result, suite)
     verdict = gate(suite, result.gate_metrics(), baseline=baseline, limits=limits, ref_spec=result.ref.spec,

@@ -59,6 +59,7 @@ class PassAtKConfig:
 class PassAtKResult(ProbeResult):
     probe = "pass-at-k"
     needs_exact_distributions = False  # executed samples: a served model's pass@k is as exact as a local one's
+    nuisance_config = frozenset({"seed"})  # recorded to reproduce a run; any seed is gated by the same baseline
     ref: ModelInfo
     opt: ModelInfo
     config: PassAtKConfig

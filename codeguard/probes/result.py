@@ -25,6 +25,9 @@ class ProbeResult:
     # Gate metrics (before any ".language" suffix) that read only the actual token's log-probability and the top-1
     # token, which an approximate source (a served model's echoed prompt log-probabilities) gives exactly.
     exact_from_top_k: frozenset[str] = frozenset()
+    # Probe-config keys a baseline records (to reproduce a run) but does not require to match: a sampling probe's
+    # seed is a nuisance, and its verdict must hold for any seed, not only for the one the baseline was taken with.
+    nuisance_config: frozenset[str] = frozenset()
 
     @property
     def suite(self) -> str:

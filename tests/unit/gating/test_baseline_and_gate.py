@@ -131,3 +131,16 @@ def test_baseline_paths_and_slots(tmp_path):
     assert baseline_path(tmp_path, "r", "cold_start", "edge-cpu").name == "cold_start.edge-cpu.json"
     with pytest.raises(ConfigError, match="slot '../x'"):
         baseline_path(tmp_path, "r", "cold_start", "../x")
+
+
+def test_a_sampling_seed_is_recorded_not_compared_while_other_settings_must_match(tmp_path):
+    """A pass@k baseline gates any seed (the verdict must hold across seeds), but not another sample size."""
+    from codeguard.gating.gate import check_probe_config
+    from codeguard.probes.pass_at_k import PassAtKResult
+
+    b = Baseline("pass_at_k", {"fingerprint": "x"}, {}, {"seed": 0, "n_samples": 5}, {}, path=tmp_path / "b.json")
+    check_probe_config(b, {"seed": 7, "n_samples": 5}, PassAtKResult.nuisance_config)
+    with pytest.raises(BaselineError, match="n_samples=5.*n_samples=10"):
+        check_probe_config(b, {"seed": 7, "n_samples": 10}, PassAtKResult.nuisance_config)
+    with pytest.raises(BaselineError, match="seed=0.*seed=7"):
+        check_probe_config(b, {"seed": 7, "n_samples": 5})  # a probe that declares no nuisance compares it
