@@ -18,6 +18,7 @@ import torch
 from codeguard.errors import ModelSpecError, NonFiniteLogitsError, ProbeInputError, TokenizerError
 from codeguard.models.derive.gguf_convert import require_llama_cpp
 from codeguard.models.devices import CPU, Placement
+from codeguard.models.logprobs import window_logprobs
 from codeguard.models.sampling import row_generators
 from codeguard.models.token_list import TokenListVocabulary
 from codeguard.tokenization.gguf import read_gguf_metadata, tokenizer_from_gguf
@@ -132,8 +133,7 @@ class GGUFCausalLM(TokenListVocabulary):
 
     def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
         """Per-window (len, vocab) float64 log-probabilities at every position, streamed window by window."""
-        for window_logits in self.sequence_logits(windows):
-            yield torch.log_softmax(window_logits, dim=-1, dtype=torch.float64).numpy()
+        return window_logprobs(self.sequence_logits(windows))
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
                top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = (),

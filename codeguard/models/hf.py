@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from codeguard.errors import NonFiniteLogitsError, ProbeInputError
+from codeguard.models.logprobs import window_logprobs
 
 
 @dataclass
@@ -163,8 +164,7 @@ class HFCausalLM:
 
     def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
         """Per-window (len, vocab) float64 log-probabilities at every position, streamed window by window."""
-        for window_logits in self.sequence_logits(windows):
-            yield torch.log_softmax(window_logits, dim=-1, dtype=torch.float64).numpy()
+        return window_logprobs(self.sequence_logits(windows))
 
     def sample(self, contexts: Sequence[Sequence[int]], max_new_tokens: int, temperature: float = 1.0,
                top_p: float = 1.0, seed: int = 0, stop_strings: Sequence[str] = (),
