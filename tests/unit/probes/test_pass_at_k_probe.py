@@ -25,8 +25,8 @@ def samples(correct_counts, n):
                        for j in range(n)] for i, c in enumerate(correct_counts)}
 
 
-def result_for(ref_correct, opt_correct, n=5, ks=(1, 5)):
-    config = PassAtKConfig(n_samples=n, ks=ks)
+def result_for(ref_correct, opt_correct, n=5, ks=(1, 5), **config):
+    config = PassAtKConfig(n_samples=n, ks=ks, **config)
     return summarize(REF, OPT, config, problem_set(len(ref_correct)),
                      {"ref": samples(ref_correct, n), "opt": samples(opt_correct, n)}, "test isolation")
 
@@ -80,3 +80,36 @@ def test_probe_config_pins_what_makes_runs_comparable():
 def test_a_reference_that_solves_nothing_makes_the_gate_say_it_is_blind():
     assert "pass@k gate is blind: ref-model solves none of the 3 problems" in result_for([0, 0, 0], [0, 0, 0]).warnings()[0]
     assert result_for([0, 1, 0], [0, 0, 0]).warnings() == []
+
+
+def _paired_failures(result):
+    return {c.metric for c in gate("pass_at_k", result.gate_metrics(), limits=result.built_in_limits()).failures
+            if c.metric.startswith("ci_high")}
+
+
+def test_a_drop_within_the_margin_passes_on_any_luck_and_a_drop_beyond_it_fails():
+    """Non-inferiority: a candidate losing one sample on 4 of 40 problems (Δpass@1 -0.02, an interval that just
+    misses 0) passes at δ 0.03 but failed the old `interval reaches 0` check; losing 3 samples on 10 problems does
+    not pass."""
+    ref = [5] * 40
+    tiny_drop = result_for(ref, [4] * 4 + [5] * 36, margin=0.03)
+    assert tiny_drop.comparisons["1"]["ci_high"] < 0  # what flapped before
+    assert _paired_failures(tiny_drop) == set()
+    assert _paired_failures(result_for(ref, [4] * 4 + [5] * 36, margin=0.0)) == {"ci_high_delta_pass@1"}
+    assert "ci_high_delta_pass@1" in _paired_failures(result_for(ref, [2] * 10 + [5] * 30, margin=0.03))
+
+
+def test_a_verdict_the_interval_cannot_settle_is_reported_as_within_noise():
+    result = result_for([5] * 40, [4] * 6 + [5] * 34, margin=0.03)
+    low, high = result.comparisons["1"]["ci_low"], result.comparisons["1"]["ci_high"]
+    assert low < -0.03 <= high
+    notes = "\n".join(result.gate_notes())
+    assert "pass@1's paired check passes, but within noise of its limit" in notes
+    assert "non-inferiority margin 0.03" in notes
+    assert "within noise" not in "\n".join(result_for([5] * 40, [5] * 40).gate_notes())
+
+
+@pytest.mark.parametrize("margin", [-0.01, 1.0, float("nan")])
+def test_a_margin_outside_0_1_is_refused(margin):
+    with pytest.raises(ProbeInputError, match="margin"):
+        PassAtKConfig(margin=margin).check()
