@@ -2,8 +2,8 @@
 
     python bench/fidelity_pass_at_k.py bench/fidelity/pass_at_k_seeds.json [--baseline baselines/zoo-tiny-code-he/pass_at_k.json]
 
-For every seed and candidate the rules see exactly what the gate would see (ref and candidate sampled with that
-seed, n = 5 = the first 5 of the 10 collected samples, or all 10), and the paired statistics come from
+For every seed and candidate the rules see what the gate would see (ref and candidate sampled with that seed, at
+the collected n and, from an n = 10 collection, also its first 5 samples), and the paired statistics come from
 `codeguard.humaneval.estimator.compare_paired`, the gate's own code. Rules compared:
 - `today`: the paired checks before this bench (the interval of Δpass@k must reach 0, McNemar p >= alpha) and the
   committed baseline's tolerances;
@@ -74,10 +74,10 @@ def main() -> None:
     candidates = sorted({spec for run in data["runs"].values() for spec in run if spec != ref_spec})
     seeds = sorted(int(seed) for seed, run in data["runs"].items() if ref_spec in run)
     stats = {n: {c: {s: paired(data["runs"][str(s)][ref_spec], data["runs"][str(s)][c], n, s)
-                     for s in seeds if c in data["runs"][str(s)]} for c in candidates} for n in (5, data["n"])}
+                     for s in seeds if c in data["runs"][str(s)]} for c in candidates} for n in sorted({5, data["n"]})}
 
     print(f"{data['model']}, {data['problems']}, T {data['temperature']}, seeds {seeds[0]}-{seeds[-1]}")
-    for n in stats:
+    for n in stats:  # 5 and the collected n (the same when the collection is at n = 5)
         for c in candidates:
             runs = list(stats[n][c].values())
             if runs:

@@ -4,9 +4,11 @@
         [--model zoo:tiny-code-he] [--variants @onnx-int8,@int4-rtn,@int3-rtn]
 
 The gate's settings otherwise (humaneval:40, T 0.8, top-p 0.95, 256 new tokens, the sandbox, 3 s timeout). Sample
-i of a problem draws from its own stream seeded with (seed, task, i), so the first 5 of n = 10 samples are exactly
-the samples an n = 5 run draws: one collection at n = 10 answers both sizes. Every (seed, model) is written as
-soon as it is done, and a rerun skips what the file already holds, so the collection can be stopped and resumed.
+i of a problem draws from its own stream seeded with (seed, task, i), so the first 5 of n = 10 samples draw like an
+n = 5 run, but not exactly for ONNX Runtime models: dynamic int8 quantizes activations over the whole batch of a
+problem's n rows, so batch-mates change a row's tokens. Collect at the n the gate runs (`--n 5`) for its verdicts;
+a collection at n = 10 compares sample sizes. Every (seed, model) is written as soon as it is done, and a rerun
+skips what the file already holds, so the collection can be stopped and resumed.
 `bench/bench_gate_fidelity.py` turns the file into false-alarm and detection rates of each pass@k decision rule.
 """
 from __future__ import annotations
