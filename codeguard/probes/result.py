@@ -25,6 +25,7 @@ class ProbeResult:
     # Gate metrics (before any ".language" suffix) that read only the actual token's log-probability and the top-1
     # token, which an approximate source (a served model's echoed prompt log-probabilities) gives exactly.
     exact_from_top_k: frozenset[str] = frozenset()
+    more_data = "more data"  # what a re-run needs to shrink the noise ("a larger corpus"), for within-noise notes
 
     @property
     def suite(self) -> str:
@@ -39,6 +40,12 @@ class ProbeResult:
     def gate_notes(self) -> list[str]:
         """Lines a reader of the verdict needs (paired statistics, what was searched)."""
         return []
+
+    def uncertainty(self) -> dict[str, float]:
+        """Standard error of each gate metric that has one (metric -> SE, in the metric's units). The gate uses it
+        to mark checks within noise of their limit and tolerances below the noise; a metric absent here gets no
+        noise check (an unknown SE is absent, never 0)."""
+        return {}
 
     def warnings(self) -> list[str]:
         """Things the run should warn about without failing (e.g. a sample too small to detect a drop)."""
@@ -59,6 +66,7 @@ class ProbeResult:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["probe"] = self.probe
+        data["uncertainty"] = dict(self.uncertainty())
         return data
 
     def gate_metrics(self) -> dict[str, float]:
