@@ -173,7 +173,7 @@ def _mark_noise(check: MetricCheck, stderr, more_data: str) -> str | None:
     if within_noise(check.obtained, check.limit, stderr):
         check.within_noise = True
         check.note = within_noise_note(check.passed, more_data)
-    return noise_warning(check.metric, check.baseline, check.limit, check.direction, stderr)
+    return noise_warning(check.metric, check.baseline, check.limit, check.direction, stderr, more_data)
 
 
 def gate(suite: str, metrics: dict[str, float], baseline: Baseline | None = None,

@@ -46,7 +46,8 @@ def within_noise_note(passed: bool, more_data: str) -> str:
     return f"fails within noise of the limit: re-run with {more_data} to tell"
 
 
-def noise_warning(metric: str, baseline: float | None, limit: float, direction: str, stderr) -> str | None:
+def noise_warning(metric: str, baseline: float | None, limit: float, direction: str, stderr,
+                  more_data: str = "more data") -> str | None:
     """What is wrong with this check's tolerance given the metric's SE (or with the SE itself), or None; None too
     without a baseline (an absolute limit has no tolerance to compare) and with an SE of 0."""
     if not usable(stderr):
@@ -59,8 +60,9 @@ def noise_warning(metric: str, baseline: float | None, limit: float, direction: 
                f"detectable change {fmt(detectable)}")
     if room < NOISE_SES * stderr:
         return (f"{metric}: tolerance below the metric's own noise (< {NOISE_SES:g} SE): this gate will flap; "
-                f"{figures}. Widen the tolerance or measure on more data")
+                f"{figures}. Widen the tolerance or measure on {more_data}")
     if room < detectable:
         return (f"{metric}: this gate cannot see a change as small as its tolerance (a one-sided test at alpha 0.05 "
-                f"between two runs needs {fmt(detectable)}); {figures}. Widen the tolerance or measure on more data")
+                f"between two runs needs {fmt(detectable)}); {figures}. Widen the tolerance or measure on "
+                f"{more_data}")
     return None

@@ -60,6 +60,7 @@ def test_tolerance_below_two_ses_warns_that_the_gate_will_flap():
     assert verdict.passed
     assert len(verdict.warnings) == 1
     assert "tolerance below the metric's own noise" in verdict.warnings[0] and "will flap" in verdict.warnings[0]
+    assert verdict.warnings[0].endswith("measure on a larger corpus")
     assert verdict.to_dict()["warnings"] == verdict.warnings
 
 
