@@ -91,7 +91,7 @@ def _compare_keyword_shift(args) -> int:
              f"{o['positions']} keyword positions: mean |Δlog p| {o['mean_abs_dlogp']:.4f}, max "
              f"{o['max_abs_dlogp']:.4f}; ref's top-1 lost by opt at {100 * o['top1_lost_share']:.1f} % of "
              f"{o['ref_top1_positions']} positions; {result.skipped['crossing_a_window_boundary']} keyword(s) "
-             "crossing a window boundary skipped", "",
+             "crossing a window boundary skipped", *result.gate_notes(), "",
              f"{'language':<12}{'positions':>10}{'mean|Δ|':>9}{'max|Δ|':>8}{'lost top1':>10}  moved most"]
     for lang, s in result.per_language.items():
         moved = ", ".join(f"{m['keyword']}({m['count']})" for m in s["most_moved"][:4])
@@ -119,10 +119,11 @@ def _format_corpus(result) -> str:
     lines = [f"probe: corpus-kld   ref: {result.ref.spec}   opt: {result.opt.spec}   ctx: {result.config.ctx}",
              f"positions {int(m['positions'])}; PPL ref {m['ppl_ref']:.3f}, opt {m['ppl_opt']:.3f}, "
              f"ratio {m['ppl_ratio']:.4f}",
-             f"KLD mean {m['kld_mean']:.6f} ± {m['kld_stderr']:.6f}, median {m['kld_median']:.6f}, "
+             f"KLD mean {m['kld_mean']:.6f} ± {m['kld_stderr']:.6f} per position, median {m['kld_median']:.6f}, "
              f"p90 {m['kld_p90']:.5f}, p95 {m['kld_p95']:.5f}, p99 {m['kld_p99']:.5f}, p99.9 {m['kld_p999']:.5f}, "
              f"max {m['kld_max']:.4f}",
-             f"same top p {100 * m['same_top_p']:.2f} ± {100 * m['same_top_p_stderr']:.2f} %",
+             f"same top p {100 * m['same_top_p']:.2f} ± {100 * m['same_top_p_stderr']:.2f} % per position",
+             *result.gate_notes(),
              "Δp of the actual token: " + ", ".join(f"{k} {v:+.4f}" for k, v in result.delta_p.items()),
              "Δp of ref's top token:  " + ", ".join(f"{k} {v:+.4f}" for k, v in result.delta_p_ref_top.items()), "",
              f"{'language':<12}{'positions':>10}{'KLD mean':>11}{'p99':>9}{'max':>8}{'same top':>10}{'PPL ratio':>11}"]

@@ -1,7 +1,9 @@
 """Gates: compare a probe's metrics with a baseline (relative) or with configured limits (absolute).
 
 A verdict carries every check, so a failure message and a report can show metric, obtained, baseline, limit and
-direction. NaN or inf obtained values fail (a bare `nan > limit` would be False and pass).
+direction. NaN or inf obtained values fail (a bare `nan > limit` would be False and pass). Where the probe gives a
+metric's standard error, each check also says whether it landed within noise of its limit and the verdict warns
+about tolerances below the noise (gating/noise.py).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from codeguard.errors import ApproximateSourceError, BaselineError, ConfigError
 from codeguard.gating.baselines import Baseline
+from codeguard.gating.noise import noise_warning, within_noise, within_noise_note
 from codeguard.gating.rules import HIGHER, LOWER, direction_of, metric_problem, rule_for
 from codeguard.number_format import fmt
 
@@ -25,6 +28,8 @@ class MetricCheck:
     passed: bool
     note: str = ""
     tolerance: dict | None = None  # {rtol, atol} of a baseline check (what reviewers tune); None for a limit
+    stderr: float | None = None    # the metric's standard error in this run (None: the probe gives none)
+    within_noise: bool = False     # obtained lies within 2 SEs of the limit: a pass or fail noise could flip
 
 
 @dataclass
@@ -37,6 +42,7 @@ class GateVerdict:
     notes: list[str] = field(default_factory=list)  # the probe's context for a reader (e.g. paired statistics)
 
     next_steps: list[str] = field(default_factory=list)  # what a reader of a failure can do about it
+    warnings: list[str] = field(default_factory=list)  # about the gate itself (a tolerance below the noise)
 
     @property
     def passed(self) -> bool:
@@ -50,17 +56,21 @@ class GateVerdict:
     def to_dict(self) -> dict:
         return {"suite": self.suite, "passed": self.passed, "baseline_path": self.baseline_path,
                 "ref": self.ref_spec, "opt": self.opt_spec, "checks": [asdict(c) for c in self.checks],
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "warnings": list(self.warnings)}
 
     def rows(self, only_failures: bool = False) -> list[tuple[str, ...]]:
-        """The checks as table rows, header first: what the failure message and the terminal summary show."""
-        rows = [("metric", "obtained", "baseline", "tolerance", "limit", "direction", "verdict")]
+        """The checks as table rows, header first: what the failure message and the terminal summary show. A "± SE"
+        column follows "obtained" when some metric has a standard error."""
+        with_se = any(c.stderr is not None for c in self.checks)
+        rows = [("metric", "obtained", *(("± SE",) if with_se else ()), "baseline", "tolerance", "limit",
+                 "direction", "verdict")]
         for c in (self.failures if only_failures else self.checks):
             bound = ("<= " if c.direction == LOWER else ">= ") + fmt(c.limit)
             tolerance = (f"rtol {c.tolerance['rtol']:g}, atol {c.tolerance['atol']:g}" if c.tolerance
                          else "limit" if c.source == "limit" else "?")
-            verdict = "ok" if c.passed else "FAIL" + (f" ({c.note})" if c.note else "")
-            rows.append((c.metric, fmt(c.obtained), fmt(c.baseline), tolerance, f"{bound} [{c.source}]",
+            verdict = ("ok" if c.passed else "FAIL") + (f" ({c.note})" if c.note else "")
+            se = (("-" if c.stderr is None else fmt(c.stderr)),) if with_se else ()
+            rows.append((c.metric, fmt(c.obtained), *se, fmt(c.baseline), tolerance, f"{bound} [{c.source}]",
                          c.direction.replace("_is_better", ""), verdict))
         return rows
 
@@ -71,7 +81,7 @@ class GateVerdict:
 
     def message(self) -> str:
         where = f"\nbaseline: {self.baseline_path}" if self.baseline_path else ""
-        notes = "".join(f"\n{note}" for note in self.notes)
+        notes = "".join(f"\n{note}" for note in self.notes + self.warnings)
         steps = "".join(f"\n  - {step}" for step in self.next_steps)
         steps = f"\nwhat next:{steps}" if steps else ""
         if not self.checks:
@@ -155,9 +165,25 @@ def check_probe_config(baseline: Baseline, probe_config: dict, nuisance=frozense
                 "re-accept with --codeguard-update")
 
 
+def _mark_noise(check: MetricCheck, stderr, more_data: str) -> str | None:
+    """Records the metric's SE on the check, marks it within noise of its limit (gating/noise.py) and returns the
+    warning about its tolerance, if any. A non-finite obtained value keeps its own note."""
+    usable_type = isinstance(stderr, (int, float)) and not isinstance(stderr, bool)
+    check.stderr = float(stderr) if usable_type else math.nan
+    if not isinstance(check.obtained, (int, float)) or not math.isfinite(check.obtained):
+        return None
+    if within_noise(check.obtained, check.limit, stderr):
+        check.within_noise = True
+        check.note = within_noise_note(check.passed, more_data)
+    return noise_warning(check.metric, check.baseline, check.limit, check.direction, stderr, more_data)
+
+
 def gate(suite: str, metrics: dict[str, float], baseline: Baseline | None = None,
-         limits: dict[str, float] | None = None, ref_spec: str = "", opt_spec: str = "") -> GateVerdict:
-    """Checks every baseline metric and every absolute limit; a metric missing from the result fails."""
+         limits: dict[str, float] | None = None, ref_spec: str = "", opt_spec: str = "",
+         stderr: dict[str, float] | None = None, more_data: str = "more data") -> GateVerdict:
+    """Checks every baseline metric and every absolute limit; a metric missing from the result fails. `stderr`
+    (metric -> standard error, the probe's `uncertainty()`) adds the noise checks; `more_data` is what a re-run
+    needs to shrink the noise ("a larger corpus")."""
     verdict = GateVerdict(suite, baseline_path=str(baseline.path) if baseline and baseline.path else None,
                           ref_spec=ref_spec, opt_spec=opt_spec)
     if baseline is not None:
@@ -169,6 +195,11 @@ def gate(suite: str, metrics: dict[str, float], baseline: Baseline | None = None
         if direction is None:
             raise ConfigError(f"limit {name}={limit}: unknown metric {name!r}")
         verdict.checks.append(_check(name, metrics.get(name), None, float(limit), direction, "limit"))
+    for check in verdict.checks:
+        if check.metric in (stderr or {}):
+            warning = _mark_noise(check, stderr[check.metric], more_data)
+            if warning and warning not in verdict.warnings:
+                verdict.warnings.append(warning)
     return verdict
 
 
@@ -185,7 +216,8 @@ def evaluate(result, suite: str, baseline: Baseline | None = None, limits: dict[
         check_complete(baseline, suite, result.gate_metrics())
     check_exact_sources(result, suite)
     verdict = gate(suite, result.gate_metrics(), baseline=baseline, limits=limits, ref_spec=result.ref.spec,
-                   opt_spec=result.opt.spec)
+                   opt_spec=result.opt.spec, stderr=getattr(result, "uncertainty", dict)(),
+                   more_data=getattr(result, "more_data", "more data"))
     verdict.notes = list(result.gate_notes())
     return verdict
 

@@ -249,7 +249,7 @@ class CodeguardSession:
 
     def _gate(self, result, suite: str, baseline: Baseline | None) -> GateVerdict:
         verdict = evaluate(result, suite, baseline, self._limits_for(result, suite))
-        for text in result.warnings():
+        for text in [*result.warnings(), *verdict.warnings]:
             warnings.warn(CodeguardWarning(text), stacklevel=2)
         return verdict
 

@@ -22,6 +22,8 @@ def write_summary(terminalreporter, session, report_lines=()) -> None:
                                     f"baseline {verdict.baseline_path or '-'})")
         for line in verdict.table().splitlines():
             terminalreporter.write_line("  " + line)
+        for warning in verdict.warnings:
+            terminalreporter.write_line(f"  warning: {warning}", yellow=True)
     for written in session.written:
         terminalreporter.write_line(f"codeguard: wrote baseline {written.path}")
         if written.diff:

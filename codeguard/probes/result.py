@@ -28,6 +28,7 @@ class ProbeResult:
     # Probe-config keys a baseline records (to reproduce a run) but does not require to match: a sampling probe's
     # seed is a nuisance, and its verdict must hold for any seed, not only for the one the baseline was taken with.
     nuisance_config: frozenset[str] = frozenset()
+    more_data = "more data"  # what a re-run needs to shrink the noise ("a larger corpus"), for within-noise notes
 
     @property
     def suite(self) -> str:
@@ -42,6 +43,12 @@ class ProbeResult:
     def gate_notes(self) -> list[str]:
         """Lines a reader of the verdict needs (paired statistics, what was searched)."""
         return []
+
+    def uncertainty(self) -> dict[str, float]:
+        """Standard error of each gate metric that has one (metric -> SE, in the metric's units). The gate uses it
+        to mark checks within noise of their limit and tolerances below the noise; a metric absent here gets no
+        noise check (an unknown SE is absent, never 0)."""
+        return {}
 
     def warnings(self) -> list[str]:
         """Things the run should warn about without failing (e.g. a sample too small to detect a drop)."""
@@ -62,6 +69,7 @@ class ProbeResult:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["probe"] = self.probe
+        data["uncertainty"] = dict(self.uncertainty())
         return data
 
     def gate_metrics(self) -> dict[str, float]:

@@ -48,6 +48,34 @@ def tolerance_text(check: dict) -> str:
     return "limit" if check.get("source") == "limit" else "?"
 
 
+def verdict_text(check: dict, fail: str = "FAIL") -> str:
+    """'ok', 'FAIL (not a finite number)', 'ok (passes, but within noise of the limit: ...)'."""
+    note = check.get("note")
+    return ("ok" if check["passed"] else fail) + (f" ({note})" if note else "")
+
+
+def stderr_text(check: dict) -> str:
+    """The check's standard error, '-' when its metric has none."""
+    return "-" if check.get("stderr") is None else fmt(check["stderr"])
+
+
+def has_stderr(gate: dict) -> bool:
+    """Some check of the gate carries a standard error (the table gets a '± SE' column)."""
+    return any(check.get("stderr") is not None for check in gate["checks"])
+
+
+def mean_with_error(result: dict, metric: str, naive_key: str) -> str:
+    """'0.002063 ± 3.703e-05 (SE over 50 files)' from a corpus result's `uncertainty`; a result without one (older
+    results files, a 1-file corpus) falls back to llama.cpp's per-position SE, labelled as such."""
+    value = result["metrics"][metric]
+    stderr = (result.get("uncertainty") or {}).get(metric)
+    if stderr is not None:
+        files = (result.get("uncertainty_files") or {}).get(metric)
+        return f"{fmt(value)} ± {fmt(stderr)} (SE over {files} files)" if files else f"{fmt(value)} ± {fmt(stderr)}"
+    naive = result["metrics"].get(naive_key)
+    return fmt(value) if naive is None else f"{fmt(value)} ± {fmt(naive)} (per-position SE)"
+
+
 def _byte_level_decoder() -> dict[str, int]:
     """GPT-2's byte-to-unicode table, inverted: byte-level BPE vocabularies spell ' or' as 'Ġor', '\\n' as 'Ċ'."""
     printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \

@@ -18,11 +18,15 @@ from codeguard.report.formatting import (
     failed_checks,
     flipped_problems,
     fmt,
+    has_stderr,
     headline,
+    mean_with_error,
     pair_text,
     skipped_files_text,
+    stderr_text,
     token_text,
     tolerance_text,
+    verdict_text,
     worst_case_top_tokens,
 )
 
@@ -94,11 +98,11 @@ def _corpus_kld(result: dict) -> dict:
                    fmt(s["ppl_ratio"], 6), str(int(s["positions"]))] for lang, s in per_language.items()]
     header = ["rows", *[name for name, _, _ in plots.KLD_QUANTILES], "mean", "same top", "PPL ratio", "positions"]
     return {"lines": [f"Teacher-forced over the corpus (ctx {result['config'].get('ctx')}): KLD mean "
-                      f"{fmt(m['kld_mean'])} ± {fmt(m['kld_stderr'])} nats; PPL ref {fmt(m['ppl_ref'])}, opt "
+                      f"{mean_with_error(result, 'kld_mean', 'kld_stderr')} nats; PPL ref {fmt(m['ppl_ref'])}, opt "
                       f"{fmt(m['ppl_opt'])}.",
                       "Δp of the actual token: " + ", ".join(f"{k} {v:+.3g}" for k, v in result["delta_p"].items()),
                       *filter(None, [skipped_files_text(result.get("skipped_files"))])],
-            "plots": [plot(plots.kld_distribution, m, per_language,
+            "plots": [plot(plots.kld_distribution, m, per_language, result.get("uncertainty"),
                            caption="Corpus KLD distribution: quantiles per position, overall and per language")],
             "tables": [table(header, quantiles, "KLD percentiles, overall and per language"),
                        table(["KLD", "where", "language", "context"],
@@ -194,10 +198,11 @@ def _tokenizer_sections(data: dict) -> list[dict]:
 
 
 def _gate_rows(gate: dict) -> dict:
-    return table(["metric", "obtained", "baseline", "tolerance", "limit", "past the limit by", "verdict"],
-                 [[c["metric"], c["obtained"], c["baseline"], tolerance_text(c), f"{bound(c)} [{c['source']}]",
-                   excess_text(c) if not c["passed"] else "",
-                   "ok" if c["passed"] else "FAIL" + (f" ({c['note']})" if c.get("note") else "")]
+    se = has_stderr(gate)
+    return table(["metric", "obtained", *(["± SE"] if se else []), "baseline", "tolerance", "limit",
+                  "past the limit by", "verdict"],
+                 [[c["metric"], c["obtained"], *([stderr_text(c)] if se else []), c["baseline"], tolerance_text(c),
+                   f"{bound(c)} [{c['source']}]", excess_text(c) if not c["passed"] else "", verdict_text(c)]
                   for c in gate["checks"]], failing=[not c["passed"] for c in gate["checks"]])
 
 
@@ -226,7 +231,7 @@ def render_html(data: dict) -> str:
                        [[g["suite"], c["metric"], c["obtained"], c["baseline"], tolerance_text(c), bound(c),
                          excess_text(c)] for g, c in failures], failing=[True] * len(failures)),
         gates=[{"suite": g["suite"], "passed": g["passed"], "ref": g["ref"], "opt": g["opt"],
-                "baseline": g.get("baseline_path") or "-", "notes": g.get("notes", []), "table": _gate_rows(g),
+                "baseline": g.get("baseline_path") or "-", "notes": g.get("notes", []) + [f"warning: {w}" for w in g.get("warnings", [])], "table": _gate_rows(g),
                 "probe": f"probe-{g['probe']}" if g.get("probe") is not None else None,
                 "failed": sum(not c["passed"] for c in g["checks"])} for g in data["gates"]],
         sections=_probe_sections(data) + _tokenizer_sections(data),

@@ -11,11 +11,15 @@ from codeguard.report.formatting import (
     failed_checks,
     flipped_problems,
     fmt,
+    has_stderr,
     headline,
+    mean_with_error,
     pair_text,
     skipped_files_text,
+    stderr_text,
     token_text,
     tolerance_text,
+    verdict_text,
     worst_case_top_tokens,
 )
 
@@ -72,11 +76,13 @@ def _gates(data: dict) -> list[str]:
                      g.get("baseline_path") or "-"] for g in data["gates"]])
     for gate in data["gates"]:
         lines += [f"<details><summary>{gate['suite']}: {'passed' if gate['passed'] else 'FAILED'}</summary>", ""]
-        lines += table(["metric", "obtained", "baseline", "tolerance", "limit", "verdict"],
-                       [[c["metric"], c["obtained"], c["baseline"], tolerance_text(c), f"{bound(c)} [{c['source']}]",
-                         "ok" if c["passed"] else "**FAIL**" + (f" ({c['note']})" if c.get("note") else "")]
+        se = has_stderr(gate)
+        lines += table(["metric", "obtained", *(["± SE"] if se else []), "baseline", "tolerance", "limit", "verdict"],
+                       [[c["metric"], c["obtained"], *([stderr_text(c)] if se else []), c["baseline"],
+                         tolerance_text(c), f"{bound(c)} [{c['source']}]", verdict_text(c, "**FAIL**")]
                         for c in gate["checks"]])
         lines += [f"- {cell(note)}" for note in gate.get("notes", [])]
+        lines += [f"- warning: {cell(warning)}" for warning in gate.get("warnings", [])]
         lines += ["", "</details>", ""]
     return lines
 
@@ -114,7 +120,7 @@ def _keyword_mass(result: dict) -> list[str]:
 
 def _corpus_kld(result: dict) -> list[str]:
     m = result["metrics"]
-    lines = [f"{int(m['positions'])} positions: KLD mean {fmt(m['kld_mean'])} ± {fmt(m['kld_stderr'])}, median "
+    lines = [f"{int(m['positions'])} positions: KLD mean {mean_with_error(result, 'kld_mean', 'kld_stderr')}, median "
              f"{fmt(m['kld_median'])}, p99 {fmt(m['kld_p99'])}, max {fmt(m['kld_max'])}; same top "
              f"{fmt(m['same_top_p'])}; PPL ratio {fmt(m['ppl_ratio'], 6)}", ""]
     lines += table(["language", "positions", "KLD mean", "p99", "max", "same top", "PPL ratio"],

@@ -95,9 +95,9 @@ KLD_QUANTILES = (("median", 50.0, "kld_median"), ("p90", 90.0, "kld_p90"), ("p95
                  ("p99", 99.0, "kld_p99"), ("p99.9", 99.9, "kld_p999"), ("max", 100.0, "kld_max"))
 
 
-def kld_distribution(metrics: dict, per_language: dict) -> str:
+def kld_distribution(metrics: dict, per_language: dict, uncertainty: dict | None = None) -> str:
     """The per-position KLD distribution as its stored quantiles, overall and per language (log scale), and
-    each language's mean with its standard error."""
+    each language's mean with its standard error (over files from `uncertainty`; per position when it has none)."""
     with matplotlib.rc_context(_RC):
         figure = _figure(8, 3.4)
         left, right = figure.subplots(1, 2, width_ratios=[3, 2])
@@ -116,7 +116,7 @@ def kld_distribution(metrics: dict, per_language: dict) -> str:
         left.legend()
         languages = list(per_language)
         means = [per_language[l]["kld_mean"] for l in languages]
-        errors = [per_language[l].get("kld_stderr", 0.0) for l in languages]
+        errors = [(uncertainty or {}).get(f"kld_mean.{l}", per_language[l].get("kld_stderr", 0.0)) for l in languages]
         right.barh(range(len(languages)), means, xerr=errors, color=REF_COLOR)
         right.axvline(metrics["kld_mean"], color=OPT_COLOR, linestyle="--", label="all")
         right.set_yticks(range(len(languages)), languages)

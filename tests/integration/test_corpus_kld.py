@@ -1,12 +1,21 @@
-"""Corpus KL divergence: llama.cpp's statistics checked against a straightforward independent computation."""
+"""Corpus KL divergence: llama.cpp's statistics checked against a straightforward independent computation, and
+the standard errors over files both corpus probes report."""
+import json
+import math
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
+import codeguard
 from codeguard import load_model
 from codeguard.errors import ProbeInputError
+from codeguard.gating.baselines import new_baseline
+from codeguard.gating.gate import evaluate
 from codeguard.languages.corpus import CorpusError, load_corpus
-from codeguard.probes.corpus.runner import run_corpus_kld
+from codeguard.probes.corpus.runner import run_corpus_kld, run_corpus_probes
+from codeguard.report.results import build_results, dumps
 from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
 
 pytestmark = pytest.mark.slow
@@ -88,3 +97,44 @@ def test_bad_inputs(pair, small_corpus, tmp_path):
         run_corpus_kld(ref, opt, TeacherForcedConfig(ctx=1, corpus=str(small_corpus)))
     with pytest.raises(CorpusError, match="holds no readable source file"):
         run_corpus_kld(ref, opt, TeacherForcedConfig(corpus=str(tmp_path)))
+
+
+@pytest.fixture(scope="module")
+def corpus_slice(tmp_path_factory):
+    """Python and Go files of the shipped corpus (3 each) and one Lua file: a language whose SE is unknown."""
+    shipped = Path(codeguard.__file__).parent / "data" / "corpus"
+    root = tmp_path_factory.mktemp("corpus-slice")
+    for path in [*sorted((shipped / "python").iterdir()), *sorted((shipped / "go").iterdir()),
+                 shipped / "lua" / "queue.lua"]:
+        (root / path.parent.name).mkdir(exist_ok=True)
+        (root / path.parent.name / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    return root
+
+
+def test_standard_errors_over_files_reach_the_json_and_the_gate(corpus_slice):
+    ref, opt = load_model("zoo:tiny-code"), load_model("zoo:tiny-code@onnx-int8")
+    results = run_corpus_probes(ref, opt, TeacherForcedConfig(ctx=128, corpus=str(corpus_slice)))
+    kld, shift = results["corpus-kld"], results["keyword-shift"]
+    expected = [(kld, ["kld_mean", "same_top_p", "ppl_ratio", "kld_mean.python", "kld_mean.go", "same_top_p.go"]),
+                (shift, ["mean_abs_dlogp", "top1_lost_share", "mean_abs_dlogp.python", "mean_abs_dlogp.go"])]
+    for result, metrics in expected:
+        stderr = result.uncertainty()
+        for metric in metrics:
+            assert math.isfinite(stderr[metric]) and stderr[metric] > 0, (result.probe, metric)
+        data = json.loads(dumps(build_results([(result, None)], [])))["probes"][0]["result"]
+        assert data["uncertainty"] == pytest.approx(stderr)
+        assert data["uncertainty_files"][metrics[0]] == 7 and data["uncertainty_files"][metrics[-1]] == 3
+    # one Lua file: its SE is unknown, said so, never 0
+    assert "kld_mean.lua" not in kld.uncertainty() and kld.stderr_files["kld_mean.lua"] == 1
+    assert any("SE unknown" in note and "kld_mean.lua (1 file)" in note for note in kld.gate_notes())
+    # the per-position SE (llama.cpp's) understates the noise of autocorrelated positions
+    assert kld.uncertainty()["kld_mean"] > kld.metrics["kld_stderr"]
+    assert kld.gate_notes()[0].startswith(f"kld_mean {kld.metrics['kld_mean']:.4g} ± ")
+
+    baseline = new_baseline("corpus_kld", {"spec": ref.spec, "fingerprint": ref.fingerprint},
+                            {"spec": opt.spec, "fingerprint": opt.fingerprint}, kld.probe_config(),
+                            kld.gate_metrics(), None, "0.1.0")
+    verdict = evaluate(kld, "corpus_kld", baseline)
+    assert verdict.passed and "± SE" in verdict.table()
+    check = next(c for c in verdict.checks if c.metric == "kld_mean")
+    assert check.stderr == kld.uncertainty()["kld_mean"] and not check.within_noise

@@ -17,12 +17,13 @@ from codeguard.languages.lexing import keyword_spans
 from codeguard.languages.registry import LanguageRegistry
 from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
 from codeguard.probes.result import ModelInfo, ProbeResult
+from codeguard.probes.uncertainty import FileClusteredErrors, clustered_means, language_groups
 
 MOST_MOVED = 10
 
 
 @dataclass
-class KeywordShiftResult(ProbeResult):
+class KeywordShiftResult(FileClusteredErrors, ProbeResult):
     probe = "keyword-shift"
     exact_from_top_k = frozenset({"mean_abs_dlogp", "top1_lost_share"})  # actual-token log-probs and top-1 only
     ref: ModelInfo
@@ -33,6 +34,16 @@ class KeywordShiftResult(ProbeResult):
     per_language: dict[str, dict]
     overall: dict[str, float]
     skipped: dict[str, int] = field(default_factory=dict)
+    stderr: dict[str, float] = field(default_factory=dict)      # gate metric -> SE over files (probes/uncertainty.py)
+    stderr_files: dict[str, int] = field(default_factory=dict)  # gate metric -> files its SE rests on
+
+    def to_dict(self) -> dict:
+        return self._uncertainty_json(super().to_dict())
+
+    def gate_notes(self) -> list[str]:
+        """Each gated mean's ± SE over files (the files holding a keyword) and the smallest change two runs can
+        tell apart."""
+        return self.uncertainty_notes(self.gate_metrics())
 
     def probe_config(self) -> dict:
         return {**super().probe_config(), "ctx": self.config.ctx, "corpus": self.config.corpus or "shipped"}
@@ -94,7 +105,7 @@ class KeywordShiftAccumulator:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="codeguard-lexing")
         self._lexed = pool.submit(_occurrences, files, registry)
         pool.shutdown(wait=False)  # the thread ends once the corpus is lexed
-        self.rows = defaultdict(list)  # language -> (word, lp_ref, lp_opt, ref_top, lost)
+        self.rows = defaultdict(list)  # language -> (word, lp_ref, lp_opt, ref_top, lost, file)
         self.placed = 0
 
     @property
@@ -118,7 +129,8 @@ class KeywordShiftAccumulator:
         lost = ref_top & (scored.stats.top_opt.numpy()[first] != targets[first])
         rows = self.rows[self.files[window.file].language]
         for index, word in enumerate(found.words[i] for i in inside):
-            rows.append((word, float(lp_ref[index]), float(lp_opt[index]), bool(ref_top[index]), bool(lost[index])))
+            rows.append((word, float(lp_ref[index]), float(lp_opt[index]), bool(ref_top[index]), bool(lost[index]),
+                         window.file))
         self.placed += inside.size
 
     def finish(self, **header) -> KeywordShiftResult:
@@ -128,7 +140,7 @@ class KeywordShiftAccumulator:
                                   "inside a window)")
         per_language, everything = {}, []
         for lang in sorted(self.rows):
-            words, lp_ref, lp_opt, ref_top, lost = (np.array(c) for c in zip(*self.rows[lang]))
+            words, lp_ref, lp_opt, ref_top, lost, _ = (np.array(c) for c in zip(*self.rows[lang]))
             stats = _stats(lp_opt - lp_ref, ref_top, lost, lp_ref, lp_opt)
             moved = defaultdict(list)
             for word, a, b in zip(words, lp_ref, lp_opt):
@@ -137,7 +149,29 @@ class KeywordShiftAccumulator:
                                    for w, v in sorted(moved.items(), key=lambda kv: -np.mean(kv[1]))[:MOST_MOVED]]
             per_language[lang] = stats
             everything.extend(self.rows[lang])
-        _, lp_ref, lp_opt, ref_top, lost = (np.array(c) for c in zip(*everything))
+        _, lp_ref, lp_opt, ref_top, lost, file_of = (np.array(c) for c in zip(*everything))
+        stderr, stderr_files = _file_clustered_errors(self.files, file_of, np.abs(lp_opt - lp_ref), ref_top, lost)
         return KeywordShiftResult(**header, per_language=per_language,
                                   overall=_stats(lp_opt - lp_ref, ref_top, lost, lp_ref, lp_opt),
-                                  skipped={"keywords_found": total, "crossing_a_window_boundary": total - self.placed})
+                                  skipped={"keywords_found": total, "crossing_a_window_boundary": total - self.placed},
+                                  stderr=stderr, stderr_files=stderr_files)
+
+
+def _file_clustered_errors(files, file_of, abs_dlogp, ref_top, lost):
+    """SEs over files (probes/uncertainty.py) of mean_abs_dlogp (overall and per language: sum of |Δ log p| over
+    keyword occurrences per file) and top1_lost_share (lost top-1s over ref's top-1 keyword positions per file);
+    only files that hold a placed keyword count."""
+    occurrences = np.bincount(file_of, minlength=len(files)).astype(np.float64)
+    groups = language_groups(files, occurrences)
+    stderr, stderr_files = {}, {}
+    sums = np.bincount(file_of, weights=abs_dlogp, minlength=len(files))
+    top = np.bincount(file_of, weights=ref_top.astype(np.float64), minlength=len(files))
+    lost_sums = np.bincount(file_of, weights=lost.astype(np.float64), minlength=len(files))
+    found = [(f"mean_abs_dlogp.{g}" if g else "mean_abs_dlogp", cell)
+             for g, cell in clustered_means(sums, occurrences, groups).items()]
+    found += [("top1_lost_share", clustered_means(lost_sums, top, {"": groups[""]})[""])]
+    for name, (se, n) in found:
+        stderr_files[name] = n
+        if np.isfinite(se):
+            stderr[name] = float(se)
+    return stderr, stderr_files

@@ -14,13 +14,14 @@ import numpy as np
 from codeguard.languages.corpus import Corpus
 from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
 from codeguard.probes.result import ModelInfo, ProbeResult
+from codeguard.probes.uncertainty import FileClusteredErrors, clustered_means, language_groups
 
 WORST_REPORTED = 10
 DP_PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
 
 
 @dataclass
-class CorpusKLDResult(ProbeResult):
+class CorpusKLDResult(FileClusteredErrors, ProbeResult):
     probe = "corpus-kld"
     # From a served model: perplexity and top-1 agreement are exact, the KL divergence is not (and neither is the
     # Δp of ref's top token where opt's top K miss it; reported, not gated).
@@ -36,11 +37,24 @@ class CorpusKLDResult(ProbeResult):
     delta_p_ref_top: dict[str, float]    # of the token ref ranks first at each position
     worst: list[dict]
     skipped_files: dict[str, list[str]] = field(default_factory=dict)
+    stderr: dict[str, float] = field(default_factory=dict)      # gate metric -> SE over files (probes/uncertainty.py)
+    stderr_files: dict[str, int] = field(default_factory=dict)  # gate metric -> files its SE rests on
+    unclustered = ("kld_p99: no standard error (a percentile's would need a bootstrap over positions), so no noise "
+                   "check",)
 
     def to_dict(self) -> dict:
         data = super().to_dict()
         data["metrics"] = {**self.metrics, "per_language": self.per_language}
-        return data
+        return self._uncertainty_json(data)
+
+    def gate_notes(self) -> list[str]:
+        """Each gated mean's ± SE over files and the smallest change two runs can tell apart; kld_mean's line also
+        gives llama.cpp's per-position SE, which assumes independent positions."""
+        notes = self.uncertainty_notes(self.gate_metrics())
+        if notes and "kld_mean" in self.stderr:
+            notes[0] += (f" (llama.cpp's per-position ± {self.metrics['kld_stderr']:.4g} treats positions as "
+                         "independent)")
+        return notes
 
     def probe_config(self) -> dict:
         return {**super().probe_config(), "ctx": self.config.ctx, "corpus": self.config.corpus or "shipped"}
@@ -109,11 +123,33 @@ class CorpusKLDAccumulator:
         per_language = {str(lang): summarize(kld[language_of == lang], same[language_of == lang],
                                              p_ref[language_of == lang], p_opt[language_of == lang])
                         for lang in sorted(set(language_of))}
+        metrics = summarize(kld, same, p_ref, p_opt)
+        stderr, stderr_files = _file_clustered_errors(files, c["file"], kld, same, np.log(p_ref) - np.log(p_opt),
+                                                      metrics["ppl_ratio"])
         return CorpusKLDResult(
-            **header, metrics=summarize(kld, same, p_ref, p_opt), per_language=per_language,
+            **header, metrics=metrics, per_language=per_language,
             delta_p=delta_p_stats(p_ref, p_opt), delta_p_ref_top=delta_p_stats(c["top_ref"], c["top_opt"]),
             worst=_worst_positions(files, kld, c["file"], c["token"]),
-            skipped_files=corpus.skipped())
+            skipped_files=corpus.skipped(), stderr=stderr, stderr_files=stderr_files)
+
+
+def _file_clustered_errors(files, file_of, kld, same, nll_gap, ppl_ratio):
+    """SEs over files (probes/uncertainty.py) of kld_mean and same_top_p, overall and per language, and of
+    ppl_ratio = exp(mean nll_gap) by the delta method (SE(ppl_ratio) = ppl_ratio · SE(mean nll_gap)). One weighted
+    bincount per statistic: O(positions) once, then O(files)."""
+    counts = np.bincount(file_of, minlength=len(files)).astype(np.float64)
+    groups = language_groups(files, counts)
+    stderr, stderr_files = {}, {}
+    for metric, column, per_language in (("kld_mean", kld, True), ("same_top_p", same, True),
+                                         ("ppl_ratio", nll_gap, False)):
+        sums = np.bincount(file_of, weights=column.astype(np.float64), minlength=len(files))
+        for group, (se, n) in clustered_means(sums, counts, groups if per_language else {"": groups[""]}).items():
+            name = f"{metric}.{group}" if group else metric
+            se = se * ppl_ratio if metric == "ppl_ratio" else se
+            stderr_files[name] = n
+            if np.isfinite(se):
+                stderr[name] = float(se)
+    return stderr, stderr_files
 
 
 def _worst_positions(files, kld, file_of, token_of) -> list[dict]:
