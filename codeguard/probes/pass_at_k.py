@@ -10,9 +10,11 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
+import numpy as np
+
 from codeguard.errors import ProbeInputError
 from codeguard.humaneval import generation
-from codeguard.humaneval.estimator import compare_paired, mean_pass_at_k
+from codeguard.humaneval.estimator import compare_paired, mean_pass_at_k, pass_at_k
 from codeguard.humaneval.generation import GenerationConfig, check_prompts_fit
 from codeguard.humaneval.problems import load_problems
 from codeguard.humaneval.validation import validate_problems
@@ -67,6 +69,7 @@ class PassAtKResult(ProbeResult):
     probe = "pass-at-k"
     needs_exact_distributions = False  # executed samples: a served model's pass@k is as exact as a local one's
     nuisance_config = frozenset({"seed"})  # recorded to reproduce a run; any seed is gated by the same baseline
+    more_data = "more samples (--codeguard-samples) or problems (--codeguard-problems)"
     ref: ModelInfo
     opt: ModelInfo
     config: PassAtKConfig
@@ -86,6 +89,20 @@ class PassAtKResult(ProbeResult):
 
     def gate_metrics(self) -> dict[str, float]:
         return dict(self.metrics)
+
+    def uncertainty(self) -> dict[str, float]:
+        """Standard errors over problems: of opt's pass@k (the problems' pass@k estimates' spread / √problems) and
+        of Δpass@k (the paired per-problem differences': ref's luck on a problem cancels). With fewer than 2
+        problems there is no spread to estimate, and no entry."""
+        if len(self.per_problem) < 2:
+            return {}
+        n, errors = self.config.n_samples, {}
+        for k in self.config.resolved_ks():
+            opt = np.array([pass_at_k(n, row["opt_correct"], k) for row in self.per_problem])
+            ref = np.array([pass_at_k(n, row["ref_correct"], k) for row in self.per_problem])
+            errors[f"pass@{k}"] = float(opt.std(ddof=1) / np.sqrt(len(opt)))
+            errors[f"delta_pass@{k}"] = float((opt - ref).std(ddof=1) / np.sqrt(len(opt)))
+        return errors
 
     def built_in_limits(self) -> dict[str, float]:
         """The paired checks every run makes, beside the baseline: opt's drop against ref on the same problems must

@@ -2,6 +2,7 @@
 tests; the zoo gate tests run the whole thing on real models)."""
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from codeguard.errors import ProbeInputError
@@ -113,3 +114,14 @@ def test_a_verdict_the_interval_cannot_settle_is_reported_as_within_noise():
 def test_a_margin_outside_0_1_is_refused(margin):
     with pytest.raises(ProbeInputError, match="margin"):
         PassAtKConfig(margin=margin).check()
+
+
+def test_pass_at_k_reports_its_standard_errors_over_problems_and_the_gate_uses_them():
+    result = result_for([5] * 20 + [3] * 20, [5] * 20 + [2] * 20)
+    errors = result.uncertainty()
+    assert set(errors) == {"pass@1", "pass@5", "delta_pass@1", "delta_pass@5"}
+    per_problem = np.array([1.0] * 20 + [0.4] * 20)
+    assert errors["pass@1"] == pytest.approx(per_problem.std(ddof=1) / np.sqrt(40))
+    assert errors["delta_pass@1"] == pytest.approx(np.array([0.0] * 20 + [-0.2] * 20).std(ddof=1) / np.sqrt(40))
+    assert result_for([5], [4]).uncertainty() == {}  # one problem: no spread to estimate
+    assert "more samples" in result.more_data
