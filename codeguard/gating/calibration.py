@@ -106,8 +106,9 @@ def _covers(direction: str, value: float, atol: float, worst: float) -> bool:
 
 
 def _round_up(x: float, digits: int) -> float:
-    """`x` (> 0) rounded up to `digits` significant digits (from its shortest repr: 0.123 stays 0.123)."""
-    exact = Decimal(repr(x))
+    """`x` (> 0) rounded up to `digits` significant digits, ignoring float dust below 1e-9 relative (3 * 0.02 is
+    0.06000000000000005 in floating point and stays 0.06; coverage is checked after rounding anyway)."""
+    exact = Decimal(repr(x * (1 - 1e-9)))
     return float(exact.quantize(Decimal(1).scaleb(exact.adjusted() - digits + 1), rounding=ROUND_CEILING))
 
 
