@@ -35,7 +35,7 @@ def pytest_configure(config):
     except CodeguardError as error:
         raise pytest.UsageError(f"codeguard: {error}") from None
     workers = getattr(config.option, "numprocesses", None)
-    if options.calibrate and not options.update:
+    if (options.calibrate or options.calibrate_perturbations) and not options.update:
         raise pytest.UsageError("codeguard: --codeguard-calibrate calibrates the candidate an update run accepts; "
                                 "give it together with --codeguard-update (or run: codeguard calibrate REF OPT)")
     if options.update and (hasattr(config, "workerinput") or (workers not in (None, 0, "0"))):

@@ -60,7 +60,8 @@ def calibrate_written(codeguard_session, pytest_args: list[str]) -> tuple[list[t
     files = {w.suite: Path(w.origin) for w in written}
     try:
         for calibration in calibrate(ref, opt, list(files), options.baseline_dir, slot=options.slot, files=files,
-                                     pytest_args=pytest_args, project=options.rootdir, log=lambda line: None):
+                                     only=options.calibrate_perturbations, pytest_args=pytest_args,
+                                     project=options.rootdir, log=lambda line: None):
             lines += [(line, False) for line in table(calibration).splitlines()]
             lines.append((f"codeguard: wrote calibrated tolerances into {calibration.path}", False))
     except CodeguardError as error:

@@ -38,6 +38,7 @@ class Options:
     dtype: str = "auto"             # --codeguard-dtype as asked
     placement: object = None        # models.devices.Placement, resolved at configure time when a pair is given
     calibrate: bool = False         # --codeguard-calibrate: after the update, calibrate the suites it wrote
+    calibrate_perturbations: list[str] | None = None  # --codeguard-calibrate-perturbations (None: all)
 
 
 def add_options(parser) -> None:
@@ -60,6 +61,9 @@ def add_options(parser) -> None:
                     help="with --codeguard-update: then run the accepted candidate's suites again under other thread "
                          "counts, CPU kernel sets, batch sizes and seeds, and write tolerances derived from the "
                          "spread (as `codeguard calibrate REF OPT`)")
+    group.addoption("--codeguard-calibrate-perturbations", dest="codeguard_calibrate_perturbations",
+                    metavar="LIST", help="with --codeguard-calibrate: only these runs besides as-is, as in "
+                                         "`codeguard calibrate --perturbations` (e.g. threads,kernels=avx2)")
     group.addoption("--codeguard-limit", dest="codeguard_limits", action="append", metavar="METRIC=VALUE",
                     help="an absolute limit on top of the baseline, e.g. js_divergence=0.01 (repeatable)")
     group.addoption("--codeguard-languages", dest="codeguard_languages", action="append", metavar="TOML",
@@ -143,6 +147,8 @@ def resolve_options(config) -> Options:
                                                   ini("codeguard_baseline_dir"), project, "baselines"),
         slot=config.getoption("codeguard_slot") or ini("codeguard_slot"), limits=limits,
         update=bool(config.getoption("codeguard_update")), calibrate=bool(config.getoption("codeguard_calibrate")),
+        calibrate_perturbations=[v.strip() for v in (config.getoption("codeguard_calibrate_perturbations") or "")
+                                 .split(",") if v.strip()] or None,
         seed=int(seed if seed is not None else (ini("codeguard_seed") or 0)),
         start_token=config.getoption("codeguard_start_token") or ini("codeguard_start_token"),
         rollouts=int(rollouts if rollouts is not None else (ini("codeguard_rollouts") or 0)),
