@@ -79,6 +79,7 @@ class RunOutcome:
     exit_status: int
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     fingerprints: dict[str, tuple[str, str]] = field(default_factory=dict)  # suite -> (ref, opt)
+    passed: dict[str, bool] = field(default_factory=dict)  # suite -> the run's own gate verdict
     wall_s: float = 0.0
     output: str = ""
 
@@ -203,6 +204,7 @@ def run_gate(perturbation: Perturbation, files: list[Path], pair: str, baseline_
         probe = data["probes"][gate["probe"]] if gate.get("probe") is not None else None
         outcome.metrics[gate["suite"]] = {c["metric"]: c["obtained"] for c in gate["checks"]
                                           if c["source"] == "baseline"}
+        outcome.passed[gate["suite"]] = bool(gate["passed"])
         if probe is not None:
             outcome.fingerprints[gate["suite"]] = (probe["ref"]["fingerprint"], probe["opt"]["fingerprint"])
     for probe in data["probes"]:  # a gate that raised (e.g. pass@k's seed is part of its config) left its probe
@@ -216,13 +218,14 @@ def run_gate(perturbation: Perturbation, files: list[Path], pair: str, baseline_
 def calibrate(ref: str, opt: str, suites: list[str], baseline_dir: Path, *, slot: str | None = None,
               margin: float = DEFAULT_MARGIN, seeds: int = DEFAULT_SEEDS, only: list[str] | None = None,
               tests: Path | None = None, files: dict[str, Path] | None = None, pytest_args: list[str] = (),
-              project: Path | None = None, dry_run: bool = False, log=print, timeout: float | None = None
+              project: Path | None = None, dry_run: bool = False, log=None, timeout: float | None = None
               ) -> list[SuiteCalibration]:
     """Runs the accepted candidate's suites under every perturbation and writes the calibrated tolerances into
     their baselines (unless `dry_run`); returns each suite's calibration. `files` (suite -> test file) replaces
     the lookup of `test_<suite>.py` in `tests`. Runs start in the current folder; `project` (default: the current
     folder) is what a local reference's baseline folder name is relative to, as in the plugin."""
     project = Path(project or Path.cwd())
+    log = log or (lambda line: print(line, flush=True))  # progress shows while a run takes minutes
     ref_spec = parse_spec(ref)
     parse_spec(opt)
     if not suites:
