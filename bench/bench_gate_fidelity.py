@@ -69,7 +69,8 @@ def main() -> None:
     flags = cpu_flags()
     accepted_runs, notes = plan_runs(args.seeds, flags, only=args.perturbations.split(",")
                                      if args.perturbations else None)
-    damaged_runs, _ = plan_runs(args.damaged_seeds, flags, only=args.damaged_perturbations.split(",") + ["seed"])
+    damaged_runs, _ = plan_runs(args.damaged_seeds, flags, only=args.damaged_perturbations.split(",")
+                                 + (["seed"] if args.damaged_seeds > 1 else []))
     baselines = {s: load_baseline(REPO / "baselines" / "zoo-tiny-code" / f"{s}.json") for s in suites}
     started = time.perf_counter()
     measured: dict[str, list] = {}
