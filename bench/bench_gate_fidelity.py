@@ -68,7 +68,7 @@ def main() -> None:
     files = [REPO / "suites" / f"test_{s}.py" for s in suites]
     flags = cpu_flags()
     accepted_runs, notes = plan_runs(args.seeds, flags, only=args.perturbations.split(",")
-                                     if args.perturbations else None)
+                                     + (["seed"] if args.seeds > 1 else []) if args.perturbations else None)
     damaged_runs, _ = plan_runs(args.damaged_seeds, flags, only=args.damaged_perturbations.split(",")
                                  + (["seed"] if args.damaged_seeds > 1 else []))
     baselines = {s: load_baseline(REPO / "baselines" / "zoo-tiny-code" / f"{s}.json") for s in suites}
@@ -96,8 +96,8 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     lines = [f"{time.strftime('%Y-%m-%d')}, {platform.node()} ({platform.machine()}, {len(files)} suites), "
              f"{elapsed / 60:.0f} min. Accepted candidate runs: {', '.join(r.name for r in accepted_runs)}. "
-             f"Damaged candidates: as-is, {args.damaged_perturbations}"
-             + (f", seeds 1..{args.damaged_seeds - 1} (worst_case)" if args.damaged_seeds > 1 else "") + "."
+             f"Damaged candidates: {', '.join(r.name for r in damaged_runs)}"
+             + "."
              + (" " + " ".join(notes) if notes else ""), ""]
     head = "| suite | false alarms, hand-set | false alarms, calibrated | " + " | ".join(
         f"`{c.split('@')[1]}` detected, hand-set / calibrated" for c in measured if c != ACCEPTED) + " |"
