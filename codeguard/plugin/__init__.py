@@ -13,7 +13,7 @@ import pytest
 from codeguard import __version__
 from codeguard.errors import CodeguardError
 from codeguard.plugin.fixture import CodeguardHelper, _or_fail
-from codeguard.plugin.options import add_options, resolve_options
+from codeguard.plugin.options import add_options, measurement_args, resolve_options
 from codeguard.plugin.session import CodeguardSession
 from codeguard.plugin.terminal import write_summary
 
@@ -35,6 +35,9 @@ def pytest_configure(config):
     except CodeguardError as error:
         raise pytest.UsageError(f"codeguard: {error}") from None
     workers = getattr(config.option, "numprocesses", None)
+    if (options.calibrate or options.calibrate_perturbations) and not options.update:
+        raise pytest.UsageError("codeguard: --codeguard-calibrate calibrates the candidate an update run accepts; "
+                                "give it together with --codeguard-update (or run: codeguard calibrate REF OPT)")
     if options.update and (hasattr(config, "workerinput") or (workers not in (None, 0, "0"))):
         raise pytest.UsageError("codeguard: --codeguard-update writes baselines and must run in one process; "
                                 "drop -n/--numprocesses (pytest-xdist) for the update run")
@@ -115,7 +118,7 @@ def opt_model(model_pair):
 
 @pytest.fixture
 def codeguard(request, model_pair, record_property):
-    return CodeguardHelper(_session(request), record_property)
+    return CodeguardHelper(_session(request), record_property, origin=request.node.path)
 
 
 def pytest_sessionstart(session):
@@ -139,6 +142,12 @@ def pytest_sessionfinish(session, exitstatus):
             config.workeroutput["codeguard_results"] = payload
         return
     codeguard_session.run.lines = finish_run(codeguard_session, exitstatus, Path(config.rootpath))
+    if codeguard_session.options.calibrate:
+        from codeguard.plugin.finish import calibrate_written
+        lines, failed = calibrate_written(codeguard_session, measurement_args(config))
+        codeguard_session.run.lines += lines
+        if failed:
+            session.exitstatus = session.exitstatus or pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

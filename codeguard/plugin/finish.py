@@ -45,6 +45,30 @@ def finish_run(codeguard_session, exit_status: int, rootdir: Path) -> list[tuple
     return write_outputs(data, options.report_dir, options.history, step_summary if ran else None)
 
 
+def calibrate_written(codeguard_session, pytest_args: list[str]) -> tuple[list[tuple[str, bool]], bool]:
+    """--codeguard-calibrate: calibrates the suites this update run wrote (`codeguard.calibrate`, the same runs and
+    rule as `codeguard calibrate`), running again the test files that wrote them. Returns (lines, failed)."""
+    from codeguard.calibrate import calibrate, table
+    from codeguard.errors import CodeguardError
+    options = codeguard_session.options
+    written = [w for w in codeguard_session.written if w.suite and w.origin is not None]
+    if not written:
+        return [("codeguard: --codeguard-calibrate: no baseline was written, nothing to calibrate", False)], False
+    ref, opt = (spec.text for spec in codeguard_session.specs)
+    lines = [(f"codeguard: calibrating {', '.join(w.suite for w in written)} for {opt} (each suite runs again "
+              "under other thread counts, CPU kernel sets, batch sizes and seeds)", False)]
+    files = {w.suite: Path(w.origin) for w in written}
+    try:
+        for calibration in calibrate(ref, opt, list(files), options.baseline_dir, slot=options.slot, files=files,
+                                     only=options.calibrate_perturbations, pytest_args=pytest_args,
+                                     project=options.rootdir, log=lambda line: None):
+            lines += [(line, False) for line in table(calibration).splitlines()]
+            lines.append((f"codeguard: wrote calibrated tolerances into {calibration.path}", False))
+    except CodeguardError as error:
+        return lines + [(f"codeguard: calibration failed: {error}", True)], True
+    return lines, False
+
+
 def session_results(session, *, exit_status=None, rootdir: Path | None = None) -> dict:
     """results.json of a pytest run's CodeguardSession (the plugin calls this on the controller)."""
     options = session.options

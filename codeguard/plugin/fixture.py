@@ -24,9 +24,10 @@ def _or_fail(call):
 class CodeguardHelper:
     """The `codeguard` fixture: run probes on the pair and gate them against baselines."""
 
-    def __init__(self, session: CodeguardSession, record_property):
+    def __init__(self, session: CodeguardSession, record_property, origin=None):
         self._session = session
         self._record = record_property
+        self._origin = origin  # the test file using the fixture (--codeguard-calibrate runs it again)
 
     @property
     def options(self):
@@ -71,7 +72,7 @@ class CodeguardHelper:
         """Gates `result` against its suite's baseline (the result's own suite unless a declared one is named);
         fails the test with a metric table on regression."""
         __tracebackhide__ = True
-        verdict = _or_fail(lambda: self._session.check(result, suite))
+        verdict = _or_fail(lambda: self._session.check(result, suite, self._origin))
         for check in verdict.checks:
             self._record(f"codeguard.{verdict.suite}.{check.metric}", check.obtained)
         if not verdict.passed:

@@ -37,6 +37,8 @@ class Options:
     device: str = "auto"            # --codeguard-device as asked (auto, cpu, cuda, cuda:N, mps)
     dtype: str = "auto"             # --codeguard-dtype as asked
     placement: object = None        # models.devices.Placement, resolved at configure time when a pair is given
+    calibrate: bool = False         # --codeguard-calibrate: after the update, calibrate the suites it wrote
+    calibrate_perturbations: list[str] | None = None  # --codeguard-calibrate-perturbations (None: all)
 
 
 def add_options(parser) -> None:
@@ -55,6 +57,13 @@ def add_options(parser) -> None:
                     help="a named baseline slot, e.g. per deployment target (<suite>.<NAME>.json)")
     group.addoption("--codeguard-update", dest="codeguard_update", action="store_true",
                     help="accept the current candidate: (re)write every baseline the run touches")
+    group.addoption("--codeguard-calibrate", dest="codeguard_calibrate", action="store_true",
+                    help="with --codeguard-update: then run the accepted candidate's suites again under other thread "
+                         "counts, CPU kernel sets, batch sizes and seeds, and write tolerances derived from the "
+                         "spread (as `codeguard calibrate REF OPT`)")
+    group.addoption("--codeguard-calibrate-perturbations", dest="codeguard_calibrate_perturbations",
+                    metavar="LIST", help="with --codeguard-calibrate: only these runs besides as-is, as in "
+                                         "`codeguard calibrate --perturbations` (e.g. threads,kernels=avx2)")
     group.addoption("--codeguard-limit", dest="codeguard_limits", action="append", metavar="METRIC=VALUE",
                     help="an absolute limit on top of the baseline, e.g. js_divergence=0.01 (repeatable)")
     group.addoption("--codeguard-languages", dest="codeguard_languages", action="append", metavar="TOML",
@@ -137,7 +146,9 @@ def resolve_options(config) -> Options:
         model_pair=model_pair, baseline_dir=_path(config.getoption("codeguard_baseline_dir"),
                                                   ini("codeguard_baseline_dir"), project, "baselines"),
         slot=config.getoption("codeguard_slot") or ini("codeguard_slot"), limits=limits,
-        update=bool(config.getoption("codeguard_update")),
+        update=bool(config.getoption("codeguard_update")), calibrate=bool(config.getoption("codeguard_calibrate")),
+        calibrate_perturbations=[v.strip() for v in (config.getoption("codeguard_calibrate_perturbations") or "")
+                                 .split(",") if v.strip()] or None,
         seed=int(seed if seed is not None else (ini("codeguard_seed") or 0)),
         start_token=config.getoption("codeguard_start_token") or ini("codeguard_start_token"),
         rollouts=int(rollouts if rollouts is not None else (ini("codeguard_rollouts") or 0)),
@@ -153,6 +164,24 @@ def resolve_options(config) -> Options:
         gh_summary=not config.getoption("codeguard_no_gh_summary") and bool(config.getini("codeguard_gh_summary")),
         required=bool(config.getoption("codeguard_required") or config.getini("codeguard_required")),
         device=device, dtype=dtype, placement=placement)
+
+
+# The options that define a measurement (what a probe computes, on which device): a calibration run after an update
+# passes the ones given on the command line again (ini values apply to it anyway: it runs in the same folder).
+MEASUREMENT_OPTIONS = ("codeguard_corpus", "codeguard_ctx", "codeguard_problems", "codeguard_samples",
+                       "codeguard_seed", "codeguard_start_token", "codeguard_rollouts", "codeguard_languages",
+                       "codeguard_device", "codeguard_dtype")
+
+
+def measurement_args(config) -> list[str]:
+    """The measurement options given on this run's command line, as arguments for another pytest run."""
+    args = []
+    for dest in MEASUREMENT_OPTIONS:
+        value = config.getoption(dest)
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None:
+                args += ["--" + dest.replace("_", "-"), str(item)]
+    return args
 
 
 def _first_set(config, name: str, flag: str, env: str) -> tuple[str | None, str]:

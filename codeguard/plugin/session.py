@@ -31,6 +31,8 @@ class ModelPair:
 class WrittenBaseline:
     path: Path
     diff: str
+    suite: str = ""
+    origin: Path | None = None  # the test file whose check wrote it (what --codeguard-calibrate runs again)
 
 
 @dataclass
@@ -189,13 +191,14 @@ class CodeguardSession:
             args += ["--model-pair", self.options.model_pair]
         return shlex.join(["pytest", *args, "--codeguard-update"])
 
-    def check(self, result, suite: str | None = None) -> GateVerdict:
+    def check(self, result, suite: str | None = None, origin: Path | None = None) -> GateVerdict:
         """Gates `result` against its suite's stored baseline (or accepts it with --codeguard-update). The suite is
-        the result's own unless a declared one is named (a custom suite with its own baseline file)."""
+        the result's own unless a declared one is named (a custom suite with its own baseline file); `origin` is
+        the test file checking it."""
         suite = suite or result.suite
         path = self.baseline_file(suite)
         previous = self._read_if_present(path)
-        verdict = self._accept(result, suite, path, previous) if self.options.update else \
+        verdict = self._accept(result, suite, path, previous, origin) if self.options.update else \
             self._compare(result, suite, path, previous)
         self.verdicts.append(verdict)
         return verdict
@@ -253,7 +256,8 @@ class CodeguardSession:
             warnings.warn(CodeguardWarning(text), stacklevel=2)
         return verdict
 
-    def _accept(self, result, suite: str, path: Path, previous: Baseline | None) -> GateVerdict:
+    def _accept(self, result, suite: str, path: Path, previous: Baseline | None, origin: Path | None = None
+                ) -> GateVerdict:
         """Writes the candidate's metrics as the new baseline, unless it breaks a configured absolute limit."""
         if previous is not None and previous.reference.get("spec") not in (None, result.ref.spec):
             raise BaselineError(
@@ -267,7 +271,7 @@ class CodeguardSession:
             raise BaselineError(f"suite '{suite}': the result of {result.probe} has none of the metrics the suite "
                                 f"gates ({', '.join(sorted(rules_for(suite)))}); nothing to accept")
         write_baseline(path, baseline)
-        self.written.append(WrittenBaseline(path, metric_changes(previous, baseline)))
+        self.written.append(WrittenBaseline(path, metric_changes(previous, baseline), suite, origin))
         return self._gate(result, suite, baseline)
 
     @staticmethod
