@@ -313,6 +313,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     for name in PRELOADED_MODULES:
         importlib.import_module(name)
+    sample.warm_up()
+    gc.collect()
     gc.freeze()  # the collector then never touches the worker's objects in a sample, sparing copy-on-write faults
     try:
         worker = Worker(config)
