@@ -31,6 +31,7 @@ from codeguard.sandbox.cgroup import checker_cgroup
 from codeguard.sandbox.framing import FrameError, FrameTimeout, recv_frame, send_frame
 from codeguard.sandbox.isolation import SANDBOX_UID_BASE
 from codeguard.sandbox.session import CANDIDATE_MARK, Proxy, SampleEnded, Session, clip
+from codeguard.sandbox.worker import start_message
 
 WORKER_START_TIMEOUT = 60.0
 WORKER_FINISH_SLACK = 10.0  # beyond the grace: killing and reaping a fork bomb's leftovers takes a moment
@@ -84,9 +85,8 @@ class WorkerProcess:
 
     def start(self, program: str, entry_point: str, sample_end: socket.socket) -> bool:
         """Hands the sample's socket and program to the worker; False if the worker is gone."""
-        message = json.dumps({"op": "start", "program": program, "entry_point": entry_point}).encode()
         try:
-            send_frame(self.control, message, fds=(sample_end.fileno(),))
+            send_frame(self.control, start_message(program, entry_point), fds=(sample_end.fileno(),))
             return True
         except OSError:
             return False

@@ -150,7 +150,7 @@ def _serve(sock: socket.socket, candidate) -> None:
             return
 
 
-def run(sock_fd: int, workdir: str, uid: int | None, limits: dict, program: str, entry_point: str,
+def run(sock_fd: int, workdir: str, uid: int | None, limits: dict, program: bytes, entry_point: bytes,
         seccomp: SeccompProgram | None, cgroup: str | None = None) -> None:
     """Never returns: leaves through os._exit, so nothing of the worker (atexit, buffers) runs in the child.
     The program is compiled here, under the sample's limits and on its clock: compiling a hostile text can take
@@ -163,7 +163,8 @@ def run(sock_fd: int, workdir: str, uid: int | None, limits: dict, program: str,
         except BaseException as error:
             send_frame(sock, b"S" + _describe(error))
             os._exit(1)
-        _load_and_serve(sock, program, entry_point)
+        # Decoded here, on the sample's clock and under its limits (UTF-8 with surrogatepass: see worker.start_message)
+        _load_and_serve(sock, program.decode("utf-8", "surrogatepass"), entry_point.decode("utf-8", "surrogatepass"))
     except BaseException:
         status = 1
     os._exit(status)
