@@ -31,10 +31,15 @@ from codeguard.sandbox.cgroup import checker_cgroup
 from codeguard.sandbox.framing import FrameError, FrameTimeout, recv_frame, send_frame
 from codeguard.sandbox.isolation import SANDBOX_UID_BASE
 from codeguard.sandbox.session import CANDIDATE_MARK, Proxy, SampleEnded, Session, clip
+from codeguard.sandbox.worker import start_message
 
 WORKER_START_TIMEOUT = 60.0
 WORKER_FINISH_SLACK = 10.0  # beyond the grace: killing and reaping a fork bomb's leftovers takes a moment
 PR_SET_PDEATHSIG = 1
+# The worker's own start-up only: it resets its environment to the fixed one before any sample is forked.
+# LD_BIND_NOW resolves every libc and libpython symbol once in the worker; lazily bound, each sample resolved the
+# ones it called first (setresuid, prlimit, ...) itself, a symbol search and a copy-on-write fault each time.
+WORKER_ONLY_ENVIRONMENT = {"LD_BIND_NOW": "1"}
 
 
 class WorkerStartError(Exception):
@@ -57,7 +62,7 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [*self.command_prefix, sys.executable, "-m", "codeguard.sandbox.worker", config],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.stderr, env=self.env, cwd="/")
+            stderr=self.stderr, env={**self.env, **WORKER_ONLY_ENVIRONMENT}, cwd="/")
         theirs.close()
         self.control = ours
         try:
@@ -80,9 +85,8 @@ class WorkerProcess:
 
     def start(self, program: str, entry_point: str, sample_end: socket.socket) -> bool:
         """Hands the sample's socket and program to the worker; False if the worker is gone."""
-        message = json.dumps({"op": "start", "program": program, "entry_point": entry_point}).encode()
         try:
-            send_frame(self.control, message, fds=(sample_end.fileno(),))
+            send_frame(self.control, start_message(program, entry_point), fds=(sample_end.fileno(),))
             return True
         except OSError:
             return False

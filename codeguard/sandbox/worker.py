@@ -4,10 +4,11 @@ Forking a warm interpreter costs about a millisecond where starting one costs te
 runs sample code itself, only forks, waits, and cleans up. It is a child subreaper, so every process a sample
 leaves behind (double forks, setsid) is re-parented to it and killed before the next sample starts.
 
-Protocol on the control socket (JSON frames; see framing.py):
-  {"op": "start", "program", "entry_point"} + the sample's socket as SCM_RIGHTS  -> no reply; first ends the
-                                          previous sample if it still runs, then writes the start frame (G) on the
-                                          sample's socket and forks: the sample's clock starts there
+Protocol on the control socket (frames; see framing.py):
+  b"S" + entry point and program (start_message)  + the sample's socket as SCM_RIGHTS  -> no reply; first ends
+                                          the previous sample if it still runs, then writes the start frame (G) on
+                                          the sample's socket and forks: the sample's clock starts there. Binary, and
+                                          decoded by the sample: the worker's per-sample steps stay few (see main)
   {"op": "finish", "grace": seconds}  -> {"exit": code | null, "signal": number | null, "killed": bool,
                                           "leftovers": count, "error": text | null, "oom": bool}
 Each sample gets fresh scratch: as root a tmpfs on /tmp and on /dev/shm (bounded in bytes and inodes) mounted
@@ -42,7 +43,7 @@ PR_SET_CHILD_SUBREAPER = 36
 # samples that use them. For the same reason the worker itself avoids tempfile and shutil (see _remove_tree).
 PRELOADED_MODULES = ("typing", "math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string")
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE, MNT_DETACH, CLONE_NEWNS = 2, 4, 1 << 14, 1 << 18, 2, 0x20000
-SCRATCH_MOUNTS = ("/tmp", "/dev/shm")  # each sample gets fresh ones: nothing it writes outlives it
+SCRATCH_MOUNTS = (b"/tmp", b"/dev/shm")  # each sample gets fresh ones: nothing it writes outlives it
 SCRATCH_INODES = 8192  # files and directories in a sample's scratch: an inode flood stops here
 CLEANUP_MAX_ENTRIES = 20_000  # without a scratch mount: more left behind than this and the worker starts afresh
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -144,18 +145,31 @@ def _sweep_leftovers() -> int:
         time.sleep(0.0005)
 
 
-def _mount_scratch(path: str, size_mb: int, uid: int | None) -> None:
-    """A fresh tmpfs at `path`, bounded in bytes and inodes, owned by the sample's uid: the sample's only
-    writable place. Unmounting it afterwards frees all of it at once, however the sample filled it."""
+START = b"S"  # the first byte of a start message; other control messages are JSON objects
+
+
+def start_message(program: str, entry_point: str) -> bytes:
+    """The start message's payload (after the file descriptor): entry point and program as UTF-8, the program's
+    lone surrogates kept (surrogatepass), so the sample compiles exactly the text it was given."""
+    name = entry_point.encode("utf-8", "surrogatepass")
+    return START + HEADER.pack(len(name)) + name + program.encode("utf-8", "surrogatepass")
+
+
+def scratch_options(size_mb: int, uid: int | None) -> bytes:
     owner = f",uid={uid},gid={uid}" if uid is not None else ""
-    options = f"size={size_mb}m,nr_inodes={SCRATCH_INODES},mode=0700{owner}".encode()
-    if _LIBC.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
-        raise OSError(ctypes.get_errno(), f"mounting the sample's scratch tmpfs at {path} failed")
+    return f"size={size_mb}m,nr_inodes={SCRATCH_INODES},mode=0700{owner}".encode()
 
 
-def _unmount_scratch(path: str) -> None:
-    if _LIBC.umount2(path.encode(), MNT_DETACH) != 0:
-        raise OSError(ctypes.get_errno(), f"unmounting the sample's scratch at {path} failed")
+def _mount_scratch(path: bytes, options: bytes) -> None:
+    """A fresh tmpfs at `path` (scratch_options: bounded in bytes and inodes, owned by the sample's uid): the
+    sample's only writable place. Unmounting it afterwards frees all of it at once, however the sample filled it."""
+    if _LIBC.mount(b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, options) != 0:
+        raise OSError(ctypes.get_errno(), f"mounting the sample's scratch tmpfs at {path.decode()} failed")
+
+
+def _unmount_scratch(path: bytes) -> None:
+    if _LIBC.umount2(path, MNT_DETACH) != 0:
+        raise OSError(ctypes.get_errno(), f"unmounting the sample's scratch at {path.decode()} failed")
 
 
 def _private_mount_namespace() -> None:
@@ -213,7 +227,7 @@ class Worker:
     def __init__(self, config: dict):
         self.uid = config["uid"]
         self.limits = config["limits"]
-        self.scratch_mb = config["scratch_mb"]
+        self.scratch_options = scratch_options(config["scratch_mb"], config["uid"])
         self.mount_scratch = config["mount_scratch"]  # a tmpfs per sample, or a directory cleaned up after it
         self.cgroup = config["cgroup"]  # the checker's cgroup directory, or None
         self.oom_kills = 0
@@ -236,9 +250,9 @@ class Worker:
     def _prepare_workdir(self) -> None:
         """Makes the next sample's fresh directory (a fresh tmpfs) ahead of time, while no sample process exists."""
         if self.mount_scratch:
-            workdir = SCRATCH_MOUNTS[0]
+            workdir = "/tmp"
             for path in SCRATCH_MOUNTS:
-                _mount_scratch(path, self.scratch_mb, self.uid)
+                _mount_scratch(path, self.scratch_options)
         else:
             workdir = os.path.join(self.tmp_root, f"sample-{self.samples_started + 1}")
             os.mkdir(workdir, 0o700)
@@ -254,7 +268,8 @@ class Worker:
         else:
             _remove_tree(workdir)
 
-    def start(self, message: dict, sample_fd: int) -> None:
+    def start(self, message: bytes, sample_fd: int) -> None:
+        """Starts a sample from a start_message (decoded in the sample: the worker only slices it)."""
         self.end(0.0)  # the checker has moved on: the previous sample's verdict is decided
         self.report, self.start_error = None, None
         try:
@@ -271,8 +286,10 @@ class Worker:
             os.close(sample_fd)
             return
         if pid == 0:
-            sample.run(sample_fd, workdir, self.uid, self.limits, message["program"], message["entry_point"],
-                       self.seccomp, self.cgroup)
+            (length,) = HEADER.unpack_from(message, 1)
+            begin = 1 + HEADER.size
+            sample.run(sample_fd, workdir, self.uid, self.limits, message[begin + length:],
+                       message[begin:begin + length], self.seccomp, self.cgroup)
         os.close(sample_fd)  # only the sample may hold its end: its death must read as EOF to the checker
         self.running = Running(pid, workdir)
 
@@ -313,6 +330,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     for name in PRELOADED_MODULES:
         importlib.import_module(name)
+    sample.warm_up()
+    gc.collect()
     gc.freeze()  # the collector then never touches the worker's objects in a sample, sparing copy-on-write faults
     try:
         worker = Worker(config)
@@ -337,11 +356,12 @@ def main(argv: list[str]) -> int:
             if worker.tmp_root is not None:
                 _remove_tree(worker.tmp_root)
             return 0
-        message = json.loads(payload)
-        if message["op"] == "start":
+        if payload[:1] == START:
             assert len(fds) == 1, "a start message carries exactly the sample's socket"
-            worker.start(message, fds[0])
-        elif message["op"] == "finish":
+            worker.start(payload, fds[0])
+            continue
+        message = json.loads(payload)
+        if message["op"] == "finish":
             for extra in fds:
                 os.close(extra)
             send_frame(control, json.dumps(worker.end(message["grace"])).encode())
