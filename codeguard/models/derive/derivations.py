@@ -184,9 +184,20 @@ def _onnx(source_dir: Path, target: Path) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = ORTModelForCausalLM.from_pretrained(source_dir, export=True)
-    model.save_pretrained(target)
+    model.save_pretrained(target)  # copies model.onnx_data too when the export has one
     _copy_tokenizer(source_dir, target)
-    return {"file_name": "model.onnx", "exporter": "optimum-onnx"}
+    return {"file_name": "model.onnx", "exporter": "optimum-onnx",
+            "external_data": uses_external_data(target, "model.onnx")}
+
+
+def uses_external_data(directory: Path, file_name: str) -> bool:
+    """Whether the ONNX model `file_name` keeps its weights in a side file rather than inside the graph.
+
+    Optimum's exporter does so past protobuf's 2 GB limit (or with FORCE_ONNX_EXTERNAL_DATA=1), always as one file
+    `<file_name>_data`; ONNX Runtime's quantizer names its own `<file_name>.data`. Such a model must be quantized with
+    `use_external_data_format=True`, or ORT tries to serialize more than 2 GB into one protobuf and fails.
+    """
+    return any((Path(directory) / f"{file_name}{suffix}").is_file() for suffix in ("_data", ".data"))
 
 
 def _onnx_int8(source_dir: Path, target: Path) -> dict:
@@ -195,18 +206,20 @@ def _onnx_int8(source_dir: Path, target: Path) -> dict:
     export_dir = Path(tempfile.mkdtemp(prefix=".onnx-export-", dir=target.parent))
     try:
         _onnx(source_dir, export_dir)
+        external = uses_external_data(export_dir, "model.onnx")
         quantizer = ORTQuantizer.from_pretrained(export_dir, file_name="model.onnx")
         config = AutoQuantizationConfig.avx2(is_static=False, per_channel=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            quantizer.quantize(save_dir=target, quantization_config=config)
+            # ORT writes the weights beside the graph as model_quantized.onnx.data, which ONNX Runtime finds there
+            quantizer.quantize(save_dir=target, quantization_config=config, use_external_data_format=external)
         for name in ("config.json", "generation_config.json"):
             if (export_dir / name).is_file() and not (target / name).is_file():
                 shutil.copy(export_dir / name, target / name)
         _copy_tokenizer(source_dir, target)
     finally:
         shutil.rmtree(export_dir, ignore_errors=True)
-    return {"file_name": "model_quantized.onnx", "exporter": "optimum-onnx",
+    return {"file_name": "model_quantized.onnx", "exporter": "optimum-onnx", "external_data": external,
             "quantization": "ORTQuantizer dynamic int8, AutoQuantizationConfig.avx2(is_static=False, per_channel=False)"}
 
 
