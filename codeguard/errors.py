@@ -66,3 +66,8 @@ class ApproximateSourceError(CodeguardError):
 
 class OutputError(CodeguardError):
     """A file codeguard was asked to write (a baseline, a report, a JSON result) that cannot be written."""
+
+
+class DerivationMemoryError(CodeguardError):
+    """A derivation (`@onnx-int8`, ...) that would need more memory than this machine has available: refused before
+    it starts, naming the spec, the derivation, the needed and available GiB, and the ways around it."""

@@ -19,6 +19,7 @@ from codeguard.models.derive.fingerprint import derived_fingerprint
 from codeguard.models.derive.gguf_convert import build_gguf
 from codeguard.models.derive.gguf_types import GGUF_TYPES
 from codeguard.models.derive.gguf_types import PREFIX as GGUF_PREFIX
+from codeguard.models.derive.memory import check_memory
 from codeguard.tokenization.vocabs import LLAMA_CPP_PYTHON_VERSION
 
 MANIFEST = "codeguard-derivation.json"
@@ -41,6 +42,7 @@ def derive(source_dir: Path, source_kind: str, source_fingerprint: str, derivati
     fingerprint = derived_fingerprint(source_fingerprint, _recipe(derivation), RECIPE_VERSION)
     target = cache_root() / "derived" / f"{derivation}-{fingerprint.split(':')[1][:24]}"
     if not (target / MANIFEST).is_file():
+        check_memory(source_dir, derivation, spec_text)  # a cached result needs no memory: only a build is checked
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{derivation}-", dir=target.parent))
         try:
