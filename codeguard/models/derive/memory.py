@@ -22,14 +22,15 @@ SKIP_ENV = "CODEGUARD_SKIP_MEMORY_CHECK"
 GIB = 1024 ** 3
 # Peak RSS above an interpreter that has imported torch, transformers and Optimum (0.28 GiB), measured by
 # bench/bench_derivation_memory.py on random Qwen2-shaped models of 89, 167 and 288 M parameters with vocabulary
-# 151,936 (bench/RESULTS.md, "Derivation peak memory"). Each factor is the largest (peak - OVERHEAD) / fp32 weight
-# bytes over those sizes, plus 25 % margin (allocator slack; other shapes move these numbers), rounded up to a quarter.
-# The casts are raised to 2: their peak is the fp32 model plus a half-size copy (slope 1.3-1.5 between sizes).
-# Checked against the 494 M Qwen2.5-Coder-0.5B shape (11.3 GB peak for @onnx-int8): estimated 15.7 GiB, peak measured 10.5 GiB.
+# 151,936 (bench/RESULTS.md, "Derivation peak memory"). Each factor is the largest (peak above that interpreter -
+# OVERHEAD) / fp32 weight bytes over those sizes, plus 25 % margin (allocator slack; other shapes move these numbers),
+# rounded up to a quarter. The casts are raised to 2: their peak is the fp32 model plus a half-size copy (slope
+# 1.3-1.5 between sizes). Checked against the 494 M Qwen2.5-Coder-0.5B shape (11.3 GB = 10.5 GiB peak for
+# @onnx-int8): estimated 16.1 GiB.
 FACTORS = {
     "fp16": 2.0, "bf16": 2.0, "dynamic-int8": 2.0,
-    "int4-rtn": 3.0, "int3-rtn": 3.0, "int2-rtn": 3.0,  # int3/2: int4's code
-    "onnx": 7.25, "onnx-int8": 8.25,
+    "int4-rtn": 3.25, "int3-rtn": 3.25, "int2-rtn": 3.25,  # int3/2: int4's code
+    "onnx": 7.25, "onnx-int8": 8.5,
 }
 GGUF_CONVERTER_FACTOR = 3.75  # @gguf-f32/f16/bf16: llama.cpp's converter (its process and ours together)
 GGUF_QUANTIZED_FACTOR = 3.25  # @gguf-q8_0 etc.: an f32 conversion, then llama_model_quantize
