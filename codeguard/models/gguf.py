@@ -18,6 +18,7 @@ import torch
 from codeguard.errors import ModelSpecError, NonFiniteLogitsError, ProbeInputError, TokenizerError
 from codeguard.models.derive.gguf_convert import require_llama_cpp
 from codeguard.models.devices import CPU, Placement
+from codeguard.models.env_settings import positive_int_from_env
 from codeguard.models.logprobs import window_logprobs
 from codeguard.models.sampling import row_generators
 from codeguard.models.token_list import TokenListVocabulary
@@ -29,14 +30,8 @@ BACKEND = "llama.cpp"
 
 def default_threads() -> int:
     """`$CODEGUARD_GGUF_THREADS`, else every core this process may run on."""
-    configured = os.environ.get("CODEGUARD_GGUF_THREADS")
-    if configured:
-        try:
-            threads = int(configured)
-        except ValueError:
-            threads = 0
-        if threads < 1:
-            raise ModelSpecError(f"CODEGUARD_GGUF_THREADS={configured!r}: expected a positive number of threads")
+    threads = positive_int_from_env("CODEGUARD_GGUF_THREADS", "threads")
+    if threads:
         return threads
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 

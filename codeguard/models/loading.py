@@ -1,13 +1,13 @@
 """Turns a spec string into a loaded LanguageModel: resolve its files (`resolve`), then load them by kind."""
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 from codeguard.errors import ModelSpecError
 from codeguard.models.derive.derivations import apply_dynamic_int8, read_manifest
 from codeguard.models.devices import CPU, Placement, device_map, resolve_placement, torch_dtype_name, weight_bytes
+from codeguard.models.env_settings import positive_int_from_env
 from codeguard.models.gguf import GGUFCausalLM
 from codeguard.models.hf import HFCausalLM
 from codeguard.models.openai_endpoint import OpenAIEndpointLM
@@ -53,16 +53,7 @@ def token_budget() -> int:
 
     Batch composition moves dynamically quantized models (ONNX Runtime's and torch's int8 quantize activations
     per tensor, over the whole batch), so `codeguard calibrate` varies it; a gate keeps the default."""
-    configured = os.environ.get("CODEGUARD_TOKEN_BUDGET")
-    if not configured:
-        return HFCausalLM.token_budget
-    try:
-        budget = int(configured)
-    except ValueError:
-        budget = 0
-    if budget < 1:
-        raise ModelSpecError(f"CODEGUARD_TOKEN_BUDGET={configured!r}: expected a positive number of tokens")
-    return budget
+    return positive_int_from_env("CODEGUARD_TOKEN_BUDGET", "tokens") or HFCausalLM.token_budget
 
 
 def _load_tokenizer(directory: Path, spec_text: str):
@@ -111,7 +102,7 @@ def _load_onnx(directory: Path, placement: Placement):
     from optimum.onnxruntime import ORTModelForCausalLM
     options = onnxruntime.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.intra_op_num_threads = int(os.environ.get("CODEGUARD_ORT_THREADS", "1"))
+    options.intra_op_num_threads = positive_int_from_env("CODEGUARD_ORT_THREADS", "threads") or 1
     file_name = read_manifest(directory).get("file_name")
     if file_name is None:
         onnx_files = sorted(p.name for p in directory.glob("*.onnx"))
