@@ -207,7 +207,7 @@ def run_gate(perturbation: Perturbation, files: list[Path], pair: str, baseline_
         outcome.passed[gate["suite"]] = bool(gate["passed"])
         if probe is not None:
             outcome.fingerprints[gate["suite"]] = (probe["ref"]["fingerprint"], probe["opt"]["fingerprint"])
-    for probe in data["probes"]:  # a gate that raised (e.g. pass@k's seed is part of its config) left its probe
+    for probe in data["probes"]:  # a gate that raised before checking (e.g. another probe config) left its probe
         suite = probe["probe"].replace("-", "_")
         if suite not in outcome.metrics:
             outcome.metrics[suite] = dict(probe["gate_metrics"])
