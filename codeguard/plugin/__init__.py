@@ -35,9 +35,6 @@ def pytest_configure(config):
     except CodeguardError as error:
         raise pytest.UsageError(f"codeguard: {error}") from None
     workers = getattr(config.option, "numprocesses", None)
-    if (options.calibrate or options.calibrate_perturbations) and not options.update:
-        raise pytest.UsageError("codeguard: --codeguard-calibrate calibrates the candidate an update run accepts; "
-                                "give it together with --codeguard-update (or run: codeguard calibrate REF OPT)")
     if options.update and (hasattr(config, "workerinput") or (workers not in (None, 0, "0"))):
         raise pytest.UsageError("codeguard: --codeguard-update writes baselines and must run in one process; "
                                 "drop -n/--numprocesses (pytest-xdist) for the update run")

@@ -142,13 +142,18 @@ def resolve_options(config) -> Options:
     placement = resolve_placement(device, dtype, device_option, dtype_option) if model_pair else None
     seed = config.getoption("codeguard_seed")
     rollouts = config.getoption("codeguard_rollouts")
+    update = bool(config.getoption("codeguard_update"))
+    calibrate = bool(config.getoption("codeguard_calibrate"))
+    perturbations = [v.strip() for v in (config.getoption("codeguard_calibrate_perturbations") or "").split(",")
+                     if v.strip()] or None
+    if (calibrate or perturbations) and not update:
+        raise ConfigError("--codeguard-calibrate calibrates the candidate an update run accepts; give it together "
+                          "with --codeguard-update (or run: codeguard calibrate REF OPT)")
     return Options(
         model_pair=model_pair, baseline_dir=_path(config.getoption("codeguard_baseline_dir"),
                                                   ini("codeguard_baseline_dir"), project, "baselines"),
         slot=config.getoption("codeguard_slot") or ini("codeguard_slot"), limits=limits,
-        update=bool(config.getoption("codeguard_update")), calibrate=bool(config.getoption("codeguard_calibrate")),
-        calibrate_perturbations=[v.strip() for v in (config.getoption("codeguard_calibrate_perturbations") or "")
-                                 .split(",") if v.strip()] or None,
+        update=update, calibrate=calibrate, calibrate_perturbations=perturbations,
         seed=int(seed if seed is not None else (ini("codeguard_seed") or 0)),
         start_token=config.getoption("codeguard_start_token") or ini("codeguard_start_token"),
         rollouts=int(rollouts if rollouts is not None else (ini("codeguard_rollouts") or 0)),
