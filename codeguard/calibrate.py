@@ -11,9 +11,14 @@ into the project's baselines), its results read back from `--codeguard-report`'s
 - `threads=1`, `threads=N` (N: the cores this process may use, when > 1): torch/OpenMP/MKL threads
   (`OMP_NUM_THREADS`, `MKL_NUM_THREADS`), ONNX Runtime's intra-op threads (`CODEGUARD_ORT_THREADS`, default 1) and
   llama.cpp's (`CODEGUARD_GGUF_THREADS`);
-- `kernels=default`, `kernels=avx2`, `kernels=avx512`: torch's CPU kernel set (`ATEN_CPU_CAPABILITY`), each only
-  where /proc/cpuinfo says the CPU has it (a machine with AVX-512 can compute like one without, not the reverse;
-  torch silently falls back to what the CPU has, so an unsupported set would be a mislabelled repeat);
+- `kernels=default`, `kernels=avx2`, `kernels=avx512`: the CPU instruction set torch computes with, for its own
+  kernels (`ATEN_CPU_CAPABILITY`) and for the matrix products it hands to MKL (`MKL_ENABLE_INSTRUCTIONS`) and
+  oneDNN (`ONEDNN_MAX_CPU_ISA`), each only where /proc/cpuinfo says the CPU has it (a machine with AVX-512 can
+  compute like one without, not the reverse; the libraries silently fall back to what the CPU has, so an
+  unsupported set would be a mislabelled repeat). ATen's variable alone left the matrix products on this CPU's
+  widest path: a baseline calibrated that way raised a false alarm on the accepted candidate when MKL and oneDNN
+  were held to SSE4 (bench/RESULTS.md). ONNX Runtime's kernels choose their instruction set from the CPU with no
+  such switch, so a change of CPU family can still move an ONNX candidate beyond what these runs show;
 - `batch=small`: 512 padded tokens per forward pass instead of 4096 (`CODEGUARD_TOKEN_BUDGET`): other batch
   compositions, which move ONNX Runtime's dynamic int8 (it quantizes activations per tensor, over the batch);
 - `seed=S` for S in 1..seeds-1, for the sampling suites only (pass_at_k, worst_case): another sample of the same
@@ -51,6 +56,16 @@ SMALL_TOKEN_BUDGET = 512
 DEFAULT_SEEDS = 4
 # ATEN_CPU_CAPABILITY value -> the /proc/cpuinfo flags torch needs for it (aten/src/ATen/native/DispatchStub.cpp)
 KERNEL_SETS = {"default": (), "avx2": ("avx2", "fma"), "avx512": ("avx512f", "avx512bw", "avx512vl", "avx512dq")}
+# ... and the environment that holds torch's kernels and its matrix-product libraries to that set. MKL's and
+# oneDNN's names for the same level: `default` is ATen's unvectorized path, whose nearest library level is SSE4;
+# `avx512` stops short of VNNI/BF16/AMX, which the as-is run already uses where the CPU has them.
+KERNEL_ENV = {
+    "default": (("ATEN_CPU_CAPABILITY", "default"), ("MKL_ENABLE_INSTRUCTIONS", "SSE4_2"),
+                ("ONEDNN_MAX_CPU_ISA", "SSE41")),
+    "avx2": (("ATEN_CPU_CAPABILITY", "avx2"), ("MKL_ENABLE_INSTRUCTIONS", "AVX2"), ("ONEDNN_MAX_CPU_ISA", "AVX2")),
+    "avx512": (("ATEN_CPU_CAPABILITY", "avx512"), ("MKL_ENABLE_INSTRUCTIONS", "AVX512"),
+               ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")),
+}
 
 
 @dataclass(frozen=True)
@@ -123,7 +138,7 @@ def plan_runs(seeds: int = DEFAULT_SEEDS, flags: set[str] | None = None, cores: 
             if lacking:
                 notes.append(f"kernels={name}: skipped: this CPU lacks {', '.join(lacking)} (/proc/cpuinfo)")
             else:
-                runs.append(Perturbation(f"kernels={name}", (("ATEN_CPU_CAPABILITY", name),)))
+                runs.append(Perturbation(f"kernels={name}", KERNEL_ENV[name]))
     runs.append(Perturbation("batch=small", (("CODEGUARD_TOKEN_BUDGET", str(SMALL_TOKEN_BUDGET)),)))
     runs += [Perturbation(f"seed={seed}", seed=seed) for seed in range(1, seeds)]
     if only:

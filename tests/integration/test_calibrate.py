@@ -30,7 +30,8 @@ def test_codeguard_calibrate_writes_tolerances_and_provenance_and_the_gate_still
     block = after["calibration"]
     assert block["runs"] == 3 and block["margin"] == 3.0
     assert [p["name"] for p in block["perturbations"]] == ["as-is", "threads=1", "kernels=default"]
-    assert block["perturbations"][2]["env"] == {"ATEN_CPU_CAPABILITY": "default"}
+    assert block["perturbations"][2]["env"] == {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+                                                "ONEDNN_MAX_CPU_ISA": "SSE41"}
     assert block["accepted"] == before["accepted"]
     for name, metric in after["metrics"].items():
         assert metric["value"] == before["metrics"][name]["value"]  # calibration never moves accepted values

@@ -34,7 +34,11 @@ def test_a_cpu_without_avx512_skips_that_kernel_set_and_says_why():
     threads = dict(runs[1].env)
     assert threads == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CODEGUARD_ORT_THREADS": "1",
                        "CODEGUARD_GGUF_THREADS": "1"}
-    assert dict(runs[4].env) == {"ATEN_CPU_CAPABILITY": "avx2"}
+    # torch's own kernels and the matrix-product libraries it calls are held to the same instruction set
+    assert dict(runs[3].env) == {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+                                 "ONEDNN_MAX_CPU_ISA": "SSE41"}
+    assert dict(runs[4].env) == {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+                                 "ONEDNN_MAX_CPU_ISA": "AVX2"}
     assert dict(runs[5].env) == {"CODEGUARD_TOKEN_BUDGET": "512"}
     assert [r.seed for r in runs if r.sampling_only] == [1, 2]
 
