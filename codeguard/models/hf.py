@@ -220,7 +220,13 @@ class HFCausalLM:
         with torch.inference_mode():
             prefills = [self._step(*self._padded([list(prompt)]), None, extra) for prompt in unique]
             logits = torch.cat([step_logits for step_logits, _ in prefills])[first_of]
-            past, mask = self._merged_caches([cache for _, cache in prefills], [len(p) for p in unique], first_of)
+            past, mask, in_place = self._merged_caches([cache for _, cache in prefills], [len(p) for p in unique],
+                                                       first_of)
+            # With SDPA and full attention, a decode step's mask is just the padding mask: passed as the 4D mask
+            # transformers would build (it builds it with vmap, ~25 % of a step on the zoo models), or as None
+            # where no row is padded, as transformers does.
+            own_mask = in_place and getattr(self.model.config, "_attn_implementation", None) == "sdpa"
+            padded = not bool(mask.all())
             positions = torch.tensor([[len(contexts[row]) - 1] for row in active], dtype=torch.long)
             while True:
                 tokens = choose_tokens(logits, temperature, top_p, [generators[r] for r in active])
@@ -239,15 +245,18 @@ class HFCausalLM:
                 if len(keep) < len(active):  # finished rows leave the batch and the cache
                     past = _select_rows(past, keep)
                     mask, positions = mask[keep], positions[keep]
+                    padded = padded and not bool(mask.all())
                 active = [active[i] for i in keep]
                 ids = torch.tensor([[new[row][-1]] for row in active], dtype=torch.long)
                 mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long)], dim=1)
                 positions = positions + 1
-                logits, past = self._step(ids, mask, positions, past, {})
+                step_mask = mask if not own_mask else mask.bool()[:, None, None, :] if padded else None
+                logits, past = self._step(ids, step_mask, positions, past, {})
 
     def _merged_caches(self, caches, lengths: list[int], rows: list[int]):
         """One cache for `rows` (indices into `caches`) from single-prompt caches, left-padded with zeros to the
-        longest prompt, and the attention mask that hides the padding."""
+        longest prompt, the attention mask that hides the padding, and whether the cache appends in place
+        (`codeguard.models.kv_cache`: transformers models with full attention only)."""
         width = max(lengths)
         layers = [[(layer.keys, layer.values) for layer in cache.layers] if hasattr(cache, "layers") else
                   [tuple(layer) for layer in cache] for cache in caches]
@@ -263,9 +272,10 @@ class HFCausalLM:
         for index, row in enumerate(rows):
             mask[index, width - lengths[row]:] = 1
         if hasattr(caches[0], "layers"):
-            from transformers import DynamicCache
-            return DynamicCache(ddp_cache_data=merged, config=self.model.config), mask
-        return tuple(merged), mask
+            from codeguard.models.kv_cache import sampling_cache
+            cache, in_place = sampling_cache(merged, self.model.config)
+            return cache, mask, in_place
+        return tuple(merged), mask, False
 
     def _step(self, ids, mask, positions, past, extra):
         """One forward pass through the cache: the last position's logits (finite-checked) and the new cache."""
