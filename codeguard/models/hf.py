@@ -235,11 +235,11 @@ class HFCausalLM:
                     if token == eos:
                         continue
                     new[row].append(token)
-                    if len(new[row]) >= budgets[row]:
-                        continue
-                    if stop_strings and any(s in self.hf_tokenizer.decode(new[row][-tail:]) for s in stop_strings):
-                        continue
-                    keep.append(index)
+                    if len(new[row]) < budgets[row]:
+                        keep.append(index)
+                if stop_strings and keep:
+                    tails = self._decode_all([new[active[index]][-tail:] for index in keep])
+                    keep = [index for index, text in zip(keep, tails) if not any(s in text for s in stop_strings)]
                 if not keep:
                     return new
                 if len(keep) < len(active):  # finished rows leave the batch and the cache
@@ -252,6 +252,16 @@ class HFCausalLM:
                 positions = positions + 1
                 step_mask = mask if not own_mask else mask.bool()[:, None, None, :] if padded else None
                 logits, past = self._step(ids, step_mask, positions, past, {})
+
+    def _decode_all(self, rows: list[list[int]]) -> list[str]:
+        """The text of each row, as the tokenizer's decode() gives it: a fast tokenizer decodes all rows in one
+        call to its Rust backend (decode() per row and step cost ~10 % of a decode step on the zoo models)."""
+        tok = self.hf_tokenizer
+        from transformers import PreTrainedTokenizerFast
+        if not isinstance(tok, PreTrainedTokenizerFast) or type(tok)._decode is not PreTrainedTokenizerFast._decode:
+            return [tok.decode(row) for row in rows]
+        texts = tok._tokenizer.decode_batch(rows, skip_special_tokens=False)
+        return [tok.clean_up_tokenization(text) for text in texts] if tok.clean_up_tokenization_spaces else texts
 
     def _merged_caches(self, caches, lengths: list[int], rows: list[int]):
         """One cache for `rows` (indices into `caches`) from single-prompt caches, left-padded with zeros to the

@@ -120,3 +120,14 @@ def test_reserved_layer_holds_what_concatenation_holds():
     layer.batch_select_indices(torch.tensor([2, 0]))
     keys, _ = layer.update(steps[1][:2], -steps[1][:2])
     assert torch.equal(keys, torch.cat([expected[[2, 0]], steps[1][:2]], dim=-2))
+
+
+@pytest.mark.parametrize("clean_up", [False, True])
+def test_stop_checks_decode_all_rows_as_decode_does(clean_up, monkeypatch):
+    import random
+    model = load_model("zoo:tiny-code")
+    monkeypatch.setattr(model.hf_tokenizer, "clean_up_tokenization_spaces", clean_up)
+    draw = random.Random(4)
+    rows = [[draw.randrange(model.output_width) for _ in range(draw.randrange(0, 12))] for _ in range(50)]
+    rows += [model.tokenizer("x = f(a , b) ; print('it ' s')\n\ndef g():")["input_ids"], [0, 1, 2]]
+    assert model._decode_all(rows) == [model.tokenizer.decode(row) for row in rows]
