@@ -254,13 +254,14 @@ class HFCausalLM:
                 logits, past = self._step(ids, step_mask, positions, past, {})
 
     def _decode_all(self, rows: list[list[int]]) -> list[str]:
-        """The text of each row, as the tokenizer's decode() gives it: a fast tokenizer decodes all rows in one
-        call to its Rust backend (decode() per row and step cost ~10 % of a decode step on the zoo models)."""
+        """The text of each row, as the tokenizer's decode() gives it: a fast tokenizer's Rust backend decodes the
+        rows directly (transformers' decode() per row and step cost ~10 % of a decode step on the zoo models; the
+        backend's decode_batch runs a thread pool that a loaded machine makes slower than this loop)."""
         tok = self.hf_tokenizer
         from transformers import PreTrainedTokenizerFast
         if not isinstance(tok, PreTrainedTokenizerFast) or type(tok)._decode is not PreTrainedTokenizerFast._decode:
             return [tok.decode(row) for row in rows]
-        texts = tok._tokenizer.decode_batch(rows, skip_special_tokens=False)
+        texts = [tok._tokenizer.decode(row, skip_special_tokens=False) for row in rows]
         return [tok.clean_up_tokenization(text) for text in texts] if tok.clean_up_tokenization_spaces else texts
 
     def _merged_caches(self, caches, lengths: list[int], rows: list[int]):
