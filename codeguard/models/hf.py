@@ -47,7 +47,7 @@ class HFCausalLM:
 
     def _on_device(self, *tensors):
         device = self.device
-        return tensors if device.type == "cpu" else tuple(t.to(device) for t in tensors)
+        return tensors if device.type == "cpu" else tuple(t if t is None else t.to(device) for t in tensors)
 
     @property
     def output_width(self) -> int:

@@ -131,3 +131,15 @@ def test_stop_checks_decode_all_rows_as_decode_does(clean_up, monkeypatch):
     rows = [[draw.randrange(model.output_width) for _ in range(draw.randrange(0, 12))] for _ in range(50)]
     rows += [model.tokenizer("x = f(a , b) ; print('it ' s')\n\ndef g():")["input_ids"], [0, 1, 2]]
     assert model._decode_all(rows) == [model.tokenizer.decode(row) for row in rows]
+
+
+def test_a_decode_step_without_a_mask_moves_to_the_model_device():
+    # Unpadded decode steps pass no mask (None): moving a step's inputs to a GPU must let it through.
+    import types
+
+    import torch
+
+    from codeguard.models.hf import HFCausalLM
+    model = HFCausalLM("x", "f", "torch", types.SimpleNamespace(device=torch.device("meta")), None)
+    ids, mask = model._on_device(torch.ones(2, 1, dtype=torch.long), None)
+    assert ids.device.type == "meta" and mask is None
