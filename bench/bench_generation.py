@@ -4,8 +4,10 @@
 
 Old path: one `model.generate` call per problem (its n samples in one batch; torch's global RNG seeded per
 problem), exactly what `humaneval/generation.py` did before. New path: `generate_completions`, rows of many problems
-per call, each row with its own random stream, finished rows leaving the batch. Both on the zoo he pair (PyTorch
-and ONNX Runtime int8), in one process, alternating, so both see the same machine load. Tokens/s counts the tokens
+per call (transformers models; ONNX Runtime one problem per call), each row with its own random stream, finished
+rows leaving the batch, the KV cache appended in place (`codeguard/models/kv_cache.py`) and SDPA given the padding
+mask directly. Both on the zoo he pair (PyTorch and ONNX Runtime int8), in one process, alternating, so both see the
+same machine load; `--threads 1` gives the steadiest ratio on a shared machine. Tokens/s counts the tokens
 of the truncated completions (what pass@k executes); the ratio new/old is the figure to read. Also prints how many
 completions the new path gives identically at batch_rows = n (one problem per call) and at --batch-rows.
 """

@@ -47,7 +47,7 @@ class HFCausalLM:
 
     def _on_device(self, *tensors):
         device = self.device
-        return tensors if device.type == "cpu" else tuple(t.to(device) for t in tensors)
+        return tensors if device.type == "cpu" else tuple(t if t is None else t.to(device) for t in tensors)
 
     @property
     def output_width(self) -> int:
@@ -220,7 +220,13 @@ class HFCausalLM:
         with torch.inference_mode():
             prefills = [self._step(*self._padded([list(prompt)]), None, extra) for prompt in unique]
             logits = torch.cat([step_logits for step_logits, _ in prefills])[first_of]
-            past, mask = self._merged_caches([cache for _, cache in prefills], [len(p) for p in unique], first_of)
+            past, mask, in_place = self._merged_caches([cache for _, cache in prefills], [len(p) for p in unique],
+                                                       first_of)
+            # With SDPA and full attention, a decode step's mask is just the padding mask: passed as the 4D mask
+            # transformers would build (it builds it with vmap, ~25 % of a step on the zoo models), or as None
+            # where no row is padded, as transformers does.
+            own_mask = in_place and getattr(self.model.config, "_attn_implementation", None) == "sdpa"
+            padded = not bool(mask.all())
             positions = torch.tensor([[len(contexts[row]) - 1] for row in active], dtype=torch.long)
             while True:
                 tokens = choose_tokens(logits, temperature, top_p, [generators[r] for r in active])
@@ -229,25 +235,39 @@ class HFCausalLM:
                     if token == eos:
                         continue
                     new[row].append(token)
-                    if len(new[row]) >= budgets[row]:
-                        continue
-                    if stop_strings and any(s in self.hf_tokenizer.decode(new[row][-tail:]) for s in stop_strings):
-                        continue
-                    keep.append(index)
+                    if len(new[row]) < budgets[row]:
+                        keep.append(index)
+                if stop_strings and keep:
+                    tails = self._decode_all([new[active[index]][-tail:] for index in keep])
+                    keep = [index for index, text in zip(keep, tails) if not any(s in text for s in stop_strings)]
                 if not keep:
                     return new
                 if len(keep) < len(active):  # finished rows leave the batch and the cache
                     past = _select_rows(past, keep)
                     mask, positions = mask[keep], positions[keep]
+                    padded = padded and not bool(mask.all())
                 active = [active[i] for i in keep]
                 ids = torch.tensor([[new[row][-1]] for row in active], dtype=torch.long)
                 mask = torch.cat([mask, torch.ones((len(active), 1), dtype=torch.long)], dim=1)
                 positions = positions + 1
-                logits, past = self._step(ids, mask, positions, past, {})
+                step_mask = mask if not own_mask else mask.bool()[:, None, None, :] if padded else None
+                logits, past = self._step(ids, step_mask, positions, past, {})
+
+    def _decode_all(self, rows: list[list[int]]) -> list[str]:
+        """The text of each row, as the tokenizer's decode() gives it: a fast tokenizer's Rust backend decodes the
+        rows directly (transformers' decode() per row and step cost ~10 % of a decode step on the zoo models; the
+        backend's decode_batch runs a thread pool that a loaded machine makes slower than this loop)."""
+        tok = self.hf_tokenizer
+        from transformers import PreTrainedTokenizerFast
+        if not isinstance(tok, PreTrainedTokenizerFast) or type(tok)._decode is not PreTrainedTokenizerFast._decode:
+            return [tok.decode(row) for row in rows]
+        texts = [tok._tokenizer.decode(row, skip_special_tokens=False) for row in rows]
+        return [tok.clean_up_tokenization(text) for text in texts] if tok.clean_up_tokenization_spaces else texts
 
     def _merged_caches(self, caches, lengths: list[int], rows: list[int]):
         """One cache for `rows` (indices into `caches`) from single-prompt caches, left-padded with zeros to the
-        longest prompt, and the attention mask that hides the padding."""
+        longest prompt, the attention mask that hides the padding, and whether the cache appends in place
+        (`codeguard.models.kv_cache`: transformers models with full attention only)."""
         width = max(lengths)
         layers = [[(layer.keys, layer.values) for layer in cache.layers] if hasattr(cache, "layers") else
                   [tuple(layer) for layer in cache] for cache in caches]
@@ -263,9 +283,10 @@ class HFCausalLM:
         for index, row in enumerate(rows):
             mask[index, width - lengths[row]:] = 1
         if hasattr(caches[0], "layers"):
-            from transformers import DynamicCache
-            return DynamicCache(ddp_cache_data=merged, config=self.model.config), mask
-        return tuple(merged), mask
+            from codeguard.models.kv_cache import sampling_cache
+            cache, in_place = sampling_cache(merged, self.model.config)
+            return cache, mask, in_place
+        return tuple(merged), mask, False
 
     def _step(self, ids, mask, positions, past, extra):
         """One forward pass through the cache: the last position's logits (finite-checked) and the new cache."""

@@ -83,3 +83,63 @@ def test_rows_finish_on_their_own_and_leave_the_others_unchanged():
 def test_row_seeds_must_match_the_rows():
     with pytest.raises(ProbeInputError, match=r"zoo:tiny-code: 1 row seeds for 2 contexts"):
         load_model("zoo:tiny-code").sample([[0], [0]], max_new_tokens=2, row_seeds=[(0, 0)])
+
+
+@pytest.mark.slow
+def test_the_in_place_cache_and_padding_mask_change_no_token(monkeypatch):
+    # The sampling loop appends to the KV cache in place and passes SDPA the padding mask itself; transformers'
+    # DynamicCache (a concatenation per token) with its own mask from the 2D padding mask gives the same tokens.
+    from transformers import DynamicCache
+
+    from codeguard.models import kv_cache
+    model = load_model("zoo:tiny-code")
+    tok = model.tokenizer
+    # prompts of different lengths (left padding), rows ending at different steps, buffers growing twice
+    contexts = [tok("def add(a, b):\n    return")["input_ids"], tok("import os\n")["input_ids"],
+                tok("class Stack:\n    def push(self, item):\n        self.")["input_ids"]] * 2
+    seeds = [(3, row) for row in range(len(contexts))]
+    kwargs = dict(max_new_tokens=40, temperature=0.9, top_p=0.95, stop_strings=("\n\n",), row_seeds=seeds)
+    monkeypatch.setattr(kv_cache, "RESERVE", 7)
+    in_place = model.sample(contexts, **kwargs)
+    assert len({len(row) for row in in_place}) > 1
+    monkeypatch.setattr(kv_cache, "sampling_cache",
+                        lambda layers, config: (DynamicCache(ddp_cache_data=layers, config=config), False))
+    assert model.sample(contexts, **kwargs) == in_place
+
+
+def test_reserved_layer_holds_what_concatenation_holds():
+    import torch
+
+    from codeguard.models.kv_cache import ReservedLayer
+    steps = [torch.randn(3, 2, n, 4) for n in (5, 1, 1, 3, 1)]
+    layer = ReservedLayer(steps[0], -steps[0], reserve=2)
+    for step in steps[1:]:
+        keys, values = layer.update(step, -step)
+    expected = torch.cat(steps, dim=-2)
+    assert torch.equal(keys, expected) and torch.equal(values, -expected) and layer.get_seq_length() == 11
+    layer.batch_select_indices(torch.tensor([2, 0]))
+    keys, _ = layer.update(steps[1][:2], -steps[1][:2])
+    assert torch.equal(keys, torch.cat([expected[[2, 0]], steps[1][:2]], dim=-2))
+
+
+@pytest.mark.parametrize("clean_up", [False, True])
+def test_stop_checks_decode_all_rows_as_decode_does(clean_up, monkeypatch):
+    import random
+    model = load_model("zoo:tiny-code")
+    monkeypatch.setattr(model.hf_tokenizer, "clean_up_tokenization_spaces", clean_up)
+    draw = random.Random(4)
+    rows = [[draw.randrange(model.output_width) for _ in range(draw.randrange(0, 12))] for _ in range(50)]
+    rows += [model.tokenizer("x = f(a , b) ; print('it ' s')\n\ndef g():")["input_ids"], [0, 1, 2]]
+    assert model._decode_all(rows) == [model.tokenizer.decode(row) for row in rows]
+
+
+def test_a_decode_step_without_a_mask_moves_to_the_model_device():
+    # Unpadded decode steps pass no mask (None): moving a step's inputs to a GPU must let it through.
+    import types
+
+    import torch
+
+    from codeguard.models.hf import HFCausalLM
+    model = HFCausalLM("x", "f", "torch", types.SimpleNamespace(device=torch.device("meta")), None)
+    ids, mask = model._on_device(torch.ones(2, 1, dtype=torch.long), None)
+    assert ids.device.type == "meta" and mask is None
