@@ -235,6 +235,7 @@ class Worker:
         programs = [sample.SeccompProgram(bytes.fromhex(program)) for program in config["seccomp"] or ()]
         self.worker_seccomp, self.seccomp = programs or (None, None)
         self.tmp_root = None
+        self.inherited_tmpdir = os.environ.get("TMPDIR")  # what each sample's environment says before it confines
         if self.mount_scratch:
             _private_mount_namespace()
         else:  # one private directory per worker, made once; per-sample directories are numbered inside it
@@ -289,7 +290,7 @@ class Worker:
             (length,) = HEADER.unpack_from(message, 1)
             begin = 1 + HEADER.size
             sample.run(sample_fd, workdir, self.uid, self.limits, message[begin + length:],
-                       message[begin:begin + length], self.seccomp, self.cgroup)
+                       message[begin:begin + length], self.seccomp, self.cgroup, self.inherited_tmpdir)
         os.close(sample_fd)  # only the sample may hold its end: its death must read as EOF to the checker
         self.running = Running(pid, workdir)
 
