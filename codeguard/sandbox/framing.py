@@ -129,6 +129,10 @@ class FrameReader:
                 if self.buffer:
                     raise FrameError("the stream ended inside a frame")
                 return None
+            if not self.buffer and len(chunk) > HEADER.size:  # usually one read is one whole frame: no buffering
+                (size,) = HEADER.unpack_from(chunk)
+                if size <= self.max_size and len(chunk) == HEADER.size + size:
+                    return chunk[HEADER.size:]
             self.buffer += chunk
 
     def _read_some(self, deadline: float | None) -> bytes:
