@@ -124,10 +124,14 @@ def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict, seccomp:
 
 
 def _send(fd: int, payload: bytes) -> None:
-    """send_frame on the sample's (blocking) socket by its descriptor: a sample builds no socket object."""
-    data = memoryview(HEADER.pack(len(payload)) + payload)
-    while data:
-        data = data[os.write(fd, data):]
+    """send_frame on the sample's (blocking) socket by its descriptor: a sample builds no socket object, nor a copy
+    of the payload behind its header."""
+    header = HEADER.pack(len(payload))
+    sent = os.writev(fd, (header, payload))
+    if sent < len(header) + len(payload):  # cut short (a signal): the rest, as sendall would
+        rest = memoryview(header + payload)[sent:]
+        while rest:
+            rest = rest[os.write(fd, rest):]
 
 
 def _serve(fd: int, candidate) -> None:
