@@ -21,6 +21,7 @@ Run as `python -m codeguard.sandbox.worker '<json config>'`.
 from __future__ import annotations
 
 import ctypes
+import errno
 import gc
 import importlib
 import json
@@ -127,10 +128,13 @@ def _children_of(root: int) -> list[int]:
 
 
 def _has_children() -> bool:
-    """Whether any child is left, exited or not (waitid with WNOWAIT reaps none). Asked through libc because
-    os.waitpid reports "none" by raising ChildProcessError, and building that exception on every sample wrote ~13
-    pages of the worker (a copy-on-write fault each while a sample shares them)."""
-    return _LIBC.waitid(os.P_ALL, 0, None, os.WEXITED | os.WNOHANG | os.WNOWAIT) == 0
+    """Whether any child may be left, exited or not (waitid with WNOWAIT reaps none): False only on ECHILD, so any
+    other failure still sweeps. Asked through libc because os.waitpid reports "none" by raising ChildProcessError,
+    and building that exception on every sample wrote ~13 pages of the worker (a copy-on-write fault each while a
+    sample shares them)."""
+    if _LIBC.waitid(os.P_ALL, 0, None, os.WEXITED | os.WNOHANG | os.WNOWAIT) == 0:
+        return True
+    return ctypes.get_errno() != errno.ECHILD
 
 
 def _sweep_leftovers() -> int:
