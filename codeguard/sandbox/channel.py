@@ -34,6 +34,8 @@ MAX_DEPTH = 64
 MAX_BYTES = 16 << 20
 MAX_COLLISIONS = 256  # items of one set or dict that may share a hash value with another
 _SCALARS = (str, int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SCALARS)
+_FEW = 3  # containers up to this length are encoded item by item (see _to_tree)
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=True, check_circular=False, separators=(",", ":"))
 # json's C encoder with _ENCODER's settings, made once: _ENCODER.encode builds a new one for every value, which was a
 # third of the cost of encoding a call's arguments (the C encoder writes the same text).
@@ -59,13 +61,24 @@ def _to_tree(value, depth: int, exact_strings: bool = False):
     if depth >= MAX_DEPTH:
         raise ChannelError(f"value nested deeper than {MAX_DEPTH} levels")
     deeper, exact = depth + 1, exact_strings
+    # A container of more than a few JSON scalars (checked in C, by exact type) is its own tree: a call per item
+    # below costs more than one pass over the types (for two or three items it costs less).
     if kind is list:
+        if len(value) > _FEW and not exact and _SCALAR_TYPES.issuperset(map(type, value)):
+            return value
         return [_to_tree(item, deeper, exact) for item in value]
     if kind is tuple:
+        if len(value) > _FEW and not exact and _SCALAR_TYPES.issuperset(map(type, value)):
+            return {"t": list(value)}
         return {"t": [_to_tree(item, deeper, exact) for item in value]}
     if kind is dict:
+        if len(value) > _FEW and not exact and _SCALAR_TYPES.issuperset(map(type, value)) and \
+                _SCALAR_TYPES.issuperset(map(type, value.values())):
+            return {"d": list(map(list, value.items()))}
         return {"d": [[_to_tree(key, deeper, exact), _to_tree(item, deeper, exact)] for key, item in value.items()]}
     if kind is set or kind is frozenset:
+        if len(value) > _FEW and not exact and _SCALAR_TYPES.issuperset(map(type, value)):
+            return {"s" if kind is set else "f": list(value)}
         return {"s" if kind is set else "f": [_to_tree(item, deeper, exact) for item in value]}
     if kind is bytes:
         return {"b": base64.b64encode(value).decode("ascii")}
@@ -143,6 +156,10 @@ def _tagged(obj: dict):
 
 
 _DECODER = json.JSONDecoder(object_hook=_tagged)
+# The scanner that _DECODER.decode runs after skipping whitespace with a regular expression (and again after the
+# value): called directly on text that starts and ends with the value, as encode() writes it, it returns the same
+# objects for less than half the cost. Any other text takes the full decode, which accepts or refuses it as before.
+_SCAN_ONCE = _DECODER.scan_once
 
 
 def decode(data: bytes):
@@ -156,7 +173,11 @@ def decode(data: bytes):
     if "\\u" in text and _SURROGATE_ESCAPE.search(text):
         raise ChannelError("a surrogate escape in the encoding (strings with surrogates cross in the 'z' tag)")
     try:
-        return _DECODER.decode(text)
+        try:
+            value, end = _SCAN_ONCE(text, 0)
+        except StopIteration:  # no value at the very start (whitespace first, or nothing valid): the full decode
+            return _DECODER.decode(text)
+        return value if end == len(text) else _DECODER.decode(text)
     except ValueError:  # includes JSONDecodeError and ints too long to convert
         raise ChannelError("encoding is not valid JSON") from None
     except RecursionError:

@@ -96,11 +96,12 @@ class FrameReader:
     A socket with a timeout (non-blocking underneath) is waited on with poll until the deadline; a blocking one is
     simply read. Bytes past the current frame stay buffered for the next read."""
 
-    def __init__(self, sock: socket.socket, max_size: int = MAX_FRAME):
-        self.fd, self.max_size = sock.fileno(), max_size
+    def __init__(self, sock: socket.socket | int, max_size: int = MAX_FRAME):
+        """`sock` is a socket, or the descriptor of a blocking one (a sample's: it builds no socket object)."""
+        self.fd, self.max_size = (sock, max_size) if type(sock) is int else (sock.fileno(), max_size)
         self.buffer = bytearray()
         self.poller = None
-        if sock.gettimeout() is not None:
+        if type(sock) is not int and sock.gettimeout() is not None:
             self.poller = select.poll()
             self.poller.register(self.fd, select.POLLIN)
 
@@ -128,6 +129,10 @@ class FrameReader:
                 if self.buffer:
                     raise FrameError("the stream ended inside a frame")
                 return None
+            if not self.buffer and len(chunk) > HEADER.size:  # usually one read is one whole frame: no buffering
+                (size,) = HEADER.unpack_from(chunk)
+                if size <= self.max_size and len(chunk) == HEADER.size + size:
+                    return chunk[HEADER.size:]
             self.buffer += chunk
 
     def _read_some(self, deadline: float | None) -> bytes:

@@ -20,11 +20,11 @@ import signal
 import socket
 
 from codeguard.sandbox import channel
-from codeguard.sandbox.framing import FrameError, FrameReader, send_frame
+from codeguard.sandbox.framing import HEADER, FrameError, FrameReader, send_frame
 from codeguard.sandbox.limits import apply_rlimits, drop_privileges, join_sample_cgroup
 
 PROGRAM_NAME = "<sample>"
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG, PR_GET_DUMPABLE = 1, 3
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER, PR_SET_NO_NEW_PRIVS = 22, 2, 38
 # Resolved once in the worker and inherited by every fork: looking a function up through ctypes, or going through
 # signal.signal's enum conversions, touches hundreds of the worker's pages, and each first write to one of them
@@ -99,7 +99,7 @@ def _compile(program: str):
 
 
 def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict, seccomp: SeccompProgram | None,
-             cgroup: str | None) -> None:
+             cgroup: str | None, inherited_tmpdir: str | None = None) -> None:
     os.setsid()  # own session and process group: the worker kills the group at the end
     # Without bubblewrap's pid namespace nothing else ends a sample whose worker was killed.
     _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
@@ -114,7 +114,8 @@ def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict, seccomp:
     if cgroup is not None:  # while still privileged: the sample's processes are bounded together from here on
         join_sample_cgroup(cgroup)
     os.chdir(workdir)
-    os.environ["TMPDIR"] = workdir
+    if workdir != inherited_tmpdir:  # a scratch mount is TMPDIR already; setting it cost ~18 copy-on-write faults
+        os.environ["TMPDIR"] = workdir
     if uid is not None:
         drop_privileges(uid)
     apply_rlimits(**limits)
@@ -122,8 +123,19 @@ def _confine(sock_fd: int, workdir: str, uid: int | None, limits: dict, seccomp:
         seccomp.load()  # last: everything above needed calls the filter refuses
 
 
-def _serve(sock: socket.socket, candidate) -> None:
-    reader = FrameReader(sock)
+def _send(fd: int, payload: bytes) -> None:
+    """send_frame on the sample's (blocking) socket by its descriptor: a sample builds no socket object, nor a copy
+    of the payload behind its header."""
+    header = HEADER.pack(len(payload))
+    sent = os.writev(fd, (header, payload))
+    if sent < len(header) + len(payload):  # cut short (a signal): the rest, as sendall would
+        rest = memoryview(header + payload)[sent:]
+        while rest:
+            rest = rest[os.write(fd, rest):]
+
+
+def _serve(fd: int, candidate) -> None:
+    reader = FrameReader(fd)
     while True:
         try:
             frame = reader.read()
@@ -145,32 +157,32 @@ def _serve(sock: socket.socket, candidate) -> None:
                 reply = b"M" + _describe(error)
             except BaseException as error:  # e.g. an int too long to convert to text
                 reply = b"I" + f"the return value cannot be encoded: {type(error).__name__}".encode()
-        send_frame(sock, reply)
+        _send(fd, reply)
         if reply[:1] == b"X":
             return
 
 
 def run(sock_fd: int, workdir: str, uid: int | None, limits: dict, program: bytes, entry_point: bytes,
-        seccomp: SeccompProgram | None, cgroup: str | None = None) -> None:
+        seccomp: SeccompProgram | None, cgroup: str | None = None, inherited_tmpdir: str | None = None) -> None:
     """Never returns: leaves through os._exit, so nothing of the worker (atexit, buffers) runs in the child.
+    The sample's TMPDIR is its workdir; inherited_tmpdir is the value the worker's environment gives it already.
     The program is compiled here, under the sample's limits and on its clock: compiling a hostile text can take
     gigabytes and seconds (a few KB of nested try/finally did)."""
     status = 0
     try:
-        sock = socket.socket(fileno=sock_fd)
         try:
-            _confine(sock_fd, workdir, uid, limits, seccomp, cgroup)
+            _confine(sock_fd, workdir, uid, limits, seccomp, cgroup, inherited_tmpdir)
         except BaseException as error:
-            send_frame(sock, b"S" + _describe(error))
+            _send(sock_fd, b"S" + _describe(error))
             os._exit(1)
         # Decoded here, on the sample's clock and under its limits (UTF-8 with surrogatepass: see worker.start_message)
-        _load_and_serve(sock, program.decode("utf-8", "surrogatepass"), entry_point.decode("utf-8", "surrogatepass"))
+        _load_and_serve(sock_fd, program.decode("utf-8", "surrogatepass"), entry_point.decode("utf-8", "surrogatepass"))
     except BaseException:
         status = 1
     os._exit(status)
 
 
-def _load_and_serve(sock: socket.socket, program: str, entry_point: str) -> None:
+def _load_and_serve(fd: int, program: str, entry_point: str) -> None:
     namespace: dict = {}
     try:
         code = _compile(program)
@@ -182,10 +194,10 @@ def _load_and_serve(sock: socket.socket, program: str, entry_point: str) -> None
         if not callable(candidate):
             raise TypeError(f"the entry point {entry_point!r} is a {type(candidate).__name__}, not callable")
     except BaseException as error:
-        send_frame(sock, _failure(error))
+        _send(fd, _failure(error))
     else:
-        send_frame(sock, b"K")
-        _serve(sock, candidate)
+        _send(fd, b"K")
+        _serve(fd, candidate)
 
 
 # What warm_up feeds the serving code: a value of each type the channel carries, and a program shaped like a
@@ -210,13 +222,13 @@ def warm_up(rounds: int = WARM_UP_ROUNDS) -> None:
     calls = [channel.encode(((value,), {}, type(value) in (list, dict, set))) for value in _WARM_UP_VALUES]
     calls.append(channel.encode(((1,), {"extra": 1}, False)))  # the candidate raises: an error reply
     for _ in range(rounds):
+        _PRCTL(PR_GET_DUMPABLE, 0, 0, 0, 0)  # the ctypes path _confine and SeccompProgram.load take (reads only)
         ours, theirs = socket.socketpair()
-        sock = socket.socket(fileno=theirs.detach())  # as run() makes it
         try:
             for payload in calls:
                 send_frame(ours, payload)
             ours.shutdown(socket.SHUT_WR)
-            _load_and_serve(sock, _WARM_UP_PROGRAM, "echo")
+            _load_and_serve(theirs.fileno(), _WARM_UP_PROGRAM, "echo")
         finally:
             ours.close()
-            sock.close()
+            theirs.close()
