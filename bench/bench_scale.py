@@ -208,14 +208,15 @@ def run_shape(shape: Shape, args) -> dict:
               "rss_peak_resettable": meter.can_reset}
     phases = record["phases"]
     vocab_file = vocab_path(shape, args.vocab_dir)
-    source = args.workdir / f"{shape.name}-{'bf16' if cuda else 'fp32'}"
+    source = args.workdir / shape.name / ("model-bf16" if cuda else "model-fp32")
     if not (source / "config.json").is_file():
         phases["build"] = {}
         with phase(meter, phases["build"]):
             record["parameters"] = build_model(shape, source, vocab_file, args.device)
     record["checkpoint_gib"] = round(sum(f.stat().st_size for f in source.glob("*.safetensors")) / GIB, 2)
     candidate = args.candidate or ("fp16" if cuda else "bf16")
-    record["pair"] = {"ref": f"{source.name} (loaded with dtype auto)", "opt": f"{source.name}@{candidate}"}
+    stored = "bf16" if cuda else "fp32"
+    record["pair"] = {"ref": f"{shape.name} ({stored} checkpoint, dtype auto)", "opt": f"{shape.name}@{candidate}"}
 
     phases["load_ref"] = {}
     with phase(meter, phases["load_ref"]):
@@ -246,7 +247,8 @@ def run_shape(shape: Shape, args) -> dict:
         cold["probe"].append(time.perf_counter() - started)
     probe_s, anchor_s = statistics.median(cold["probe"]), statistics.median(cold["anchor"])
     phases["cold_start"] = {"seconds": round(probe_s, 4), "anchor_seconds": round(anchor_s, 4),
-                            "ratio": round(probe_s / anchor_s, 2), "kl_ref_opt_random_weights": cold_result.metrics["kl_ref_opt"]}
+                            "ratio": round(probe_s / anchor_s, 2),
+                            "kl_ref_opt_random_weights": cold_result.metrics["kl_ref_opt"]}
 
     corpus = capped_corpus(ref.tokenizer, args.max_tokens)
     config = TeacherForcedConfig(ctx=args.ctx)
@@ -295,8 +297,9 @@ def run_in_child(shape: str, args) -> dict:
     """One shape in a fresh interpreter; its last RESULT line, or the error it printed."""
     options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "shapes"}
     options["shape"] = shape
+    # each shape derives into a cache of its own, removed with its models (a 7 B pair is ~30 GB of disk)
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false",
-           "CODEGUARD_CACHE": str(args.workdir / "codeguard-cache")}
+           "CODEGUARD_CACHE": str(args.workdir / shape / "codeguard-cache")}
     command = [sys.executable, __file__, "--child", json.dumps(options)]
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     for line in reversed(done.stdout.splitlines()):
@@ -345,9 +348,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (codeguard's own placement)")
     parser.add_argument("--candidate", default=None, help="derivation gated against the model (default: bf16 on "
                         "the CPU, fp16 on a GPU)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: 2 on the CPU, as this "
+                        "shared 2-core machine has; every core on a GPU machine, where the probes reduce on the CPU)")
     parser.add_argument("--max-tokens", type=int, default=None, help="cap on corpus tokens, whole files "
-                        "(default: 4096 on the CPU, 32768 on a GPU; 0: the whole shipped corpus)")
+                        "(default: 4096 on the CPU, 16384 on a GPU; 0: the whole shipped corpus)")
     parser.add_argument("--ctx", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--sequential", action="store_true", help="also time the two models one after the other")
@@ -362,7 +366,9 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown shape(s) {unknown}; known: {', '.join(SHAPES)}")
     if args.max_tokens is None:
-        args.max_tokens = 32768 if on_gpu else 4096
+        args.max_tokens = 16384 if on_gpu else 4096
+    if args.threads is None:
+        args.threads = os.cpu_count() if on_gpu else 2
     keep = args.workdir is not None
     args.workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="bench-scale-"))).resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -378,6 +384,8 @@ def main() -> None:
             records.append(record)
             print_table(record)
             print(f"(whole shape, building and loading included: {record['total_seconds']:.0f} s)", flush=True)
+            if not keep:
+                shutil.rmtree(args.workdir / shape, ignore_errors=True)
     finally:
         if not keep:
             shutil.rmtree(args.workdir, ignore_errors=True)
