@@ -150,7 +150,7 @@ def build_model(shape: Shape, directory: Path, vocab_file: Path, device: str) ->
     gguf_tokenizer = tokenizer_from_gguf(vocab_file)
     tokens = [str(t) for t in read_gguf_metadata(vocab_file)["tokenizer.ggml.tokens"]]
     special = gguf_tokenizer.special_tokens
-    on_gpu = device != "cpu"
+    on_gpu = device.startswith("cuda")
     dtype = torch.bfloat16 if on_gpu else torch.float32
     config = AutoConfig.for_model(
         shape.model_type, vocab_size=shape.vocab, hidden_size=shape.hidden, num_hidden_layers=shape.layers,
@@ -159,7 +159,7 @@ def build_model(shape: Shape, directory: Path, vocab_file: Path, device: str) ->
         bos_token_id=special.get("bos"), eos_token_id=special.get("eos"), **shape.extra)
     torch.manual_seed(0)
     # On a GPU the weights are drawn there (seconds for 7 B parameters instead of minutes on the host's cores)
-    with torch.device("cuda" if on_gpu else "cpu"):
+    with torch.device(device if on_gpu else "cpu"):
         model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     model.save_pretrained(directory, safe_serialization=True)
     transformers_tokenizer(gguf_tokenizer, tokens).save_pretrained(directory)
@@ -202,7 +202,7 @@ def run_shape(shape: Shape, args) -> dict:
     from codeguard.probes.pairing import matching_start_ids
 
     torch.set_num_threads(args.threads)
-    cuda = args.device != "cpu"
+    cuda = args.device.startswith("cuda")
     meter = Meter(cuda)
     record = {"shape": asdict(shape), "device": args.device, "threads": args.threads, "phases": {},
               "rss_peak_resettable": meter.can_reset}
@@ -360,7 +360,12 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="models and derivations (kept when given)")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary here")
     args = parser.parse_args()
-    on_gpu = args.device != "cpu"
+    if args.device != "cpu" and not args.device.startswith("cuda"):
+        parser.error(f"--device {args.device}: use cpu, cuda or cuda:N")
+    on_gpu = args.device.startswith("cuda")
+    if on_gpu:
+        from codeguard.models.devices import resolve_placement
+        resolve_placement(args.device, option="--device")  # no such GPU: codeguard's own error, before any work
     shapes = (args.shapes or ("1.5b,7b" if on_gpu else "0.5b")).split(",")
     unknown = [s for s in shapes if s not in SHAPES]
     if unknown:
