@@ -59,11 +59,18 @@ class HFCausalLM:
         return int(getattr(self.model.config, "max_position_embeddings", None) or 1 << 30)
 
     def vocabulary(self) -> list[str]:
-        """Token strings for ids 0..output_width-1; ids past the tokenizer's end (padding rows) get placeholders."""
-        n_tok = len(self.hf_tokenizer)
-        tokens = self.hf_tokenizer.convert_ids_to_tokens(list(range(min(n_tok, self.output_width))))
-        return [t if t is not None else f"<unk:{i}>" for i, t in enumerate(tokens)] + [
-            f"<unused:{i}>" for i in range(n_tok, self.output_width)]
+        """Token strings for ids 0..output_width-1; ids past the tokenizer's end (padding rows) get placeholders.
+
+        Built once per model (a 152k vocabulary takes ~1.2 s, and one gate asks several times); each caller gets
+        its own copy of the list."""
+        cached = self.__dict__.get("_vocabulary")
+        if cached is None:
+            n_tok = len(self.hf_tokenizer)
+            tokens = self.hf_tokenizer.convert_ids_to_tokens(list(range(min(n_tok, self.output_width))))
+            cached = [t if t is not None else f"<unk:{i}>" for i, t in enumerate(tokens)] + [
+                f"<unused:{i}>" for i in range(n_tok, self.output_width)]
+            self.__dict__["_vocabulary"] = cached
+        return list(cached)
 
     def special_tokens(self) -> dict[str, int]:
         tok = self.hf_tokenizer

@@ -142,3 +142,10 @@ def test_streaming_does_not_leave_inference_mode_on(tiny):
     first = next(stream)
     assert first.shape == (3, len(tiny.vocabulary())) and not torch.is_inference_mode_enabled()
     assert next(stream).shape[0] == 2
+
+
+def test_vocabulary_is_built_once_and_callers_cannot_change_it(tiny):
+    first = tiny.vocabulary()
+    first[0] = "mutated by a caller"
+    second = tiny.vocabulary()
+    assert second[0] == tiny.hf_tokenizer.convert_ids_to_tokens(0) and second[1:] == first[1:]
