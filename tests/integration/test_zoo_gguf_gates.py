@@ -54,5 +54,5 @@ def test_q2_k_fails_and_names_the_metrics_that_broke(pytester, monkeypatch):
         "keyword_mass: FAILED*", "corpus_kld: FAILED*", "keyword_shift: FAILED*"])
     for metric in FAILING_METRICS:
         result.stdout.fnmatch_lines([f"  {metric} *FAIL"])
-    # perplexity barely moves (ratio 1.007): the gate fails on the distribution, not on a coarse average
-    result.stdout.fnmatch_lines(["  ppl_ratio *ok"])
+    # perplexity barely moves (ratio 1.007), yet beyond the accepted int8 model's calibrated room (limit 1.004)
+    result.stdout.fnmatch_lines(["  ppl_ratio *FAIL*"])
