@@ -18,8 +18,8 @@ from codeguard import __version__
 from codeguard.atomic_files import json_text, write_text_atomically
 from codeguard.errors import ReferenceCacheError
 
-MANIFEST = "manifest.json"
-KIND = "codeguard-reference-cache"
+from codeguard.probes.reference_cache import KIND, MANIFEST
+
 # Bump when what is stored, or how a probe reduces it, changes: an old cache is then refused, not misread.
 REDUCTION_FORMAT = 1
 KEYS = ("reference", "tokenizer", "corpus", "config", "reduction_format", "codeguard_version")
