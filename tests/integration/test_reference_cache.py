@@ -152,3 +152,28 @@ def test_a_missing_directory_and_a_foreign_output_directory_are_refused(pair, tm
     with pytest.raises(ReferenceCacheError, match=r"non-empty directory that is not a reference cache"):
         build_reference_cache(pair[0], tmp_path)
     assert (tmp_path / "precious.txt").exists()
+
+
+def test_a_gate_refuses_the_kl_metrics_of_a_top_k_cache_and_says_how_to_get_exact_ones(pair, config, caches):
+    from codeguard.errors import ApproximateSourceError
+    from codeguard.gating.gate import check_exact_sources
+    result = load_reference_cache(caches["top-k"]).corpus_probes(pair[1], config)["corpus-kld"]
+    with pytest.raises(ApproximateSourceError, match=r"refuses REF zoo:tiny-code: its metrics \(kld_max, kld_mean.*"
+                                                     r"top-K reference cache.*--mode exact"):
+        check_exact_sources(result, "corpus_kld")
+
+
+def test_nan_in_a_cache_never_passes(pair, config, caches, tmp_path):
+    import numpy as np
+    from codeguard.probes.reference_cache.store import file_digest
+    directory = _copy(caches, tmp_path, "top-k")
+    with np.load(directory / "corpus.npz") as data:
+        arrays = {name: data[name] for name in data.files}
+    arrays["target_logprob"][3] = np.nan
+    np.savez(directory / "corpus.npz", **arrays)
+    path = directory / "corpus.npz"
+    _edit_manifest(directory, lambda data: data["files"].__setitem__(
+        "corpus.npz", {"bytes": path.stat().st_size, "sha256": file_digest(path)}))
+    cache = load_reference_cache(directory)
+    with pytest.raises(ReferenceCacheError, match=r"corpus\.npz: array target_logprob holds NaN or \+inf"):
+        cache.corpus_probes(pair[1], config)

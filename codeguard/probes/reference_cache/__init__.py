@@ -10,6 +10,7 @@ from pathlib import Path
 
 MANIFEST = "manifest.json"
 KIND = "codeguard-reference-cache"
+BACKEND = "reference-cache"  # in a cached result's ref backend ("torch via reference-cache (top-k)")
 # The suites a cache serves; the others (pass@k, the worst-case search) need the live reference.
 CACHED_PROBES = ("cold-start", "keyword-mass", "corpus-kld", "keyword-shift")
 

@@ -27,9 +27,8 @@ from codeguard.probes.reference_cache.keys import config_key, corpus_digest, tok
 from codeguard.probes.reference_cache.reductions import TopK, top_k_kld
 from codeguard.probes.reference_cache.store import (MANIFEST, Manifest, RowFile, digest, load_arrays,
                                                     read_manifest, require_key)
+from codeguard.probes.reference_cache import BACKEND
 from codeguard.probes.result import ModelInfo
-
-BACKEND = "reference-cache"
 
 
 def load_reference_cache(directory: str | Path) -> "ReferenceCache":
