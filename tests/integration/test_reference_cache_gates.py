@@ -111,3 +111,13 @@ def test_suites_that_need_the_live_reference_fail_with_a_cache(pytester, corpus,
     result.stdout.fnmatch_lines(["*suite 'pass_at_k' needs the live reference model, and this run has only the "
                                  "reference cache*", "*suite 'worst_case' needs the live reference model*"])
     assert (pytester.path / "loaded.txt").read_text().split() == ["zoo:tiny-code@int4-rtn"]  # the fixture's OPT
+
+
+def test_a_reference_cache_option_that_names_no_cache_is_a_usage_error(pytester, tmp_path):
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest_subprocess(SUITES[0], "-p", "no:cacheprovider", "--model-pair",
+                                           "zoo:tiny-code,zoo:tiny-code@bf16", "--codeguard-reference-cache",
+                                           str(tmp_path))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--codeguard-reference-cache {tmp_path}: not a reference cache directory (no "
+                                 "manifest.json of one); build it with `codeguard reference-cache REF --out DIR`"])
