@@ -73,16 +73,26 @@ def top_k_kld(top: TopK, opt_logits: torch.Tensor, rows: int = ROWS_PER_CHUNK):
 
 
 def _chunk(top: TopK, zo: torch.Tensor):
+    """One exp pass over opt's logits, as pair_stats makes (its log-normaliser is computed the same way)."""
     ids, lr = _padded(top)
     with torch.inference_mode():
-        top_o = zo.argmax(dim=1)
-        zo = zo.double()
-        lse_o = torch.logsumexp(zo, dim=1)
-        lo = zo.gather(1, ids) - lse_o[:, None]
+        max_o, top_o = zo.max(dim=1)
+        max_o = max_o.double()
+        e = zo.double().sub_(max_o[:, None]).exp_()
+        sum_o = e.sum(dim=1)
+        log_sum = sum_o.log()
+        lo = (zo.gather(1, ids).double() - max_o[:, None]) - log_sum[:, None]
+        inside = torch.isfinite(lr)  # padding repeats a kept id: counted once
         pr = lr.exp()  # 0 on padding
-        head = torch.where(pr > 0, pr * (lr - lo), 0.0).sum(dim=1)
-        # opt's mass outside ref's top set, summed over the remaining logits (1 − Σ p_o would cancel badly)
-        tail_o = torch.logsumexp(zo.scatter(1, ids, -torch.inf), dim=1) - lse_o
+        head = torch.where(inside, pr * (lr - lo), 0.0).sum(dim=1)
+        # opt's mass outside ref's top set: the total minus the top set's, unless that cancels (then summed afresh)
+        rest = sum_o - torch.where(inside, e.gather(1, ids), 0.0).sum(dim=1)
         tail_r = torch.from_numpy(top.tail)
-        tail = torch.where(torch.isfinite(tail_r), tail_r.exp() * (tail_r - tail_o), 0.0)
-        return lse_o, top_o, (head + tail).clamp_(min=0.0)
+        needs = torch.isfinite(tail_r)
+        fresh = needs & (rest <= 1e-6 * sum_o)
+        tail_o = rest.clamp(min=0.0).log() - log_sum
+        if bool(fresh.any()):
+            masked = zo[fresh].double().scatter_(1, ids[fresh], -torch.inf)
+            tail_o[fresh] = torch.logsumexp(masked, dim=1) - (max_o[fresh] + log_sum[fresh])
+        tail = torch.where(needs, tail_r.exp() * (tail_r - tail_o), 0.0)
+        return max_o + log_sum, top_o, (head + tail).clamp_(min=0.0)
