@@ -71,3 +71,8 @@ class OutputError(CodeguardError):
 class DerivationMemoryError(CodeguardError):
     """A derivation (`@onnx-int8`, ...) that would need more memory than this machine has available: refused before
     it starts, naming the spec, the derivation, the needed and available GiB, and the ways around it."""
+
+
+class ReferenceCacheError(CodeguardError):
+    """A reference cache (probes/reference_cache) that cannot serve this run: missing, partial or corrupt files, or
+    built for another reference, tokenizer, corpus, probe configuration or reduction format (named in the message)."""

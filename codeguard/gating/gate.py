@@ -15,6 +15,7 @@ from codeguard.gating.baselines import Baseline
 from codeguard.gating.noise import noise_warning, within_noise, within_noise_note
 from codeguard.gating.rules import HIGHER, LOWER, direction_of, metric_problem, rule_for
 from codeguard.number_format import fmt
+from codeguard.probes.reference_cache import BACKEND as REFERENCE_CACHE
 
 
 @dataclass
@@ -146,12 +147,20 @@ def check_exact_sources(result, suite: str) -> None:
         exact = sorted(set(result.gate_metrics()) - set(approximate_metrics))
         exact_note = (f"; its exact metrics ({', '.join(exact[:6])}{' …' if len(exact) > 6 else ''}) would pass "
                       "through" if exact else "")
+        if REFERENCE_CACHE in source.backend:
+            why, advice = ("a top-K reference cache: ref's top tokens and the mass of the rest, from which the KL "
+                           "metrics are lower bounds"), (
+                "Gate them against a cache built with `codeguard reference-cache REF --mode exact`, or against "
+                "the live reference (--model-pair REF,OPT)")
+        else:
+            why, advice = "the server's top-k log-probabilities, the remaining mass spread uniformly", (
+                "Gate pass@k through the endpoint, and perplexity, keyword shift and top-1 agreement from its "
+                "echoed prompt log-probabilities; gate distributions on a local copy of the served weights (e.g. "
+                "the .gguf file)")
         raise ApproximateSourceError(
             f"codeguard gate '{suite}' refuses {role} {source.spec}: its metrics ({shown}) need exact "
-            f"next-token distributions, but {source.spec} ({source.backend}) is approximate (the server's top-k "
-            f"log-probabilities, the remaining mass spread uniformly){exact_note}. Gate pass@k through the "
-            "endpoint, and perplexity, keyword shift and top-1 agreement from its echoed prompt log-probabilities; "
-            "gate distributions on a local copy of the served weights (e.g. the .gguf file)")
+            f"next-token distributions, but {source.spec} ({source.backend}) is approximate ({why}){exact_note}. "
+            + advice)
 
 
 def check_probe_config(baseline: Baseline, probe_config: dict, nuisance=frozenset()) -> None:

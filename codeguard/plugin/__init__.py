@@ -62,7 +62,8 @@ def pytest_report_header(config):
     o = session.options
     pair = o.model_pair or "none (codeguard gates skipped)"
     device = o.placement.describe() if o.placement is not None else o.device
-    return (f"codeguard {__version__}: model-pair={pair} baselines={o.baseline_dir}"
+    cache = f" reference-cache={o.reference_cache} (only OPT loads)" if o.reference_cache is not None else ""
+    return (f"codeguard {__version__}: model-pair={pair}{cache} baselines={o.baseline_dir}"
             f"{'/' + o.slot if o.slot else ''} seed={o.seed} update={'yes' if o.update else 'no'} device={device}")
 
 
@@ -105,6 +106,9 @@ def model_pair(request):
 
 @pytest.fixture(scope="session")
 def ref_model(model_pair):
+    if model_pair.cached:
+        pytest.fail("codeguard: ref_model is not loaded in this run: the reference comes from a reference cache "
+                    "(only OPT loads); run this test with --model-pair REF,OPT", pytrace=False)
     return model_pair.ref
 
 

@@ -87,4 +87,4 @@ def pair_tokenizers(session) -> list:
         return []
     registry = session.options.registry
     corpus = load_corpus(session.options.corpus, registry)
-    return [analyse_tokenizer(model_tokenizer(pair.ref), registry, corpus=corpus)]
+    return [analyse_tokenizer(model_tokenizer(pair.opt if pair.cached else pair.ref), registry, corpus=corpus)]

@@ -11,6 +11,7 @@ from codeguard.gating.gate import parse_limits
 from codeguard.languages.registry import load_registry
 from codeguard.models.devices import DEVICE_FORMS, DTYPE_FORMS, parse_device, parse_dtype, resolve_placement
 from codeguard.models.specs import parse_model_pair
+from codeguard.probes.reference_cache import is_reference_cache
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Options:
     placement: object = None        # models.devices.Placement, resolved at configure time when a pair is given
     calibrate: bool = False         # --codeguard-calibrate: after the update, calibrate the suites it wrote
     calibrate_perturbations: list[str] | None = None  # --codeguard-calibrate-perturbations (None: all)
+    reference_cache: Path | None = None  # a reference cache directory: REF's side is read from it, REF never loads
 
 
 def add_options(parser) -> None:
@@ -106,6 +108,11 @@ def add_options(parser) -> None:
                          "with: codeguard report --history FILE --html OUT")
     group.addoption("--codeguard-no-gh-summary", dest="codeguard_no_gh_summary", action="store_true",
                     help="do not append the Markdown summary to $GITHUB_STEP_SUMMARY (ini codeguard_gh_summary)")
+    group.addoption("--codeguard-reference-cache", dest="codeguard_reference_cache", metavar="DIR",
+                    help="read the reference's side of the distribution suites from a cache built by `codeguard "
+                         "reference-cache REF --out DIR`: only OPT loads (also: --model-pair DIR,OPT)")
+    parser.addini("codeguard_reference_cache", "reference cache directory (see --codeguard-reference-cache)",
+                  default="")
     group.addoption("--codeguard-device", dest="codeguard_device", metavar="DEVICE",
                     help=f"where models run: {DEVICE_FORMS} (default auto: the first CUDA GPU if torch sees one, "
                          "else the CPU; env CODEGUARD_DEVICE, ini codeguard_device)")
@@ -168,7 +175,8 @@ def resolve_options(config) -> Options:
         history=_path(config.getoption("codeguard_history"), ini("codeguard_history"), project),
         gh_summary=not config.getoption("codeguard_no_gh_summary") and bool(config.getini("codeguard_gh_summary")),
         required=bool(config.getoption("codeguard_required") or config.getini("codeguard_required")),
-        device=device, dtype=dtype, placement=placement)
+        device=device, dtype=dtype, placement=placement,
+        reference_cache=_reference_cache(config, ini, model_pair, project))
 
 
 # The options that define a measurement (what a probe computes, on which device): a calibration run after an update
@@ -234,6 +242,26 @@ def _model_pair(config, ini) -> str | None:
     if value:
         parse_model_pair(value)
     return value
+
+
+def _reference_cache(config, ini, model_pair: str | None, project: Path) -> Path | None:
+    """--codeguard-reference-cache > ini > a --model-pair REF that is a cache directory. A named cache that is not
+    one is a usage error here, before any test runs."""
+    option = config.getoption("codeguard_reference_cache")
+    path = _path(option, ini("codeguard_reference_cache"), project)
+    if path is not None:
+        if not is_reference_cache(path):
+            raise ConfigError(f"--codeguard-reference-cache {path}: not a reference cache directory (no manifest.json "
+                              "of one); build it with `codeguard reference-cache REF --out DIR`")
+        if not model_pair:
+            raise ConfigError(f"--codeguard-reference-cache {path} needs --model-pair REF,OPT (REF: the cache's "
+                              "reference, or the cache directory itself)")
+        return path
+    if model_pair:
+        ref, _ = parse_model_pair(model_pair)
+        if ref.scheme == "path" and not ref.derivations and is_reference_cache(ref.location):
+            return Path(ref.location).expanduser()
+    return None
 
 
 def _whole_number(value, option: str, minimum: int, what: str) -> int | None:

@@ -11,20 +11,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeguard import __version__
-from codeguard.errors import BaselineError, CodeguardWarning
+from codeguard.errors import BaselineError, CodeguardWarning, ReferenceCacheError
 from codeguard.gating.baselines import (Baseline, baseline_path, load_baseline, metric_changes, new_baseline,
                                         reference_folder, write_baseline)
 from codeguard.gating.gate import GateVerdict, evaluate, gate
 from codeguard.gating.rules import rule_for, rules_for
-from codeguard.models.specs import parse_model_pair
+from codeguard.models.specs import parse_model_pair, parse_spec
 from codeguard.plugin.options import Options
 from codeguard.probes.result import with_overrides
 
 
 @dataclass
 class ModelPair:
-    ref: object
+    ref: object   # the live reference, or its ReferenceCache (probes/reference_cache) when the run has one
     opt: object
+    cached: bool = False  # ref is a reference cache: only opt was loaded
 
 
 @dataclass
@@ -51,13 +52,42 @@ class CodeguardSession:
     verdicts: list[GateVerdict] = field(default_factory=list)
     written: list[WrittenBaseline] = field(default_factory=list)
     _pair: ModelPair | None = None
+    _reference_cache: object = None
     _results: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)  # result key -> wall seconds of the probe call (for reports)
     run: RunRecord = field(default_factory=RunRecord)
 
     @property
     def specs(self):
-        return parse_model_pair(self.options.model_pair)
+        """(REF, OPT) specs; with a reference cache, REF is the spec the cache was built from (its baselines)."""
+        ref, opt = parse_model_pair(self.options.model_pair)
+        cache = self.reference_cache
+        return (parse_spec(cache.spec) if cache is not None else ref), opt
+
+    @property
+    def reference_cache(self):
+        """The run's ReferenceCache (read and checked once), or None. A REF named beside the cache must be the
+        reference the cache was built from."""
+        if self.options.reference_cache is None:
+            return None
+        if self._reference_cache is None:
+            from codeguard.probes.reference_cache.replay import load_reference_cache  # heavy: numpy, torch
+            cache = load_reference_cache(self.options.reference_cache)
+            ref, _ = parse_model_pair(self.options.model_pair)
+            if not (ref.scheme == "path" and Path(ref.location).expanduser().resolve()
+                    == Path(self.options.reference_cache).resolve()):
+                cache.check_reference(spec=ref.text)
+            self._reference_cache = cache
+        return self._reference_cache
+
+    def require_live_reference(self, suite: str) -> None:
+        """pass@k and the worst-case search run the reference itself: with only a cache they fail, never pass."""
+        if self.options.reference_cache is not None:
+            raise ReferenceCacheError(
+                f"suite '{suite}' needs the live reference model, and this run has only the reference cache "
+                f"{self.options.reference_cache} (it holds what the cold_start, keyword_mass, corpus_kld and "
+                "keyword_shift suites read). Gate it in a job with --model-pair REF,OPT, or leave it out of this "
+                f"one (e.g. --deselect or -k 'not {suite}')")
 
     def model_pair(self) -> ModelPair:
         """Loads both models once per process (session-scoped), after the inputs they will be probed on passed
@@ -67,7 +97,11 @@ class CodeguardSession:
             from codeguard.models import load_model  # torch is imported only when a gate runs
             ref_spec, opt_spec = self.specs
             placement = self.options.placement
-            self._pair = ModelPair(load_model(ref_spec, device=placement), load_model(opt_spec, device=placement))
+            cache = self.reference_cache
+            if cache is not None:  # REF is never loaded: its side comes from the cache
+                self._pair = ModelPair(cache, load_model(opt_spec, device=placement), cached=True)
+            else:
+                self._pair = ModelPair(load_model(ref_spec, device=placement), load_model(opt_spec, device=placement))
         return self._pair
 
     def check_inputs(self) -> None:
@@ -91,7 +125,8 @@ class CodeguardSession:
         if key not in self._results:
             pair = self.model_pair()
             started = time.perf_counter()
-            self._results[key] = run_cold_start(pair.ref, pair.opt, config)
+            self._results[key] = pair.ref.cold_start(pair.opt, config, self.options.registry) if pair.cached \
+                else run_cold_start(pair.ref, pair.opt, config)
             self.timings[key] = time.perf_counter() - started
         return self._results[key]
 
@@ -105,7 +140,8 @@ class CodeguardSession:
         if key not in self._results:
             pair = self.model_pair()
             started = time.perf_counter()
-            self._results[key] = run_keyword_mass(pair.ref, pair.opt, config, self.options.registry)
+            self._results[key] = pair.ref.keyword_mass(pair.opt, config, self.options.registry) if pair.cached \
+                else run_keyword_mass(pair.ref, pair.opt, config, self.options.registry)
             self.timings[key] = time.perf_counter() - started
         return self._results[key]
 
@@ -122,7 +158,8 @@ class CodeguardSession:
             pair = self.model_pair()
             started = time.perf_counter()
             corpus = load_corpus(config.corpus, self.options.registry)
-            results = run_corpus_probes(pair.ref, pair.opt, config, corpus, self.options.registry, CORPUS_PROBES)
+            run = pair.ref.corpus_probes if pair.cached else lambda *a: run_corpus_probes(pair.ref, *a)
+            results = run(pair.opt, config, corpus, self.options.registry, CORPUS_PROBES)
             for name, result in results.items():
                 self._results[(name, config)] = result
                 self.timings[(name, config)] = time.perf_counter() - started  # one shared pass: its whole time
@@ -137,6 +174,7 @@ class CodeguardSession:
         config = with_overrides(config, **overrides)
         key = ("pass-at-k", config)
         if key not in self._results:
+            self.require_live_reference("pass_at_k")
             pair = self.model_pair()
             started = time.perf_counter()
             self._results[key] = run_pass_at_k(pair.ref, pair.opt, config)
@@ -160,6 +198,7 @@ class CodeguardSession:
             limits += [entry.limit()] if entry is not None else []
         key = ("worst-case", config, min(limits, default=None))
         if key not in self._results:
+            self.require_live_reference("worst_case")
             pair = self.model_pair()
             started = time.perf_counter()
             self._results[key] = run_worst_case(pair.ref, pair.opt, config, limit=key[2],

@@ -64,14 +64,20 @@ def run_cold_start(ref, opt, config: ColdStartConfig = ColdStartConfig()) -> Col
     require_same_vocabulary(ref, opt)
     start_ids, source = matching_start_ids(ref, opt, config.start_token)
     ref_lp = ref.next_token_logprobs([start_ids])[0]
+    ref_rollouts = rollout_summary(ref, start_ids, config) if config.rollouts > 0 else None
+    return compare_cold_start(ModelInfo.of(ref), ref_lp, ref_rollouts, opt, config, start_ids, source)
+
+
+def compare_cold_start(ref: ModelInfo, ref_lp: np.ndarray, ref_rollouts: dict | None, opt,
+                       config: ColdStartConfig, start_ids: list[int], source: str) -> ColdStartResult:
+    """The result from ref's side, measured already (live, or from a reference cache), and the live opt."""
     opt_lp = opt.next_token_logprobs([start_ids])[0]
-    vocabulary = ref.vocabulary()
+    vocabulary = opt.vocabulary()  # the same as ref's (checked by the caller)
     result = ColdStartResult(
-        ref=ModelInfo.of(ref), opt=ModelInfo.of(opt),
+        ref=ref, opt=ModelInfo.of(opt),
         config=config, start_ids=start_ids, start_source=source,
         metrics=distribution_metrics(ref_lp, opt_lp),
         top_tokens={"ref": _top_tokens(ref_lp, vocabulary), "opt": _top_tokens(opt_lp, vocabulary)})
     if config.rollouts > 0:
-        result.rollouts = {"ref": rollout_summary(ref, start_ids, config),
-                           "opt": rollout_summary(opt, start_ids, config)}
+        result.rollouts = {"ref": ref_rollouts, "opt": rollout_summary(opt, start_ids, config)}
     return result

@@ -120,7 +120,7 @@ def model_aggregates(model, start_ids, registry, languages, control_words, top: 
                                         if any(len(encoded[f]) > 1 for f in forms_of[(language.id, w)])),
             "concentration": _concentration(word_chain),
             "top_keywords": [{"keyword": w, "prob": p} for w, p in ranked]}
-    every_form = {f for forms in forms_of.values() for f in forms}
+    every_form = sorted({f for forms in forms_of.values() for f in forms})  # sorted: a set's order varies by process
     surfaces = tokenizer.surfaces()
     structural = [i for i, s in enumerate(surfaces)
                   if classify_surface(s, set(), i in tokenizer.special_ids) in ("punctuation", "whitespace",
@@ -166,10 +166,19 @@ def run_keyword_mass(ref, opt, config: KeywordMassConfig = KeywordMassConfig(),
     require_same_vocabulary(ref, opt)
     start_ids, source = matching_start_ids(ref, opt, config.start_token)
     languages = [registry.get(name) for name in (config.languages or registry.ids)]
+    control, _ = load_control_words(registry)
+    ref_aggregates = model_aggregates(ref, start_ids, registry, languages, control, config.top)
+    return compare_keyword_mass(ModelInfo.of(ref), ref_aggregates, opt, config, registry, start_ids, source)
+
+
+def compare_keyword_mass(ref: ModelInfo, ref_aggregates: dict, opt, config: KeywordMassConfig,
+                         registry: LanguageRegistry, start_ids: list[int], source: str) -> KeywordMassResult:
+    """The result from ref's aggregates, measured already (live, or from a reference cache), and the live opt."""
+    languages = [registry.get(name) for name in (config.languages or registry.ids)]
     control, excluded = load_control_words(registry)
-    aggregates = {side: model_aggregates(model, start_ids, registry, languages, control, config.top)
-                  for side, model in (("ref", ref), ("opt", opt))}
+    aggregates = {"ref": ref_aggregates,
+                  "opt": model_aggregates(opt, start_ids, registry, languages, control, config.top)}
     return KeywordMassResult(
-        ref=ModelInfo.of(ref), opt=ModelInfo.of(opt),
+        ref=ref, opt=ModelInfo.of(opt),
         config=config, start_ids=start_ids, start_source=source, aggregates=aggregates,
         metrics=shift_metrics(aggregates["ref"], aggregates["opt"]), control_words_excluded=excluded)

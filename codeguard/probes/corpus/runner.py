@@ -26,6 +26,14 @@ def run_corpus_probes(ref, opt, config: TeacherForcedConfig = TeacherForcedConfi
     corpus = corpus or load_corpus(config.corpus, registry)
     config = config.resolved(ref, opt)
     files, _, start_ids, source, stream = score_windows(ref, opt, corpus, config.ctx, config.start_token)
+    header = dict(ref=ModelInfo.of(ref), opt=ModelInfo.of(opt), config=config, start_ids=start_ids,
+                  start_source=source)
+    return reduce_windows(stream, files, corpus, registry, probes, header)
+
+
+def reduce_windows(stream, files, corpus: Corpus, registry: LanguageRegistry, probes: tuple[str, ...],
+                   header: dict) -> dict[str, object]:
+    """Feeds every scored window (live, or from a reference cache) to each requested probe; results by name."""
     accumulators = {}
     if "corpus-kld" in probes:
         accumulators["corpus-kld"] = CorpusKLDAccumulator()
@@ -34,8 +42,6 @@ def run_corpus_probes(ref, opt, config: TeacherForcedConfig = TeacherForcedConfi
     for scored in stream:
         for accumulator in accumulators.values():
             accumulator.add(scored)
-    header = dict(ref=ModelInfo.of(ref), opt=ModelInfo.of(opt), config=config, start_ids=start_ids,
-                  start_source=source)
     results = {}
     if "corpus-kld" in accumulators:
         results["corpus-kld"] = accumulators["corpus-kld"].finish(files, corpus, **header)

@@ -1,0 +1,61 @@
+"""`codeguard reference-cache REF --out DIR`: scores the reference once for the distribution suites; a later gate
+with `--model-pair DIR,OPT` (or `--codeguard-reference-cache DIR`) loads only OPT.
+
+The measurement options are the plugin's (--corpus, --ctx, --start-token, --rollouts, --seed): the cache serves runs
+with the same values, and refuses others by name."""
+from __future__ import annotations
+
+import argparse
+
+from codeguard.cli.arguments import add_device_arguments, placement
+from codeguard.languages.corpus import load_corpus
+from codeguard.languages.registry import load_registry
+
+MODES = ("auto", "exact", "top-k")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declares the subcommand's options (the parser is made by `codeguard.cli.main`)."""
+    parser.add_argument("ref", help="reference model spec (path, hf:ORG/NAME, zoo:NAME, with @derivations)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="the cache directory (created; an older cache there is replaced)")
+    parser.add_argument("--mode", choices=MODES, default="auto",
+                        help="exact: ref's full logits (every metric exact; positions x vocabulary x 4 bytes); "
+                             "top-k: per position ref's top tokens up to --mass (KL metrics become flagged lower "
+                             "bounds); auto (default): exact when that stays under 64 MiB, else top-k")
+    parser.add_argument("--mass", type=float, default=0.999, help="top-k: probability mass kept per position")
+    parser.add_argument("--top-k", type=int, default=64, metavar="K", help="top-k: at most K tokens per position")
+    parser.add_argument("--corpus", metavar="DIR", help="code the corpus suites score (default: the shipped corpus)")
+    parser.add_argument("--ctx", type=int, default=None, metavar="N",
+                        help="corpus window length (default 512, capped at the model's maximum context)")
+    parser.add_argument("--start-token", help="start token (default: BOS, else EOS), as --codeguard-start-token")
+    parser.add_argument("--rollouts", type=int, default=0, help="cold start rollouts, as --codeguard-rollouts")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed, as --codeguard-seed")
+    parser.add_argument("--registry", action="append", default=[], metavar="TOML",
+                        help="an extra language registry file (repeatable), as --codeguard-languages")
+    add_device_arguments(parser)
+
+
+def run(args) -> int:
+    # heavy: torch loads when the command runs, not for `codeguard --help`
+    from codeguard.models import load_model
+    from codeguard.probes.cold_start import ColdStartConfig
+    from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
+    from codeguard.probes.keyword_mass import KeywordMassConfig
+    from codeguard.probes.reference_cache.build import build_reference_cache
+    registry = load_registry(args.registry)
+    corpus = load_corpus(args.corpus, registry)
+    ref = load_model(args.ref, device=placement(args))
+    manifest = build_reference_cache(
+        ref, args.out, TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token),
+        ColdStartConfig(start_token=args.start_token, rollouts=args.rollouts, seed=args.seed),
+        KeywordMassConfig(start_token=args.start_token), corpus=corpus, registry=registry, mode=args.mode,
+        mass=args.mass, k=args.top_k)
+    size = sum(f["bytes"] for f in manifest.files.values())
+    detail = (f"top-{manifest.top_k['k']} sets up to mass {manifest.top_k['mass']} (mean "
+              f"{manifest.probes['corpus']['mean_top_set']:.1f} tokens)" if manifest.mode == "top-k" else
+              "full logits")
+    print(f"reference cache for {ref.spec} written to {args.out}: {manifest.mode} mode, {detail}, "
+          f"{manifest.positions} corpus positions, {size / 2**20:.1f} MiB\n"
+          f"gate a candidate with: pytest suites --model-pair {args.out},OPT")
+    return 0

@@ -1,0 +1,144 @@
+"""Builds a reference cache from a live reference model: one pass over the corpus, plus the cold-start queries."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from codeguard.errors import ReferenceCacheError
+from codeguard.languages.corpus import Corpus, load_corpus
+from codeguard.languages.registry import LanguageRegistry, load_registry
+from codeguard.probes.cold_start import ColdStartConfig, rollout_summary
+from codeguard.probes.corpus.pair_stats import pair_stats, token_logprobs
+from codeguard.probes.corpus.streaming import prefetched
+from codeguard.probes.corpus.teacher_forced import (DEFAULT_CTX, TeacherForcedConfig, check_context_length,
+                                                    encode_corpus, make_windows, prefetch_depth)
+from codeguard.probes.keyword_mass import KeywordMassConfig, load_control_words, model_aggregates
+from codeguard.probes.reference_cache.keys import cache_keys, config_key, corpus_digest, tokenizer_digest
+from codeguard.probes.reference_cache.reductions import top_sets
+from codeguard.probes.reference_cache.store import (MANIFEST, Manifest, RowWriter, digest, save_arrays,
+                                                    write_manifest)
+
+DEFAULT_MASS = 0.999
+DEFAULT_K = 64
+# "auto" stores ref's full logits (exact mode) up to this size: the zoo's 8,192-token vocabulary over a small corpus;
+# the shipped corpus (52 k positions) would take 1.7 GB and gets top-K sets.
+EXACT_AUTO_BYTES = 64 << 20
+MODES = ("auto", "exact", "top-k")
+CORPUS_ARRAYS = ("targets", "top1", "target_logprob", "top1_logprob", "offsets", "ids", "logprobs", "tail")
+
+
+def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConfig = TeacherForcedConfig(),
+                          cold_start: ColdStartConfig = ColdStartConfig(),
+                          keyword_mass: KeywordMassConfig = KeywordMassConfig(), corpus: Corpus | None = None,
+                          registry: LanguageRegistry | None = None, mode: str = "auto", mass: float = DEFAULT_MASS,
+                          k: int = DEFAULT_K) -> Manifest:
+    """Scores everything the distribution probes need from `ref` once and writes it to the directory `out`
+    (created; an existing cache there is replaced, any other non-empty directory is refused)."""
+    if mode not in MODES:
+        raise ReferenceCacheError(f"reference cache mode {mode!r}: expected one of {', '.join(MODES)}")
+    if not (0.0 < mass <= 1.0) or k < 1:
+        raise ReferenceCacheError(f"reference cache top-K settings mass={mass}, k={k}: need 0 < mass <= 1, k >= 1")
+    out = _fresh_directory(Path(out))
+    registry = registry or load_registry()
+    corpus = corpus or load_corpus(corpus_config.corpus, registry)
+    ctx = corpus_config.ctx or min(DEFAULT_CTX, int(ref.max_context))
+    check_context_length(ref, ctx)
+    start_ids, source = ref.start_ids(corpus_config.start_token)
+    files = encode_corpus(ref.tokenizer, corpus)
+    windows = make_windows(files, start_ids, ctx)
+    n = len(start_ids)
+    positions = sum(len(w.ids) - n for w in windows)
+    width = int(ref.output_width)
+    if mode == "auto":
+        mode = "exact" if positions * width * 4 <= EXACT_AUTO_BYTES else "top-k"
+    manifest = Manifest(
+        keys=cache_keys({"spec": ref.spec, "fingerprint": ref.fingerprint, "backend": ref.backend},
+                        tokenizer_digest(ref), corpus_digest(corpus),
+                        config_key(ctx, corpus_config.start_token, cold_start, keyword_mass, registry)),
+        reference={"spec": ref.spec, "fingerprint": ref.fingerprint, "backend": ref.backend,
+                   "max_context": int(ref.max_context), "output_width": width},
+        mode=mode, start_ids=list(start_ids), start_source=source, positions=positions,
+        top_k={"mass": mass, "k": k} if mode == "top-k" else {})
+    targets = np.concatenate([np.asarray(w.ids[n:], dtype=np.int32) for w in windows]) if windows else \
+        np.zeros(0, dtype=np.int32)
+    manifest.probes["corpus"] = {"targets": digest(targets.tobytes()), "windows": len(windows)}
+    _score_corpus(ref, windows, n, ctx, out, manifest, targets)
+    _cold_start(ref, cold_start, out, manifest)
+    _keyword_mass(ref, keyword_mass, registry, manifest)
+    write_manifest(out, manifest)
+    return manifest
+
+
+def _fresh_directory(out: Path) -> Path:
+    if out.exists() and any(out.iterdir()):
+        if not (out / MANIFEST).is_file():
+            raise ReferenceCacheError(f"{out} is a non-empty directory that is not a reference cache; choose an "
+                                      "empty or new directory for --out")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _score_corpus(ref, windows, n: int, ctx: int, out: Path, manifest: Manifest, targets: np.ndarray) -> None:
+    """Exact mode: ref's float32 logits as scored (corpus_logits.npy). Top-K mode: per position what the corpus
+    probes read from ref (top-1, log-probabilities of the target and of the top-1) and the top sets (corpus.npz)."""
+    exact = manifest.mode == "exact"
+    writer = RowWriter(out / "corpus_logits.npy", manifest.positions, manifest.reference["output_width"]) \
+        if exact else None
+    columns = {name: [] for name in ("top1", "target_logprob", "top1_logprob", "sets")}
+    depth = prefetch_depth(ref, ref, ctx)
+    try:
+        for window, logits in zip(windows, prefetched(ref.sequence_logits([w.ids for w in windows]), depth)):
+            logits = logits[n - 1:-1]  # position n-1+k predicts chunk[k], as in teacher_forced.score_windows
+            if exact:
+                writer.write(logits.numpy())
+                continue
+            window_targets = np.asarray(window.ids[n:])
+            stats = pair_stats(logits, logits)  # ref's log-normalisers and top-1, computed as the live probes do
+            rows = np.arange(window_targets.size)
+            top1 = stats.top_ref.numpy()
+            columns["top1"].append(top1.astype(np.int32))
+            columns["target_logprob"].append(token_logprobs(logits, stats.lse_ref, rows, window_targets))
+            columns["top1_logprob"].append(token_logprobs(logits, stats.lse_ref, rows, top1))
+            with torch.inference_mode():
+                columns["sets"].append(top_sets(logits.double() - stats.lse_ref[:, None], manifest.top_k["mass"],
+                                                manifest.top_k["k"]))
+    finally:
+        if writer is not None:
+            writer.close()
+    if exact:
+        manifest.files["corpus_logits.npy"] = {}
+        return
+    sets = columns.pop("sets")
+    counts = np.concatenate([np.diff(s.offsets) for s in sets])
+    arrays = {name: np.concatenate(parts) for name, parts in columns.items()}
+    arrays.update(targets=targets, offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+                  ids=np.concatenate([s.ids for s in sets]), logprobs=np.concatenate([s.logprobs for s in sets]),
+                  tail=np.concatenate([s.tail for s in sets]))
+    save_arrays(out / "corpus.npz", arrays)
+    manifest.files["corpus.npz"] = {}
+    manifest.probes["corpus"]["mean_top_set"] = float(counts.mean()) if counts.size else 0.0
+
+
+def _cold_start(ref, config: ColdStartConfig, out: Path, manifest: Manifest) -> None:
+    start_ids, source = ref.start_ids(config.start_token)
+    save_arrays(out / "cold_start.npz", {"logprobs": np.asarray(ref.next_token_logprobs([start_ids])[0],
+                                                                 dtype=np.float64)})
+    manifest.files["cold_start.npz"] = {}
+    manifest.probes["cold-start"] = {
+        "start_ids": list(start_ids), "start_source": source,
+        "rollouts": rollout_summary(ref, start_ids, config) if config.rollouts > 0 else None}
+
+
+def _keyword_mass(ref, config: KeywordMassConfig, registry: LanguageRegistry, manifest: Manifest) -> None:
+    start_ids, source = ref.start_ids(config.start_token)
+    languages = [registry.get(name) for name in (config.languages or registry.ids)]
+    control, _ = load_control_words(registry)
+    aggregates = model_aggregates(ref, start_ids, registry, languages, control, config.top)
+    manifest.probes["keyword-mass"] = {
+        "start_ids": list(start_ids), "start_source": source, "aggregates": aggregates,
+        # the manifest's JSON sorts keys; the shifts sum over languages in the registry's order
+        "language_order": list(aggregates["languages"])}

@@ -1,0 +1,219 @@
+"""Runs the distribution probes against a reference cache and a live optimized model: the same result types as
+the live pair, ref's side read from the cache. In exact mode every number is the live run's; in top-K mode the
+KL-based metrics are lower bounds and the results say so (ref's ModelInfo is marked approximate, and the gate then
+refuses those metrics as it does for a served model's top-k log-probabilities)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from codeguard.errors import ProbeInputError, ReferenceCacheError
+from codeguard.languages.corpus import Corpus, load_corpus
+from codeguard.languages.registry import LanguageRegistry, load_registry
+from codeguard.probes.cold_start import ColdStartConfig, compare_cold_start
+from codeguard.probes.corpus.pair_stats import PairStats, pair_stats, token_logprobs
+from codeguard.probes.corpus.runner import CORPUS_PROBES, reduce_windows
+from codeguard.probes.corpus.streaming import prefetched
+from codeguard.probes.corpus.teacher_forced import (DEFAULT_CTX, ScoredWindow, TeacherForcedConfig,
+                                                    check_context_length, encode_corpus, make_windows,
+                                                    prefetch_depth)
+from codeguard.probes.keyword_mass import KeywordMassConfig, compare_keyword_mass
+from codeguard.probes.reference_cache.build import CORPUS_ARRAYS
+from codeguard.probes.reference_cache.keys import config_key, corpus_digest, tokenizer_digest
+from codeguard.probes.reference_cache.reductions import TopK, top_k_kld
+from codeguard.probes.reference_cache.store import (MANIFEST, Manifest, RowFile, digest, load_arrays,
+                                                    read_manifest, require_key)
+from codeguard.probes.reference_cache import BACKEND
+from codeguard.probes.result import ModelInfo
+
+
+def load_reference_cache(directory: str | Path) -> "ReferenceCache":
+    """Opens a cache directory; a missing, partial, corrupt or other-version cache is refused here."""
+    directory = Path(directory)
+    return ReferenceCache(directory, read_manifest(directory))
+
+
+@dataclass
+class ReferenceCache:
+    directory: Path
+    manifest: Manifest
+
+    @property
+    def spec(self) -> str:
+        return self.manifest.reference["spec"]
+
+    @property
+    def fingerprint(self) -> str:
+        return self.manifest.reference["fingerprint"]
+
+    def info(self, approximate: bool = False) -> ModelInfo:
+        """The reference as results record it (its own spec and fingerprint: baselines stay the live run's)."""
+        backend = f"{self.manifest.reference['backend']} via {BACKEND} ({self.manifest.mode})"
+        return ModelInfo(self.spec, self.fingerprint, backend, approximate)
+
+    def check_reference(self, spec: str | None = None, fingerprint: str | None = None) -> None:
+        """Refuses the cache when it was built for another reference than the one named."""
+        stored = self.manifest.keys["reference"]
+        if spec is not None and spec != stored["spec"]:
+            require_key(self.directory, self.manifest, "reference", {**stored, "spec": spec}, "the reference named")
+        if fingerprint is not None and fingerprint != stored["fingerprint"]:
+            require_key(self.directory, self.manifest, "reference", {**stored, "fingerprint": fingerprint},
+                        "the reference's weights")
+
+    def _check_opt(self, opt) -> None:
+        require_key(self.directory, self.manifest, "tokenizer", tokenizer_digest(opt),
+                    f"the vocabulary of {opt.spec}")
+
+    def _check_config(self, part: str, value: dict, registry: LanguageRegistry) -> None:
+        stored = self.manifest.keys["config"]
+        if stored.get(part) != value:
+            expected = {**stored, part: value}
+            require_key(self.directory, self.manifest, "config", expected, f"this run's {part} configuration")
+
+    def _start_ids(self, opt, start_token, stored_ids, stored_source) -> tuple[list[int], str]:
+        ids, source = opt.start_ids(start_token)
+        if list(ids) != list(stored_ids):
+            raise ProbeInputError(
+                f"the reference cache {self.directory} starts from ids {stored_ids} ({stored_source}), "
+                f"{opt.spec} gets {ids} ({source}); set one start token for both (--codeguard-start-token)")
+        return list(ids), stored_source
+
+    # -- probes ---------------------------------------------------------------------------------------------------
+
+    def cold_start(self, opt, config: ColdStartConfig = ColdStartConfig(), registry=None):
+        """run_cold_start with ref's distribution (and rollouts) from the cache: exact."""
+        registry = registry or load_registry()
+        self._check_opt(opt)
+        self._check_config("cold-start", config_key(0, None, config, KeywordMassConfig(), registry)["cold-start"],
+                           registry)
+        stored = self.manifest.probes["cold-start"]
+        start_ids, source = self._start_ids(opt, config.start_token, stored["start_ids"], stored["start_source"])
+        ref_lp = self._arrays("cold_start.npz", ("logprobs",))["logprobs"]
+        return compare_cold_start(self.info(), ref_lp, stored["rollouts"], opt, config, start_ids, source)
+
+    def keyword_mass(self, opt, config: KeywordMassConfig = KeywordMassConfig(),
+                     registry: LanguageRegistry | None = None):
+        """run_keyword_mass with ref's aggregates from the cache: exact."""
+        registry = registry or load_registry()
+        self._check_opt(opt)
+        self._check_config("keyword-mass", config_key(0, None, ColdStartConfig(), config, registry)["keyword-mass"],
+                           registry)
+        stored = self.manifest.probes["keyword-mass"]
+        start_ids, source = self._start_ids(opt, config.start_token, stored["start_ids"], stored["start_source"])
+        aggregates = dict(stored["aggregates"])
+        aggregates["languages"] = {lang: aggregates["languages"][lang] for lang in stored["language_order"]}
+        return compare_keyword_mass(self.info(), aggregates, opt, config, registry, start_ids, source)
+
+    def corpus_probes(self, opt, config: TeacherForcedConfig = TeacherForcedConfig(), corpus: Corpus | None = None,
+                      registry: LanguageRegistry | None = None,
+                      probes: tuple[str, ...] = CORPUS_PROBES) -> dict[str, object]:
+        """run_corpus_probes with ref's side from the cache; only `opt` runs."""
+        unknown = sorted(set(probes) - set(CORPUS_PROBES))
+        if unknown:
+            raise ProbeInputError(f"unknown corpus probe(s) {unknown}; known: {list(CORPUS_PROBES)}")
+        registry = registry or load_registry()
+        corpus = corpus or load_corpus(config.corpus, registry)
+        self._check_opt(opt)
+        if config.ctx is None:
+            config = TeacherForcedConfig(min(DEFAULT_CTX, int(self.manifest.reference["max_context"]),
+                                             int(opt.max_context)), config.corpus, config.start_token)
+        self._check_config("corpus", {"ctx": config.ctx, "start_token": config.start_token}, registry)
+        require_key(self.directory, self.manifest, "corpus", corpus_digest(corpus), f"the corpus at {corpus.root}")
+        check_context_length(opt, config.ctx)
+        start_ids, source = self._start_ids(opt, config.start_token, self.manifest.start_ids,
+                                            self.manifest.start_source)
+        files = encode_corpus(opt.tokenizer, corpus)
+        windows = make_windows(files, start_ids, config.ctx)
+        if not windows:
+            raise ProbeInputError(f"the corpus at {corpus.root} encodes to no tokens")
+        n = len(start_ids)
+        targets = np.concatenate([np.asarray(w.ids[n:], dtype=np.int32) for w in windows])
+        if digest(targets.tobytes()) != self.manifest.probes["corpus"]["targets"]:
+            raise ReferenceCacheError(
+                f"reference cache {self.directory / MANIFEST}: key tokenizer: {opt.spec} encodes the corpus into "
+                "other tokens than the reference did; build the cache with this tokenizer")
+        approximate = self.manifest.mode == "top-k"
+        header = dict(ref=self.info(approximate), opt=ModelInfo.of(opt), config=config, start_ids=start_ids,
+                      start_source=source)
+        return reduce_windows(self._stream(opt, windows, n, config.ctx), files, corpus, registry, probes, header)
+
+    # -- reading --------------------------------------------------------------------------------------------------
+
+    def _arrays(self, name: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        arrays = load_arrays(self.directory / name, names)
+        for key, array in arrays.items():
+            if array.dtype.kind == "f" and (np.isnan(array).any() or np.isposinf(array).any()):
+                raise ReferenceCacheError(f"reference cache file {self.directory / name}: array {key} holds NaN or "
+                                          "+inf; the cache is corrupt: build it again")
+        return arrays
+
+    @cached_property
+    def _corpus_arrays(self) -> dict[str, np.ndarray]:
+        arrays = self._arrays("corpus.npz", CORPUS_ARRAYS)
+        for key in ("target_logprob", "top1_logprob", "logprobs"):
+            if not np.isfinite(arrays[key]).all():
+                raise ReferenceCacheError(f"reference cache file {self.directory / 'corpus.npz'}: array {key} holds "
+                                          "a non-finite log-probability; the cache is corrupt: build it again")
+        if arrays["offsets"].size != self.manifest.positions + 1 or arrays["offsets"][-1] != arrays["ids"].size:
+            raise ReferenceCacheError(f"reference cache file {self.directory / 'corpus.npz'}: its top sets do not "
+                                      f"cover the manifest's {self.manifest.positions} positions; build it again")
+        return arrays
+
+    def _stream(self, opt, windows, n: int, ctx: int):
+        depth = prefetch_depth(opt, opt, ctx)
+        position = 0
+        rows = RowFile(self.directory / "corpus_logits.npy", self.manifest.positions,
+                       self.manifest.reference["output_width"]) if self.manifest.mode == "exact" else None
+        try:
+            for window, opt_logits in zip(windows, prefetched(opt.sequence_logits([w.ids for w in windows]), depth)):
+                opt_logits = opt_logits[n - 1:-1]
+                stop = position + opt_logits.shape[0]
+                targets = np.asarray(window.ids[n:])
+                if rows is not None:
+                    ref_logits = torch.from_numpy(rows.read(position, stop))
+                    yield ScoredWindow(window, targets, ref_logits, opt_logits, pair_stats(ref_logits, opt_logits))
+                else:
+                    yield CachedWindow.of(window, targets, self._corpus_arrays, position, stop, opt_logits)
+                position = stop
+        finally:
+            if rows is not None:
+                rows.close()
+
+
+@dataclass
+class CachedWindow:
+    """A window scored by opt, with ref's side from a top-K cache: what ScoredWindow offers the accumulators."""
+
+    window: object
+    targets: np.ndarray
+    opt_logits: torch.Tensor
+    stats: PairStats
+    target_logprob: np.ndarray
+    top1_logprob: np.ndarray
+
+    @classmethod
+    def of(cls, window, targets, arrays, start: int, stop: int, opt_logits) -> "CachedWindow":
+        a, b = int(arrays["offsets"][start]), int(arrays["offsets"][stop])
+        top = TopK(arrays["offsets"][start:stop + 1] - a, arrays["ids"][a:b], arrays["logprobs"][a:b],
+                   arrays["tail"][start:stop])
+        lse_opt, top_opt, kld = top_k_kld(top, opt_logits)
+        top_ref = torch.from_numpy(arrays["top1"][start:stop].astype(np.int64))
+        stats = PairStats(torch.full_like(lse_opt, torch.nan), lse_opt, top_ref, top_opt, kld)
+        return cls(window, targets, opt_logits, stats, arrays["target_logprob"][start:stop],
+                   arrays["top1_logprob"][start:stop])
+
+    def ref_logprobs(self, rows, tokens) -> np.ndarray:
+        """ref's log-probabilities of the target or of ref's top-1 token at `rows` (all the probes read)."""
+        rows, tokens = np.asarray(rows), np.asarray(tokens)
+        top1 = self.stats.top_ref.numpy()[rows]
+        found = np.where(tokens == self.targets[rows], self.target_logprob[rows],
+                         np.where(tokens == top1, self.top1_logprob[rows], np.nan))
+        assert not np.isnan(found).any(), "a top-K cache holds ref's log-probabilities of targets and top-1 only"
+        return found
+
+    def opt_logprobs(self, rows, tokens) -> np.ndarray:
+        return token_logprobs(self.opt_logits, self.stats.lse_opt, rows, tokens)

@@ -1,0 +1,179 @@
+"""The reference cache on the zoo: cached probes equal the live ones (exact mode) or flag what they approximate
+(top-K mode), and a cache for anything else, or a damaged one, is refused by name."""
+import json
+import shutil
+
+import pytest
+
+from codeguard import load_model
+from codeguard.errors import ReferenceCacheError
+from codeguard.probes.cold_start import run_cold_start
+from codeguard.probes.corpus.runner import run_corpus_probes
+from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
+from codeguard.probes.keyword_mass import run_keyword_mass
+from codeguard.probes.reference_cache.build import build_reference_cache
+from codeguard.probes.reference_cache.replay import load_reference_cache
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    (root / "a.py").write_text("import os\n\n\ndef main(argv):\n    for arg in argv:\n        print(arg)\n"
+                               "    return 0\n" * 3)
+    (root / "b.go").write_text("package main\n\nfunc add(a int, b int) int {\n\treturn a + b\n}\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return load_model("zoo:tiny-code"), load_model("zoo:tiny-code@int4-rtn")
+
+
+@pytest.fixture(scope="module")
+def config(corpus):
+    return TeacherForcedConfig(ctx=16, corpus=str(corpus))
+
+
+@pytest.fixture(scope="module")
+def caches(pair, config, tmp_path_factory):
+    ref, _ = pair
+    root = tmp_path_factory.mktemp("caches")
+    return {mode: build_reference_cache(ref, root / mode, config, mode=mode) and root / mode
+            for mode in ("exact", "top-k")}
+
+
+def test_exact_cache_gives_the_live_results(pair, config, caches):
+    ref, opt = pair
+    cache = load_reference_cache(caches["exact"])
+    live, cached = run_corpus_probes(ref, opt, config), cache.corpus_probes(opt, config)
+    for probe in live:
+        assert cached[probe].gate_metrics() == live[probe].gate_metrics()
+        assert cached[probe].stderr == live[probe].stderr
+        assert cached[probe].approximate_metrics() == []
+        assert cached[probe].ref.spec == ref.spec and cached[probe].ref.fingerprint == ref.fingerprint
+    assert cached["corpus-kld"].worst == live["corpus-kld"].worst
+    assert cache.cold_start(opt).metrics == run_cold_start(ref, opt).metrics
+    assert cache.keyword_mass(opt).metrics == run_keyword_mass(ref, opt).metrics
+
+
+def test_top_k_cache_is_exact_where_it_can_be_and_flags_the_rest(pair, config, caches):
+    ref, opt = pair
+    live, cached = run_corpus_probes(ref, opt, config), load_reference_cache(caches["top-k"]).corpus_probes(opt, config)
+    kld, live_kld = cached["corpus-kld"], live["corpus-kld"]
+    for name in ("positions", "same_top_p", "ppl_ref", "ppl_opt", "ppl_ratio"):
+        assert kld.metrics[name] == live_kld.metrics[name], name
+    assert cached["keyword-shift"].gate_metrics() == live["keyword-shift"].gate_metrics()
+    assert "kld_mean" in kld.approximate_metrics() and "same_top_p" not in kld.approximate_metrics()
+    assert 0 < kld.metrics["kld_mean"] <= live_kld.metrics["kld_mean"]  # a lower bound
+    assert kld.ref.approximate and "reference-cache (top-k)" in kld.ref.backend
+
+
+def _copy(caches, tmp_path, mode="exact"):
+    target = tmp_path / "cache"
+    shutil.copytree(caches[mode], target)
+    return target
+
+
+def _edit_manifest(directory, change):
+    path = directory / "manifest.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_another_reference_is_refused_by_name(caches):
+    cache = load_reference_cache(caches["exact"])
+    with pytest.raises(ReferenceCacheError, match=r"manifest\.json: key reference does not match.*zoo:other"):
+        cache.check_reference(spec="zoo:other")
+    with pytest.raises(ReferenceCacheError, match=r"key reference does not match.*sha256:0000"):
+        cache.check_reference(fingerprint="sha256:0000")
+
+
+def test_another_corpus_is_refused_by_name(pair, caches, tmp_path):
+    (tmp_path / "c.py").write_text("def other():\n    return 1\n")
+    with pytest.raises(ReferenceCacheError, match=r"manifest\.json: key corpus does not match.*the corpus at"):
+        load_reference_cache(caches["exact"]).corpus_probes(pair[1], TeacherForcedConfig(ctx=16,
+                                                                                          corpus=str(tmp_path)))
+
+
+def test_another_probe_configuration_is_refused_by_name(pair, corpus, caches):
+    cache = load_reference_cache(caches["exact"])
+    with pytest.raises(ReferenceCacheError, match=r"key config does not match.*\"ctx\": 32.*corpus configuration"):
+        cache.corpus_probes(pair[1], TeacherForcedConfig(ctx=32, corpus=str(corpus)))
+    from codeguard.probes.cold_start import ColdStartConfig
+    with pytest.raises(ReferenceCacheError, match=r"key config does not match.*cold-start configuration"):
+        cache.cold_start(pair[1], ColdStartConfig(rollouts=3))
+
+
+def test_another_tokenizer_is_refused_by_name(caches):
+    class OtherVocabulary:
+        spec = "other-tokenizer"
+
+        def vocabulary(self):
+            return ["a", "b"]
+
+    with pytest.raises(ReferenceCacheError, match=r"key tokenizer does not match.*vocabulary of other-tokenizer"):
+        load_reference_cache(caches["exact"]).cold_start(OtherVocabulary())
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("codeguard_version", "0.0.1", r"key codeguard_version: the cache was built by codeguard 0\.0\.1"),
+    ("reduction_format", 999, r"key reduction_format: the cache was built with reduction format 999"),
+])
+def test_another_version_is_refused_by_name(caches, tmp_path, key, value, message):
+    directory = _copy(caches, tmp_path)
+    _edit_manifest(directory, lambda data: data["keys"].__setitem__(key, value))
+    with pytest.raises(ReferenceCacheError, match=message):
+        load_reference_cache(directory)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "manifest.json").unlink(), r"no manifest\.json \(not a reference cache, or its build did not"),
+    (lambda d: (d / "manifest.json").write_text("{"), r"manifest\.json: not valid JSON"),
+    (lambda d: (d / "cold_start.npz").unlink(), r"cold_start\.npz is missing .*the cache is partial"),
+    (lambda d: (d / "corpus_logits.npy").write_bytes((d / "corpus_logits.npy").read_bytes()[:-8]),
+     r"corpus_logits\.npy has \d+ bytes, the manifest says \d+"),
+    (lambda d: (d / "corpus_logits.npy").write_bytes(b"\x00" * (d / "corpus_logits.npy").stat().st_size),
+     r"corpus_logits\.npy does not match its SHA-256"),
+])
+def test_a_damaged_cache_is_refused_by_name(caches, tmp_path, damage, message):
+    directory = _copy(caches, tmp_path)
+    damage(directory)
+    with pytest.raises(ReferenceCacheError, match=message):
+        load_reference_cache(directory)
+
+
+def test_a_missing_directory_and_a_foreign_output_directory_are_refused(pair, tmp_path):
+    with pytest.raises(ReferenceCacheError, match=r"nowhere: no such directory; build one with"):
+        load_reference_cache(tmp_path / "nowhere")
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(ReferenceCacheError, match=r"non-empty directory that is not a reference cache"):
+        build_reference_cache(pair[0], tmp_path)
+    assert (tmp_path / "precious.txt").exists()
+
+
+def test_a_gate_refuses_the_kl_metrics_of_a_top_k_cache_and_says_how_to_get_exact_ones(pair, config, caches):
+    from codeguard.errors import ApproximateSourceError
+    from codeguard.gating.gate import check_exact_sources
+    result = load_reference_cache(caches["top-k"]).corpus_probes(pair[1], config)["corpus-kld"]
+    with pytest.raises(ApproximateSourceError, match=r"refuses REF zoo:tiny-code: its metrics \(kld_max, kld_mean.*"
+                                                     r"top-K reference cache.*--mode exact"):
+        check_exact_sources(result, "corpus_kld")
+
+
+def test_nan_in_a_cache_never_passes(pair, config, caches, tmp_path):
+    import numpy as np
+    from codeguard.probes.reference_cache.store import file_digest
+    directory = _copy(caches, tmp_path, "top-k")
+    with np.load(directory / "corpus.npz") as data:
+        arrays = {name: data[name] for name in data.files}
+    arrays["target_logprob"][3] = np.nan
+    np.savez(directory / "corpus.npz", **arrays)
+    path = directory / "corpus.npz"
+    _edit_manifest(directory, lambda data: data["files"].__setitem__(
+        "corpus.npz", {"bytes": path.stat().st_size, "sha256": file_digest(path)}))
+    cache = load_reference_cache(directory)
+    with pytest.raises(ReferenceCacheError, match=r"corpus\.npz: array target_logprob holds NaN or \+inf"):
+        cache.corpus_probes(pair[1], config)

@@ -1,0 +1,123 @@
+"""The suites with a reference cache, as a CI candidate job runs them: only OPT loads, and the verdicts and metrics
+are those of the uncached run; the suites that need the live reference fail (never pass) and say why."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.slow
+
+SUITES = [str(REPO / "suites" / f"test_{name}.py") for name in ("cold_start", "keyword_mass", "corpus_kld",
+                                                                 "keyword_shift")]
+# Written into the test folder: records every model spec the gate loads, so the test can assert what loaded.
+RECORDER = '''
+import codeguard.models.loading as loading
+_load = loading.load_model
+
+def _recording(spec, *args, **kwargs):
+    with open("loaded.txt", "a") as handle:
+        handle.write(str(getattr(spec, "text", spec)) + "\\n")
+    return _load(spec, *args, **kwargs)
+
+loading.load_model = _recording
+'''
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    (root / "a.py").write_text("import os\n\n\ndef main(argv):\n    for arg in argv:\n        if arg:\n"
+                               "            print(arg)\n    return 0\n" * 4)
+    (root / "b.go").write_text("package main\n\nfunc add(a int, b int) int {\n\treturn a + b\n}\n" * 3)
+    return root
+
+
+def _build_cache(corpus, out):
+    """`codeguard reference-cache` as the nightly job runs it (its own process, as in CI)."""
+    done = subprocess.run([sys.executable, "-m", "codeguard.cli", "reference-cache", "zoo:tiny-code", "--out",
+                           str(out), "--corpus", str(corpus), "--ctx", "32"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "exact mode" in done.stdout and "--model-pair" in done.stdout
+    return out
+
+
+def _gate(pytester, corpus, pair, *args, report="report"):
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(loadrecorder=RECORDER)
+    (pytester.path / "loaded.txt").unlink(missing_ok=True)
+    result = pytester.runpytest_subprocess(
+        *SUITES, "-p", "loadrecorder", "-p", "no:cacheprovider", "--rootdir", str(pytester.path), "--codeguard-baseline-dir",
+        str(pytester.path / "baselines"), "--codeguard-corpus", str(corpus), "--codeguard-ctx", "32",
+        "--codeguard-report", str(pytester.path / report), "--model-pair", pair, *args)
+    loaded = (pytester.path / "loaded.txt").read_text().split() if (pytester.path / "loaded.txt").exists() else []
+    return result, loaded
+
+
+def _gates(pytester, report):
+    data = json.loads((pytester.path / report / "results.json").read_text())
+    metrics = {p["probe"]: p["gate_metrics"] for p in data["probes"]}
+    verdicts = {g["suite"]: (g["passed"], sorted(c["metric"] for c in g["checks"] if not c["passed"]))
+                for g in data["gates"]}
+    return metrics, verdicts, data
+
+
+def test_a_cached_reference_gives_the_uncached_verdicts_and_loads_only_opt(pytester, corpus, tmp_path):
+    result, _ = _gate(pytester, corpus, "zoo:tiny-code,zoo:tiny-code@bf16", "--codeguard-update", report="accept")
+    result.assert_outcomes(passed=4)
+    result, loaded = _gate(pytester, corpus, "zoo:tiny-code,zoo:tiny-code@int4-rtn", report="live")
+    result.assert_outcomes(failed=4)
+    assert loaded == ["zoo:tiny-code", "zoo:tiny-code@int4-rtn"]
+    live_metrics, live_verdicts, _ = _gates(pytester, "live")
+
+    cache = tmp_path / "ref-cache"
+    _build_cache(corpus, cache)
+    result, loaded = _gate(pytester, corpus, f"{cache},zoo:tiny-code@int4-rtn", report="cached")
+    result.assert_outcomes(failed=4)
+    assert loaded == ["zoo:tiny-code@int4-rtn"]  # the reference never loads
+    result.stdout.fnmatch_lines(["*reference-cache=*ref-cache (only OPT loads)*",
+                                 "*codeguard gate 'cold_start' failed for zoo:tiny-code@int4-rtn against "
+                                 "zoo:tiny-code: *"])
+    cached_metrics, cached_verdicts, data = _gates(pytester, "cached")
+    assert cached_verdicts == live_verdicts and any(failed for _, failed in live_verdicts.values())
+    assert cached_metrics == live_metrics
+    assert data["models"]["ref"]["spec"] == "zoo:tiny-code"
+
+    # the same cache named by option, beside the reference it was built from
+    result, loaded = _gate(pytester, corpus, "zoo:tiny-code,zoo:tiny-code@int4-rtn", "--codeguard-reference-cache",
+                           str(cache), report="option")
+    result.assert_outcomes(failed=4)
+    assert loaded == ["zoo:tiny-code@int4-rtn"] and _gates(pytester, "option")[1] == live_verdicts
+
+    # beside another reference, or for another corpus configuration, it is refused by name
+    result, loaded = _gate(pytester, corpus, "zoo:tiny-code-python,zoo:tiny-code@int4-rtn",
+                           "--codeguard-reference-cache", str(cache), report="other")
+    result.assert_outcomes(errors=4)  # in the model_pair fixture: the suites error out before any model loads
+    result.stdout.fnmatch_lines(["*manifest.json: key reference does not match*zoo:tiny-code-python*"])
+    assert loaded == []
+
+
+def test_suites_that_need_the_live_reference_fail_with_a_cache(pytester, corpus, tmp_path):
+    cache = tmp_path / "ref-cache"
+    _build_cache(corpus, cache)
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(loadrecorder=RECORDER)
+    result = pytester.runpytest_subprocess(
+        str(REPO / "suites" / "test_pass_at_k.py"), str(REPO / "suites" / "test_worst_case.py"), "-p",
+        "loadrecorder", "-p", "no:cacheprovider", "--rootdir", str(pytester.path), "--model-pair", f"{cache},zoo:tiny-code@int4-rtn")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*suite 'pass_at_k' needs the live reference model, and this run has only the "
+                                 "reference cache*", "*suite 'worst_case' needs the live reference model*"])
+    assert (pytester.path / "loaded.txt").read_text().split() == ["zoo:tiny-code@int4-rtn"]  # the fixture's OPT
+
+
+def test_a_reference_cache_option_that_names_no_cache_is_a_usage_error(pytester, tmp_path):
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest_subprocess(SUITES[0], "-p", "no:cacheprovider", "--model-pair",
+                                           "zoo:tiny-code,zoo:tiny-code@bf16", "--codeguard-reference-cache",
+                                           str(tmp_path))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--codeguard-reference-cache {tmp_path}: not a reference cache directory (no "
+                                 "manifest.json of one); build it with `codeguard reference-cache REF --out DIR`"])
