@@ -37,7 +37,7 @@ def _outcome(suite: str, result) -> str:
 
 def main() -> None:
     ref = load_model("zoo:tiny-code")
-    print("| candidate | " + " | ".join(COLUMNS) + " | corpus KLD mean | cold_start gate | keywords gate | "
+    print("| candidate | " + " | ".join(COLUMNS) + " | corpus KLD mean | cold_start gate | keyword_mass gate | "
           "corpus_kld gate | keyword_shift gate |")
     print("|---" * (len(COLUMNS) + 6) + "|")
     for spec in CANDIDATES:
@@ -46,7 +46,7 @@ def main() -> None:
         cells = [f"{result.gate_metrics()[c]:.3g}" for c in COLUMNS]
         corpus = run_corpus_probes(ref, opt)
         print(f"| `{spec}` | " + " | ".join(cells) + f" | {corpus['corpus-kld'].metrics['kld_mean']:.3g} | "
-              f"{_outcome('cold_start', result)} | {_outcome('keywords', run_keyword_mass(ref, opt))} | "
+              f"{_outcome('cold_start', result)} | {_outcome('keyword_mass', run_keyword_mass(ref, opt))} | "
               f"{_outcome('corpus_kld', corpus['corpus-kld'])} | {_outcome('keyword_shift', corpus['keyword-shift'])} |")
 
 
