@@ -19,16 +19,22 @@ def run_corpus_probes(ref, opt, config: TeacherForcedConfig = TeacherForcedConfi
                       registry: LanguageRegistry | None = None,
                       probes: tuple[str, ...] = CORPUS_PROBES) -> dict[str, object]:
     """Scores every window once with each model and feeds each requested probe; returns results by probe name."""
-    unknown = sorted(set(probes) - set(CORPUS_PROBES))
-    if unknown:
-        raise ProbeInputError(f"unknown corpus probe(s) {unknown}; known: {list(CORPUS_PROBES)}")
-    registry = registry or load_registry()
-    corpus = corpus or load_corpus(config.corpus, registry)
+    corpus, registry = corpus_inputs(config, corpus, registry, probes)
     config = config.resolved(ref, opt)
     files, _, start_ids, source, stream = score_windows(ref, opt, corpus, config.ctx, config.start_token)
     header = dict(ref=ModelInfo.of(ref), opt=ModelInfo.of(opt), config=config, start_ids=start_ids,
                   start_source=source)
     return reduce_windows(stream, files, corpus, registry, probes, header)
+
+
+def corpus_inputs(config: TeacherForcedConfig, corpus: Corpus | None, registry: LanguageRegistry | None,
+                  probes: tuple[str, ...]) -> tuple[Corpus, LanguageRegistry]:
+    """The requested probes checked, and the corpus and registry to use (the shipped ones where none is given)."""
+    unknown = sorted(set(probes) - set(CORPUS_PROBES))
+    if unknown:
+        raise ProbeInputError(f"unknown corpus probe(s) {unknown}; known: {list(CORPUS_PROBES)}")
+    registry = registry or load_registry()
+    return corpus or load_corpus(config.corpus, registry), registry
 
 
 def reduce_windows(stream, files, corpus: Corpus, registry: LanguageRegistry, probes: tuple[str, ...],

@@ -36,9 +36,13 @@ class TeacherForcedConfig:
     start_token: str | None = None
 
     def resolved(self, ref, opt) -> "TeacherForcedConfig":
+        return self.within_contexts(int(ref.max_context), int(opt.max_context))
+
+    def within_contexts(self, *max_contexts: int) -> "TeacherForcedConfig":
+        """ctx=None resolved against the models' maximum contexts (a reference cache knows only the number)."""
         if self.ctx is not None:
             return self
-        return replace(self, ctx=min(DEFAULT_CTX, int(ref.max_context), int(opt.max_context)))
+        return replace(self, ctx=min(DEFAULT_CTX, *max_contexts))
 
 
 @dataclass

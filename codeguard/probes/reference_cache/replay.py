@@ -12,13 +12,13 @@ import numpy as np
 import torch
 
 from codeguard.errors import ProbeInputError, ReferenceCacheError
-from codeguard.languages.corpus import Corpus, load_corpus
+from codeguard.languages.corpus import Corpus
 from codeguard.languages.registry import LanguageRegistry, load_registry
 from codeguard.probes.cold_start import ColdStartConfig, compare_cold_start
 from codeguard.probes.corpus.pair_stats import PairStats, pair_stats, token_logprobs
-from codeguard.probes.corpus.runner import CORPUS_PROBES, reduce_windows
+from codeguard.probes.corpus.runner import CORPUS_PROBES, corpus_inputs, reduce_windows
 from codeguard.probes.corpus.streaming import prefetched
-from codeguard.probes.corpus.teacher_forced import (DEFAULT_CTX, ScoredWindow, TeacherForcedConfig,
+from codeguard.probes.corpus.teacher_forced import (ScoredWindow, TeacherForcedConfig,
                                                     check_context_length, encode_corpus, make_windows,
                                                     prefetch_depth)
 from codeguard.probes.keyword_mass import KeywordMassConfig, compare_keyword_mass
@@ -112,15 +112,9 @@ class ReferenceCache:
                       registry: LanguageRegistry | None = None,
                       probes: tuple[str, ...] = CORPUS_PROBES) -> dict[str, object]:
         """run_corpus_probes with ref's side from the cache; only `opt` runs."""
-        unknown = sorted(set(probes) - set(CORPUS_PROBES))
-        if unknown:
-            raise ProbeInputError(f"unknown corpus probe(s) {unknown}; known: {list(CORPUS_PROBES)}")
-        registry = registry or load_registry()
-        corpus = corpus or load_corpus(config.corpus, registry)
+        corpus, registry = corpus_inputs(config, corpus, registry, probes)
         self._check_opt(opt)
-        if config.ctx is None:
-            config = TeacherForcedConfig(min(DEFAULT_CTX, int(self.manifest.reference["max_context"]),
-                                             int(opt.max_context)), config.corpus, config.start_token)
+        config = config.within_contexts(int(self.manifest.reference["max_context"]), int(opt.max_context))
         self._check_config("corpus", {"ctx": config.ctx, "start_token": config.start_token}, registry)
         require_key(self.directory, self.manifest, "corpus", corpus_digest(corpus), f"the corpus at {corpus.root}")
         check_context_length(opt, config.ctx)
