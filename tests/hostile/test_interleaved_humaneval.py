@@ -21,6 +21,11 @@ from tests.hostile.test_slow_checker import FORGED_SET
 
 HUMANEVAL = {p.task_id: p for p in load_problems("humaneval").problems}
 SECRET = "codeguard-interleaved-secret"
+# The threads attack with untouched memory: bytes(n) maps zero pages without writing them, so the address-space
+# limit trips as fast on a loaded CI machine as on a quiet one (bytearray's memset of 900 MB took over the 3 s
+# timeout under CI load and made the verdict `timeout`). tests/hostile/test_memory_across_processes.py keeps the
+# written-memory version under its own smaller limit.
+UNTOUCHED_THREADS = THREADS.replace("bytearray(", "bytes(")
 
 # (task_id, completion, the verdicts it may get): one per attack class, each on a real HumanEval task.
 HOSTILE = [
@@ -31,7 +36,7 @@ HOSTILE = [
     ("HumanEval/4", "    import socket\n    socket.socket(40, socket.SOCK_STREAM)\n", {"error"}),
     ("HumanEval/7", "    import os\n    raise ValueError(str(dict(os.environ)))\n", {"error"}),
     ("HumanEval/12", FORKS.replace("return x + 1", "return None"), {"error", "memory"}),
-    ("HumanEval/13", THREADS, {"memory"}),
+    ("HumanEval/13", UNTOUCHED_THREADS, {"memory"}),
     ("HumanEval/22", FILL.replace("return x + 1", "return None"), {"failed", "timeout"}),
     ("HumanEval/23", DEEP.replace("return x + 1", "raise KeyError('deep')"), {"error"}),
     ("HumanEval/28", nested_finally(20), {"error", "memory", "timeout"}),
