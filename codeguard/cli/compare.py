@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="pass-at-k: humaneval, humaneval:N, humaneval:sample:N:SEED or a HumanEval-format JSONL")
     parser.add_argument("--samples", type=int, default=5, metavar="N", help="pass-at-k: samples per problem")
     parser.add_argument("--k", default="1,5", help="pass-at-k: comma-separated k values (each <= --samples)")
+    parser.add_argument("--no-completion-cache", action="store_true",
+                        help="pass-at-k: generate ref's completions even when ones stored under $CODEGUARD_CACHE "
+                             "match its weights, problems and sampling settings")
     add_device_arguments(parser)
 
 
@@ -52,11 +55,12 @@ def _compare_pass_at_k(args) -> int:
     # heavy: torch loads when the command runs, not for `codeguard --help`
     from codeguard.models import load_model
     from codeguard.probes.pass_at_k import PassAtKConfig, run_pass_at_k
+    from codeguard.probes.reference_completions import CompletionStore
     config = PassAtKConfig(problems=args.problems, n_samples=args.samples, ks=tuple(parse_ks(args.k)), seed=args.seed)
     config.check()
     where = placement(args)
     ref, opt = load_model(args.ref, device=where), load_model(args.opt, device=where)
-    result = run_pass_at_k(ref, opt, config)
+    result = run_pass_at_k(ref, opt, config, completion_store=None if args.no_completion_cache else CompletionStore())
     lines = [f"probe: pass-at-k   ref: {result.ref.spec}   opt: {result.opt.spec}   problems: {config.problems} "
              f"({len(result.per_problem)}), n = {config.n_samples}, T = {config.temperature}",
              "verdicts: " + "; ".join(f"{side} " + ", ".join(f"{v} {c}" for v, c in counts.items())

@@ -41,6 +41,7 @@ class Options:
     calibrate: bool = False         # --codeguard-calibrate: after the update, calibrate the suites it wrote
     calibrate_perturbations: list[str] | None = None  # --codeguard-calibrate-perturbations (None: all)
     reference_cache: Path | None = None  # a reference cache directory: REF's side is read from it, REF never loads
+    completion_cache: bool = True   # reuse ref's pass@k completions stored under $CODEGUARD_CACHE (same key only)
 
 
 def add_options(parser) -> None:
@@ -126,6 +127,11 @@ def add_options(parser) -> None:
     parser.addini("codeguard_history", "history database file, relative to the ini file", default="")
     parser.addini("codeguard_gh_summary", "append the summary to $GITHUB_STEP_SUMMARY when set", type="bool",
                   default=True)
+    group.addoption("--codeguard-no-completion-cache", dest="codeguard_no_completion_cache", action="store_true",
+                    help="generate ref's pass@k completions even when completions stored under $CODEGUARD_CACHE "
+                         "match its weights, problems and sampling settings (ini codeguard_completion_cache)")
+    parser.addini("codeguard_completion_cache", "reuse ref's stored pass@k completions (see "
+                  "--codeguard-no-completion-cache)", type="bool", default=True)
 
 
 def resolve_options(config) -> Options:
@@ -174,6 +180,8 @@ def resolve_options(config) -> Options:
         rootdir=project, report_dir=_path(config.getoption("codeguard_report"), ini("codeguard_report"), project),
         history=_path(config.getoption("codeguard_history"), ini("codeguard_history"), project),
         gh_summary=not config.getoption("codeguard_no_gh_summary") and bool(config.getini("codeguard_gh_summary")),
+        completion_cache=not config.getoption("codeguard_no_completion_cache")
+        and bool(config.getini("codeguard_completion_cache")),
         required=bool(config.getoption("codeguard_required") or config.getini("codeguard_required")),
         device=device, dtype=dtype, placement=placement,
         reference_cache=_reference_cache(config, ini, model_pair, project))

@@ -169,6 +169,7 @@ class CodeguardSession:
         """Samples, executes and compares (cached per configuration, like the other probes)."""
         # heavy: probes import torch and scipy; only a run that gates loads them
         from codeguard.probes.pass_at_k import PassAtKConfig, run_pass_at_k
+        from codeguard.probes.reference_completions import CompletionStore
         config = with_overrides(PassAtKConfig(), problems=self.options.problems, n_samples=self.options.samples,
                                 seed=self.options.seed)
         config = with_overrides(config, **overrides)
@@ -177,7 +178,8 @@ class CodeguardSession:
             self.require_live_reference("pass_at_k")
             pair = self.model_pair()
             started = time.perf_counter()
-            self._results[key] = run_pass_at_k(pair.ref, pair.opt, config)
+            store = CompletionStore() if self.options.completion_cache else None
+            self._results[key] = run_pass_at_k(pair.ref, pair.opt, config, completion_store=store)
             self.timings[key] = time.perf_counter() - started
         return self._results[key]
 

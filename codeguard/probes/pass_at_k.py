@@ -18,6 +18,7 @@ from codeguard.humaneval.estimator import compare_paired, mean_pass_at_k, pass_a
 from codeguard.humaneval.generation import GenerationConfig, check_prompts_fit
 from codeguard.humaneval.problems import load_problems
 from codeguard.humaneval.validation import validate_problems
+from codeguard.probes.reference_completions import CompletionStore, cacheable, completion_key
 from codeguard.probes.result import ModelInfo, ProbeResult
 from codeguard.sandbox.executor import Executor, SandboxConfig
 
@@ -80,6 +81,7 @@ class PassAtKResult(ProbeResult):
     verdict_counts: dict[str, dict[str, int]]
     isolation: str
     samples: dict[str, dict[str, list[dict]]] = field(default_factory=dict)  # model -> task -> [sample]
+    ref_completions_reused: str | None = None  # the stored file ref's completions came from (not generated)
 
     def probe_config(self) -> dict:
         c = self.config
@@ -147,12 +149,18 @@ class PassAtKResult(ProbeResult):
         notes.append(f"smallest pass@1 drop this run can call significant: {first['min_detectable_drop']:.3f} "
                      f"({len(self.per_problem)} problems, alpha {self.config.alpha}); smaller drops pass unseen")
         notes.append(f"sandbox: {self.isolation}")
+        if self.ref_completions_reused:
+            notes.append(f"ref's completions: reused from {self.ref_completions_reused} (generated earlier for the "
+                         "same weights, device, problems, seed and sampling settings; executed again in this run)")
         return notes
 
 
 def run_pass_at_k(ref, opt, config: PassAtKConfig = PassAtKConfig(), problem_set=None, executor=None,
-                  progress: bool | None = None) -> PassAtKResult:
-    """Generates, executes and compares; `executor` (a sandbox Executor) may be shared across calls."""
+                  progress: bool | None = None, completion_store: CompletionStore | None = None) -> PassAtKResult:
+    """Generates, executes and compares; `executor` (a sandbox Executor) may be shared across calls.
+
+    `completion_store`: where ref's completions are kept between runs (probes/reference_completions.py); a stored
+    set for exactly this reference, problems and settings replaces ref's generation."""
     config.check()
     problem_set = problem_set or load_problems(config.problems)
     for model in (ref, opt):  # before minutes of generation with the first model
@@ -164,19 +172,41 @@ def run_pass_at_k(ref, opt, config: PassAtKConfig = PassAtKConfig(), problem_set
     executor = executor or Executor(SandboxConfig(timeout=config.timeout, workers=config.workers))
     try:
         validate_problems(problem_set, executor)
-        samples = {name: executed_samples(model, problem_set, config, executor, progress)
-                   for name, model in (("ref", ref), ("opt", opt))}
+        ref_completions, reused = reference_completions(ref, problem_set, config, completion_store, progress)
+        samples = {"ref": executed_samples(ref, problem_set, config, executor, progress, ref_completions),
+                   "opt": executed_samples(opt, problem_set, config, executor, progress)}
         isolation = executor.isolation
     finally:
         if own_executor:
             executor.close()
-    return summarize(ref, opt, config, problem_set, samples, isolation)
+    result = summarize(ref, opt, config, problem_set, samples, isolation)
+    result.ref_completions_reused = reused
+    return result
 
 
-def executed_samples(model, problem_set, config: PassAtKConfig, executor, progress: bool | None = None):
-    """n completions per problem from `model`, each run in `executor`: {task_id: [{completion, verdict, detail}]}."""
+def reference_completions(ref, problem_set, config: PassAtKConfig, store: CompletionStore | None,
+                          progress: bool | None) -> tuple[dict[str, list[str]] | None, str | None]:
+    """ref's stored completions and the file they came from; on a miss they are generated and stored here (so the
+    next run reuses them), and (completions, None) is returned. Without a store, or for a reference whose
+    fingerprint does not name its weights: (None, None), generate as usual."""
+    if store is None or not cacheable(ref):
+        return None, None
+    key = completion_key(ref, problem_set, config.generation())
+    stored = store.load(key, problem_set)
+    if stored is not None:
+        return stored, str(store.path(key))
+    completions = generation.generate_completions(ref, problem_set.problems, config.generation(), progress)
+    store.save(key, completions)
+    return completions, None
+
+
+def executed_samples(model, problem_set, config: PassAtKConfig, executor, progress: bool | None = None,
+                     completions: dict[str, list[str]] | None = None):
+    """n completions per problem from `model` (or the given ones), each run in `executor`:
+    {task_id: [{completion, verdict, detail}]}."""
     problems = {p.task_id: p for p in problem_set.problems}
-    completions = generation.generate_completions(model, problem_set.problems, config.generation(), progress)
+    if completions is None:
+        completions = generation.generate_completions(model, problem_set.problems, config.generation(), progress)
     jobs = [(task_id, i, text) for task_id, texts in completions.items() for i, text in enumerate(texts)]
     samples = {task_id: [] for task_id in problems}
     for (task_id, _, text), verdict in zip(jobs, executor.run(problems, jobs)):
