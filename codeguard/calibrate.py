@@ -201,6 +201,7 @@ def run_gate(perturbation: Perturbation, files: list[Path], pair: str, baseline_
     command = [sys.executable, "-m", "pytest", *map(str, files), "-q", "-p", "no:cacheprovider",
                "--model-pair", pair, "--codeguard-baseline-dir", str(baseline_dir),
                "--codeguard-report", str(report_dir), "--codeguard-no-gh-summary",
+               "--codeguard-no-completion-cache",  # every run samples ref too: its share of the noise counts
                *(["--codeguard-slot", slot] if slot else []), *pytest_args,
                *(["--codeguard-seed", str(perturbation.seed)] if perturbation.seed is not None else [])]
     started = time.perf_counter()

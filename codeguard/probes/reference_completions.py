@@ -2,7 +2,8 @@
 samples only the candidate (generation is most of pass@k's time: the zoo's he pair spends about half of it on ref).
 
 A stored set is valid for exactly what made it: the reference's weights (fingerprint), backend and device, the
-problems' content, every generation setting (seed included) and the codeguard version. Anything else is a miss,
+problems' content, every generation setting (seed included), the codeguard version and the numeric environment
+(the inference libraries' versions and the CPU kernel switches: a kernel change can flip a sample). Anything else is a miss,
 never a reuse. Completions are stored, verdicts are not: both models' samples run in the same sandbox in the same
 run, so a paired comparison never mixes verdicts from another machine or another load.
 
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict
+from importlib import metadata
 from pathlib import Path
 
 from codeguard import __version__
@@ -22,6 +25,21 @@ from codeguard.errors import OutputError
 
 SUBDIR = "reference-completions"
 FORMAT = 1
+LIBRARIES = ("torch", "transformers", "onnxruntime", "onnxruntime-gpu", "llama-cpp-python")
+KERNEL_SWITCHES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def numeric_environment() -> dict:
+    """What else decides a sampled token: library versions and the kernel sets they are held to."""
+    return {"libraries": {name: _version(name) for name in LIBRARIES},
+            "kernels": {name: os.environ.get(name) for name in KERNEL_SWITCHES}}
 
 
 def cacheable(model) -> bool:
@@ -36,7 +54,8 @@ def completion_key(model, problem_set, generation) -> dict:
             "reference": {"spec": model.spec, "fingerprint": model.fingerprint, "backend": model.backend,
                           "device": str(getattr(model, "device", "cpu")),
                           "dtype": str(getattr(inner, "dtype", None))},
-            "problems_sha256": problem_set.sha256, "generation": asdict(generation)}
+            "problems_sha256": problem_set.sha256, "generation": asdict(generation),
+            "environment": numeric_environment()}
     return json.loads(json.dumps(key, sort_keys=True))  # as stored: tuples become lists, so a reread key compares
 
 
