@@ -80,12 +80,17 @@ PASS_AT_K_RULES: dict[str, MetricRule] = {
                               "(greedy-style majority pass per problem)", baselined=False),
 }
 
-# The worst prefix hypothesis finds (probes/worst_case.py). Calibrated on the zoo with the default search (60
-# examples, seeds 0-3, bench/RESULTS.md): @onnx-int8's worst KL 0.007-0.012, @int4-rtn's 0.029-0.040.
+# The worst prefixes hypothesis finds (probes/worst_case.py), default search (60 examples) on the zoo over seeds 0-19
+# (bench/RESULTS.md): the maximum, @onnx-int8 0.005-0.029 and @int4-rtn 0.023-0.040, overlaps, so it keeps a loose
+# limit (a prefix where a candidate breaks); the tail mean, 0.0035-0.0062 against 0.015-0.022, is what separates.
 WORST_CASE_RULES: dict[str, MetricRule] = {
-    "max_prefix_kl": MetricRule(LOWER, 0.5, 0.008, "largest next-token KL(ref‖opt) after any searched code prefix"),
+    "max_prefix_kl": MetricRule(LOWER, 0.5, 0.03, "largest next-token KL(ref‖opt) after any searched code prefix"),
+    "tail_prefix_kl": MetricRule(LOWER, 0.5, 0.003, "mean next-token KL(ref‖opt) over the worst 5 % of the searched "
+                                 "prefixes (expected shortfall: steadier across seeds than the maximum)"),
     "max_keyword_dlogp": MetricRule(LOWER, 0.5, 0.1, "largest |Δ log p| of a keyword's first token after any "
                                     "searched prefix (keywords ref gives >= 1e-3)"),
+    "tail_keyword_dlogp": MetricRule(LOWER, 0.5, 0.05, "mean |Δ log p| of keywords' first tokens over the worst 5 % "
+                                     "of the searched prefixes"),
 }
 
 BUILT_IN_SUITES: dict[str, dict[str, MetricRule]] = {

@@ -7,6 +7,12 @@ lets hypothesis search for a counterexample. Each example is a batch of syntacti
 that hypothesis shrinks to the shortest prefix that still exceeds it, and stores in the example database, so the
 next run replays it first.
 
+The search's maximum is an extreme-value statistic: over 20 seeds the accepted zoo candidate's ranged 0.005-0.029
+and int4's 0.023-0.040 (bench/RESULTS.md). So the gate also reads the tail mean (`tail_prefix_kl`): the mean over
+the worst 5 % of the searched prefixes (expected shortfall), 0.0035-0.0062 for int8 and 0.015-0.022 for int4 over the
+same seeds, with a bootstrap standard error for the within-noise checks. The maximum keeps a looser limit and its
+shrunk counterexample: it catches the one prefix where a candidate breaks.
+
 Values are cached per prefix: a prefix keeps the value of its first evaluation (batch composition changes the
 last bits of a forward pass, and a re-measured shrink candidate must not flip). Shrinking stops evaluating new
 prefixes after `shrink_budget` of them, which bounds the time a failing search takes.
@@ -26,6 +32,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, example, given, seed, sett
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import HypothesisWarning
 from scipy.special import rel_entr
+from scipy.stats import bootstrap
 
 from codeguard.atomic_files import write_json_atomically
 from codeguard.errors import ConfigError
@@ -36,6 +43,9 @@ from codeguard.strategies import CodePrefix, prefix_batches, resolve_languages
 from codeguard.strategies.reproducible import independent_of_loaded_modules
 
 OBJECTIVES = {"kl": "max_prefix_kl", "keyword_dlogp": "max_keyword_dlogp"}
+TAIL_METRICS = {"kl": "tail_prefix_kl", "keyword_dlogp": "tail_keyword_dlogp"}
+TAIL_SHARE = 0.05        # the tail metrics average the worst 5 % of the searched prefixes
+BOOTSTRAP_RESAMPLES = 999
 KEYWORD_MIN_PROB = 1e-3  # keywords ref gives less than this are noise in |Δ log p|, not a signal
 DATABASE_SUBDIR = Path(".hypothesis") / "codeguard" / "worst_case"
 
@@ -63,7 +73,13 @@ class WorstCaseConfig:
 
     @property
     def metric(self) -> str:
+        """The search maximum: the metric a prefix must stay under, shrunk to a counterexample when it does not."""
         return OBJECTIVES[self.objective]
+
+    @property
+    def tail_metric(self) -> str:
+        """The mean over the worst TAIL_SHARE of the searched prefixes: what separates candidates across seeds."""
+        return TAIL_METRICS[self.objective]
 
     def check(self) -> "WorstCaseConfig":
         if self.objective not in OBJECTIVES:
@@ -77,6 +93,29 @@ class WorstCaseConfig:
         if self.deadline_ms is not None and self.deadline_ms <= 0:
             raise ConfigError(f"worst-case deadline_ms={self.deadline_ms!r}: expected milliseconds > 0 or None")
         return self
+
+
+def tail_mean(values, axis: int = -1, share: float = TAIL_SHARE) -> np.ndarray | float:
+    """Mean of the largest ceil(share * n) values along `axis` (the expected shortfall at `share`); NaN for none."""
+    values = np.asarray(values, dtype=np.float64)
+    n = values.shape[axis]
+    if n == 0:
+        return float("nan")
+    worst = np.sort(values, axis=axis)
+    count = max(1, int(np.ceil(share * n)))
+    return np.take(worst, range(n - count, n), axis=axis).mean(axis=axis)
+
+
+def tail_mean_stderr(values) -> float:
+    """Bootstrap standard error of `tail_mean` over the searched prefixes (a fixed resampling seed: a run repeats).
+    The prefixes of one search are not independent draws, so this is a floor on the seed-to-seed noise, not its
+    measure; NaN below two prefixes (unknown noise, never 0)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size < 2 or np.ptp(values) == 0:
+        return float("nan") if values.size < 2 else 0.0
+    result = bootstrap((values,), tail_mean, n_resamples=BOOTSTRAP_RESAMPLES, vectorized=True,
+                       method="percentile", random_state=np.random.default_rng(0))
+    return float(result.standard_error)
 
 
 def check_limit(limit) -> float | None:
@@ -118,8 +157,14 @@ class WorstCaseResult(ProbeResult):
         return {**super().probe_config(), "languages": list(self.languages), "max_tokens": self.config.max_tokens,
                 "objective": self.config.objective, "sources": list(self.config.sources)}
 
+    more_data = "other seeds (--codeguard-seed N; the verdict must hold for every seed)"
+
     def gate_metrics(self) -> dict[str, float]:
-        return {self.config.metric: self.metrics[self.config.metric]}
+        return {name: self.metrics[name] for name in (self.config.metric, self.config.tail_metric)}
+
+    def uncertainty(self) -> dict[str, float]:
+        """The tail mean's bootstrap SE (the maximum has none a resample could estimate)."""
+        return {self.config.tail_metric: self.metrics[self.config.tail_metric + "_se"]}
 
     def gate_notes(self) -> list[str]:
         notes = []
@@ -131,6 +176,9 @@ class WorstCaseResult(ProbeResult):
             notes += ["    " + line for line in c["text"].splitlines() or [c["text"]]]
             notes.append(f"  prefix repr: {c['text']!r}")
             notes.append(_top_table(c))
+        tail = self.config.tail_metric
+        notes.append(f"{tail}={self.metrics[tail]:.4g} (± {self.metrics[tail + '_se']:.2g} SE): the mean over the "
+                     f"worst {int(self.metrics['tail_prefixes'])} of {int(self.metrics['prefixes'])} searched prefixes")
         notes.append(f"searched {int(self.metrics['prefixes'])} prefixes in {int(self.metrics['examples'])} "
                      f"examples ({self.metrics['seconds']:.1f} s); worst per language: "
                      + ", ".join(f"{lang} {rows[0]['value']:.4g}" for lang, rows in self.worst.items() if rows))
@@ -369,12 +417,17 @@ def _result(ref, opt, config, start_ids, start_source, evaluator, limit, counter
                 break
         if kept:
             worst[lang] = kept
-    metrics = {"max_prefix_kl": max((r["kl"] for r in records), default=0.0),
-               "max_keyword_dlogp": max((r["keyword_dlogp"] for r in records), default=0.0),
-               "mean_prefix_kl": float(np.mean([r["kl"] for r in records])) if records else 0.0,
-               "prefixes": float(len(records)), "examples": float(evaluator.examples),
-               "model_calls": float(evaluator.calls), "shrink_evaluations": float(evaluator.shrink_evaluations),
-               "seconds": seconds}
+    nothing = float("nan")  # no prefix measured: every statistic is unknown (fails a gate), never 0
+    metrics = {"mean_prefix_kl": float(np.mean([r["kl"] for r in records])) if records else nothing,
+               "prefixes": float(len(records)),
+               "tail_prefixes": float(max(1, int(np.ceil(TAIL_SHARE * len(records)))) if records else 0),
+               "examples": float(evaluator.examples), "model_calls": float(evaluator.calls),
+               "shrink_evaluations": float(evaluator.shrink_evaluations), "seconds": seconds}
+    for objective in OBJECTIVES:
+        values = np.array([r[objective] for r in records], dtype=np.float64)
+        metrics[OBJECTIVES[objective]] = float(values.max()) if values.size else nothing
+        metrics[TAIL_METRICS[objective]] = float(tail_mean(values))
+        metrics[TAIL_METRICS[objective] + "_se"] = tail_mean_stderr(values)
     return WorstCaseResult(ref=ModelInfo.of(ref), opt=ModelInfo.of(opt), config=config, start_ids=list(start_ids),
                            start_source=start_source, metrics=metrics, limit=limit, counterexample=counterexample,
                            worst=worst, replayed=replayed, database=str(db_path) if db_path else None,

@@ -70,14 +70,27 @@ def _gate(pytester, pair, *extra):
 
 
 @pytest.mark.slow
-def test_int4_fails_with_a_shrunk_counterexample_that_replays_first(pytester):
-    first = _gate(pytester, "zoo:tiny-code,zoo:tiny-code@int4-rtn")
+def test_int4_fails_on_the_tail_of_the_search_within_the_maximums_looser_limit(pytester):
+    """The tail mean separates int4 from the accepted candidate at the committed baseline; the maximum (an
+    extreme-value statistic, as high for int8 at an unlucky seed) keeps a limit int4's typical search stays under."""
+    result = _gate(pytester, "zoo:tiny-code,zoo:tiny-code@int4-rtn")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*codeguard gate 'worst_case' failed for zoo:tiny-code@int4-rtn*tail_prefix_kl=*",
+                                 "*max_prefix_kl * <= * [[]baseline[]]*ok*",
+                                 "*tail_prefix_kl * <= * [[]baseline[]]*FAIL*",
+                                 "tail_prefix_kl=* (± * SE): the mean over the worst * of * searched prefixes"])
+    assert "counterexample (" not in result.stdout.str()
+
+
+@pytest.mark.slow
+def test_a_prefix_beyond_the_limit_is_shrunk_to_a_counterexample_that_replays_first(pytester):
+    first = _gate(pytester, "zoo:tiny-code,zoo:tiny-code@int4-rtn", "--codeguard-limit", "max_prefix_kl=0.02")
     first.assert_outcomes(failed=1)
     first.stdout.fnmatch_lines(["*codeguard gate 'worst_case' failed for zoo:tiny-code@int4-rtn*max_prefix_kl=*",
-                                "counterexample (*, * tokens, *): max_prefix_kl=* > limit * after the prefix",
+                                "counterexample (*, * tokens, *): max_prefix_kl=* > limit 0.02 after the prefix",
                                 "*ref top*opt top*"])
     assert list((pytester.path / ".hypothesis" / "codeguard" / "worst_case").rglob("pair.json"))
-    second = _gate(pytester, "zoo:tiny-code,zoo:tiny-code@int4-rtn")
+    second = _gate(pytester, "zoo:tiny-code,zoo:tiny-code@int4-rtn", "--codeguard-limit", "max_prefix_kl=0.02")
     second.assert_outcomes(failed=1)
     second.stdout.fnmatch_lines(["counterexample (*replayed from the example database)*",
                                  "searched 1 prefixes in 1 examples*"])
