@@ -48,6 +48,10 @@ from bench_scale import GIB, Shape, build_model, vocab_path
 LLAMA_23M = Shape("llama-23m", "llama", "starcoder", 256, 12, 4, 4, 768, 49152, True, 2048, 10000.0,
                   {"rms_norm_eps": 1e-5})
 REF_DERIVATION, OPT_DERIVATION = "gguf-f16", "gguf-q4_k_m"
+# The CPU kernels .ci/run builds llama-cpp-python's wheel with (AVX2, no AVX-512, no AMX), so both tools run the same
+# matmuls: a native build here picks AVX-512 and VNNI kernels the wheel lacks, which is a different race.
+WHEEL_CPU_OPTIONS = ["-DGGML_NATIVE=OFF", "-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON",
+                     "-DGGML_AVX512=OFF", "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"]
 
 
 # ---------------------------------------------------------------------------------------------------- building
@@ -75,7 +79,8 @@ def llama_perplexity() -> Path:
         off = ["TESTS", "EXAMPLES", "SERVER", "APP"]
         subprocess.run(["cmake", "-S", str(source), "-B", str(build), *generator, "-DCMAKE_BUILD_TYPE=Release",
                         "-DLLAMA_BUILD_TOOLS=ON", *[f"-DLLAMA_BUILD_{name}=OFF" for name in off],
-                        "-DLLAMA_OPENSSL=OFF", "-DLLAMA_CURL=OFF", "-DGGML_CUDA=OFF", "-DBUILD_SHARED_LIBS=OFF"],
+                        "-DLLAMA_OPENSSL=OFF", "-DLLAMA_CURL=OFF", "-DGGML_CUDA=OFF", "-DBUILD_SHARED_LIBS=OFF",
+                        *WHEEL_CPU_OPTIONS],
                        check=True)
         subprocess.run(["cmake", "--build", str(build), "--target", "llama-perplexity", "-j", "2"], check=True)
         shutil.copy2(build / "bin" / "llama-perplexity", binary)
