@@ -24,8 +24,8 @@ comparable memory.
 
 `llama-perplexity` is built once from the llama.cpp sources vendored in the pinned llama-cpp-python sdist (PyPI,
 76 MB, sha256 checked), CPU only, Release, `-j 2`, cached in `<cache>/llama-parity/<version>/` ($CODEGUARD_CACHE,
-else ~/.cache/codeguard); the folder is printed. The build took ~25 min on the project's shared 2-core machine
-(load ~4); cmake, a C++ compiler and ninja or make must be installed (apt-get install cmake g++ ninja-build).
+else ~/.cache/codeguard); the folder is printed. The build took 6 min on the project's shared 2-core machine (11 min
+under load ~4); cmake, a C++ compiler and ninja or make must be installed (apt-get install cmake g++ ninja-build).
 """
 from __future__ import annotations
 
@@ -112,7 +112,8 @@ def timed(command: list[str], env: dict, log: Path) -> dict:
     largest only through their own accounting: each run here is one process)."""
     started = time.perf_counter()
     with open(log, "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        # cwd: not wherever the bench was started, whose codeguard `python -m` would put ahead of $PYTHONPATH
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=log.parent)
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -140,8 +141,11 @@ def run(args) -> dict:
         started = time.perf_counter()
         parameters = build_model(LLAMA_23M, source, vocab_path(LLAMA_23M, None), "cpu")
         print(f"built {parameters / 1e6:.1f} M parameters in {time.perf_counter() - started:.0f} s", flush=True)
+    import codeguard
+    here = str(Path(codeguard.__file__).resolve().parents[1])  # the child runs the codeguard this process imported
     env = {**os.environ, "CODEGUARD_CACHE": str(work / "codeguard-cache"), "CODEGUARD_GGUF_THREADS": str(args.threads),
-           "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false"}
+           "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false",
+           "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
     os.environ["CODEGUARD_CACHE"] = env["CODEGUARD_CACHE"]  # derivations land in the bench's own cache
     ggufs = {}
     for derivation in (REF_DERIVATION, OPT_DERIVATION):
