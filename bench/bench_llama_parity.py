@@ -108,8 +108,8 @@ def python_text(tokenizer, max_tokens: int) -> tuple[str, int]:
 # ---------------------------------------------------------------------------------------------------- measuring
 
 def timed(command: list[str], env: dict, log: Path) -> dict:
-    """Runs `command`; its wall seconds and peak RSS (ru_maxrss of the child, which includes its own children's
-    largest only through their own accounting: each run here is one process)."""
+    """Runs `command`; its wall seconds, CPU seconds and peak RSS (the child's ru_maxrss from os.wait4: each run here
+    is one process)."""
     started = time.perf_counter()
     with open(log, "w") as out:
         # cwd: not wherever the bench was started, whose codeguard `python -m` would put ahead of $PYTHONPATH
@@ -128,7 +128,8 @@ def llama_cpp_figures(log: str) -> dict:
         found = re.search(pattern, log)
         return float(found.group(1)) if found else None
     same = number(r"Same top p:\s+([\d.]+)")
-    return {"kld_mean": number(r"Mean\s+KLD:\s+([-\d.]+)"), "ppl_ratio": number(r"Mean PPL\(Q\)/PPL\(base\)\s*:\s+([\d.]+)"),
+    return {"kld_mean": number(r"Mean\s+KLD:\s+([-\d.]+)"),
+            "ppl_ratio": number(r"Mean PPL\(Q\)/PPL\(base\)\s*:\s+([\d.]+)"),
             "same_top_p": same / 100 if same is not None else None}
 
 
@@ -193,8 +194,9 @@ def run(args) -> dict:
 
 def print_summary(record: dict) -> None:
     load = record["machine"]["load_average_at_end"]
+    repeats = len(record["runs"]["codeguard compare"])
     print(f"\n{record['text_tokens']} tokens of Python, ctx {record['ctx']}, {record['threads']} threads each; load "
-          f"average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; medians of {len(record['runs']['codeguard compare'])}")
+          f"average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; medians of {repeats}")
     print(f"{'run':<24}{'seconds':>10}{'CPU s':>10}{'peak RSS GiB':>14}")
     for name, values in record["median"].items():
         print(f"{name:<24}{values['seconds']:>10.2f}{values['cpu_seconds']:>10.2f}{values['peak_rss_gib']:>14.2f}")
