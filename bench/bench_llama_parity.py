@@ -18,8 +18,9 @@ What runs, each in a subprocess of its own, --repeats times interleaved (medians
     runs it.
 Both score the same text: ~--max-tokens tokens of Python (the shipped corpus's Python files, then the standard
 library's, whole files), written as one file, so both cut the same chunks of CTX tokens. llama.cpp scores only the
-second half of each chunk (its rule), codeguard every position. Reported per tool: wall seconds and peak RSS (the
-child's ru_maxrss, from os.wait4), and the ratio codeguard / llama.cpp (both runs). Goal (issue 16 §4): <= 1.3x at
+second half of each chunk (its rule), codeguard every position. Reported per tool: wall seconds, CPU seconds and peak
+RSS (GNU time's %M; `apt-get install time` where /usr/bin/time is missing, else the fork's ru_maxrss, which counts
+the bench's own memory), and the ratio codeguard / llama.cpp (both runs). Goal (issue 16 §4): <= 1.3x at
 comparable memory.
 
 `llama-perplexity` is built once from the llama.cpp sources vendored in the pinned llama-cpp-python sdist (PyPI,
@@ -108,17 +109,23 @@ def python_text(tokenizer, max_tokens: int) -> tuple[str, int]:
 # ---------------------------------------------------------------------------------------------------- measuring
 
 def timed(command: list[str], env: dict, log: Path) -> dict:
-    """Runs `command`; its wall seconds, CPU seconds and peak RSS (the child's ru_maxrss from os.wait4: each run here
-    is one process)."""
+    """Runs `command`; its wall seconds, CPU seconds and peak RSS.
+
+    The peak comes from GNU time's own child (`/usr/bin/time -f %M`): this process's child starts as a fork of the
+    bench, and its ru_maxrss counted the bench's own resident memory (0.44-0.62 GiB for llama-perplexity, whose own
+    peak is far lower)."""
+    peak_file = log.with_suffix(".peak")
+    wrapper = ["/usr/bin/time", "-f", "%M", "-o", str(peak_file)] if Path("/usr/bin/time").is_file() else []
     started = time.perf_counter()
     with open(log, "w") as out:
         # cwd: not wherever the bench was started, whose codeguard `python -m` would put ahead of $PYTHONPATH
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=log.parent)
+        process = subprocess.Popen(wrapper + command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=log.parent)
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(command)} failed; its output:\n{log.read_text()[-3000:]}")
-    return {"seconds": seconds, "peak_rss_gib": usage.ru_maxrss * 1024 / GIB, "cpu_seconds": usage.ru_utime +
+    peak_kib = int(peak_file.read_text().split()[-1]) if wrapper else usage.ru_maxrss
+    return {"seconds": seconds, "peak_rss_gib": peak_kib * 1024 / GIB, "cpu_seconds": usage.ru_utime +
             usage.ru_stime}
 
 
