@@ -91,7 +91,30 @@ class GGUFCausalLM(TokenListVocabulary):
         return int(self.llama.n_ctx())
 
     def _eval(self, ids: Sequence[int], where: str) -> np.ndarray:
-        """float32 logits (len(ids), vocab) of one sequence, from an empty KV cache. A view: copy before the next."""
+        """float32 logits (len(ids), vocab) of one sequence, from an empty KV cache. A view: copy before the next.
+
+        Goes through `Llama.eval`, which keeps the tokens and the KV cache for `sample` to continue from."""
+        ids = self._checked(ids, where)
+        self.llama.reset()
+        self.llama.eval(ids)
+        return self._finite(self.llama.scores[:len(ids)], where)
+
+    def _decode(self, ids: Sequence[int], where: str) -> torch.Tensor:
+        """`_eval`'s logits as a tensor of their own, read straight from llama.cpp's output buffer.
+
+        `Llama.eval` first copies every position's logits into its own (n_ctx, vocab) array, which we then copied
+        again: for a 49,152-token vocabulary at ctx 512 that is 100 MB copied and kept resident per window and model
+        for nothing (bench/bench_llama_parity.py). The same `llama_decode` of the same batch, so the same numbers."""
+        ids = self._checked(ids, where)
+        llama = self.llama
+        llama.reset()  # nothing is kept for `sample`: it starts from `_eval`, which clears the KV cache again
+        llama._ctx.kv_cache_seq_rm(-1, 0, -1)
+        llama._batch.set_batch(batch=ids, n_past=0, logits_all=True)
+        llama._ctx.decode(llama._batch)
+        out = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(len(ids), self.output_width))
+        return torch.from_numpy(self._finite(out, where).copy())
+
+    def _checked(self, ids: Sequence[int], where: str) -> list[int]:
         if len(ids) == 0:
             raise ProbeInputError(f"{self.spec}: every context needs at least one token id ({where})")
         if len(ids) > self.max_context:
@@ -102,9 +125,9 @@ class GGUFCausalLM(TokenListVocabulary):
             bad = next(i for i in ids if not 0 <= i < self.output_width)
             raise ProbeInputError(f"{self.spec}: token id {bad} in {where} is outside the vocabulary "
                                   f"(0..{self.output_width - 1})")
-        self.llama.reset()
-        self.llama.eval(ids)
-        logits = self.llama.scores[:len(ids)]
+        return ids
+
+    def _finite(self, logits: np.ndarray, where: str) -> np.ndarray:
         # A NaN/inf anywhere makes its row sum non-finite: far cheaper than isfinite over every logit.
         if not np.isfinite(logits.sum(axis=-1)).all():
             bad = ~np.isfinite(logits)
@@ -124,7 +147,7 @@ class GGUFCausalLM(TokenListVocabulary):
     def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]:
         """Per-window (len, vocab) float32 logits at every position, finite-checked, streamed window by window."""
         for index, window in enumerate(windows):
-            yield torch.from_numpy(self._eval(window, f"window {index}").copy())
+            yield self._decode(window, f"window {index}")
 
     def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
         """Per-window (len, vocab) float64 log-probabilities at every position, streamed window by window."""

@@ -124,6 +124,20 @@ def test_logits_are_deterministic_and_consistent(f16, corpus_windows):
     assert np.allclose(next_lp[0], logprobs[0][9], atol=1e-6) and np.allclose(next_lp[1], logprobs[1][36], atol=1e-6)
 
 
+def test_sequence_logits_are_llama_evals_bit_for_bit(f16, corpus_windows):
+    """sequence_logits reads llama.cpp's output buffer itself instead of Llama.eval's copy: the same numbers, a fresh
+    KV cache per window (a shorter window after a longer one), and sampling afterwards starts from a clean state."""
+    windows = [corpus_windows[0], corpus_windows[1][:17], corpus_windows[0][:40], corpus_windows[-1]]
+    direct = list(f16.sequence_logits(windows))
+    for window, logits in zip(windows, direct):
+        assert logits.shape == (len(window), 8192) and logits.dtype == torch.float32
+        assert torch.equal(logits, torch.from_numpy(f16._eval(window, "window").copy()))
+    start = [f16.start_ids()[0]]
+    before = f16.sample(start, max_new_tokens=8, temperature=0.8, seed=3)
+    list(f16.sequence_logits(windows[:1]))
+    assert f16.sample(start, max_new_tokens=8, temperature=0.8, seed=3) == before
+
+
 def test_sampling_is_seeded_and_stops_like_the_torch_backend(ref, f16):
     start = [ref.start_ids()[0]] * 3
     first = f16.sample(start, max_new_tokens=24, temperature=0.8, top_p=0.95, seed=7)

@@ -6,10 +6,13 @@ maximum (mr, mo) and writing er = exp(zr − mr), sr = Σ er (likewise for opt):
     KL = Σ er · ((zr − mr) − (zo − mo)) / sr − log sr + log so
 
 which needs one float64 exp per logit and model and no normalised (positions × vocabulary) matrix. Rows are
-processed 32 at a time: smaller chunks keep temporaries in cache (alone, 255 × 8,192 logits a window: 5.4-6.0 ms
-with 16 or 32 rows, 12-14 ms with 64), while each extra op's dispatch costs too; inside the probe, with both
-models scoring ahead in their own threads, 32 rows came out best (1.05x the bare forward passes, 16 rows 1.10x,
-64 rows 1.07x; bench/RESULTS.md). Identical logits give exactly 0.
+processed in chunks of about 262,144 logits (32 rows of the zoo's 8,192-token vocabulary, 5 rows of a 49,152-token
+one): smaller chunks keep temporaries in cache (alone, 255 × 8,192 logits a window: 5.4-6.0 ms with 16 or 32 rows,
+12-14 ms with 64), while each extra op's dispatch costs too; inside the probe, with both models scoring ahead in
+their own threads, 32 rows of 8,192 came out best (1.05x the bare forward passes, 16 rows 1.10x, 64 rows 1.07x;
+bench/RESULTS.md). A fixed 32 rows of a 49,152-token vocabulary made every float64 temporary 12 MB, fresh pages
+from the kernel each chunk, and cost 3-4x more per logit (bench/bench_llama_parity.py). Each row's numbers do not
+depend on the chunk it is in. Identical logits give exactly 0.
 
 Top-1 tokens come from the float32 logits (log-softmax is monotone, so the order is the same), and a token's
 log-probability is `z[token] − lse` in float64: the same numbers `log_softmax(z, dtype=float64)` gives, to ~1e-15.
@@ -21,7 +24,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-ROWS_PER_CHUNK = 32
+LOGITS_PER_CHUNK = 32 * 8192
+
+
+def chunk_rows(vocab: int) -> int:
+    """Rows per chunk for a vocabulary: LOGITS_PER_CHUNK logits, at least one row."""
+    return max(1, LOGITS_PER_CHUNK // max(1, vocab))
 
 
 @dataclass
@@ -35,10 +43,11 @@ class PairStats:
     kld: torch.Tensor       # (n,) float64, >= 0
 
 
-def pair_stats(ref_logits: torch.Tensor, opt_logits: torch.Tensor, rows: int = ROWS_PER_CHUNK) -> PairStats:
+def pair_stats(ref_logits: torch.Tensor, opt_logits: torch.Tensor, rows: int | None = None) -> PairStats:
     """Statistics of two (n, vocab) logit matrices that predict the same n positions."""
     if ref_logits.shape != opt_logits.shape:
         raise ValueError(f"logit shapes differ: {tuple(ref_logits.shape)} vs {tuple(opt_logits.shape)}")
+    rows = rows or chunk_rows(ref_logits.shape[-1])
     parts = [_chunk(ref_logits[i:i + rows], opt_logits[i:i + rows]) for i in range(0, ref_logits.shape[0], rows)]
     if not parts:
         empty_f, empty_i = torch.empty(0, dtype=torch.float64), torch.empty(0, dtype=torch.int64)

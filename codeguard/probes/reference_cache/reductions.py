@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-ROWS_PER_CHUNK = 32
+from codeguard.probes.corpus.pair_stats import chunk_rows
 
 
 @dataclass
@@ -60,8 +60,9 @@ def _padded(top: TopK) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(ids), torch.from_numpy(logprobs)
 
 
-def top_k_kld(top: TopK, opt_logits: torch.Tensor, rows: int = ROWS_PER_CHUNK):
+def top_k_kld(top: TopK, opt_logits: torch.Tensor, rows: int | None = None):
     """Per position (lse_opt, top_opt, KL_K(ref‖opt)) from ref's top sets and opt's (n, vocab) logits."""
+    rows = rows or chunk_rows(opt_logits.shape[-1])  # pair_stats's chunks
     parts = []
     for start in range(0, opt_logits.shape[0], rows):
         stop = min(start + rows, opt_logits.shape[0])

@@ -69,3 +69,17 @@ def test_small_divergences_keep_their_relative_precision():
 def test_mismatched_shapes_are_refused():
     with pytest.raises(ValueError, match=r"logit shapes differ: \(3, 5\) vs \(3, 6\)"):
         pair_stats(torch.zeros(3, 5), torch.zeros(3, 6))
+
+
+def test_chunks_scale_with_the_vocabulary_and_do_not_change_a_row():
+    """Chunks hold about LOGITS_PER_CHUNK logits whatever the vocabulary (32 rows of 8,192, 5 of 49,152): each row's
+    numbers are the same in any chunk, to float64 rounding."""
+    from codeguard.probes.corpus.pair_stats import chunk_rows
+    assert chunk_rows(8192) == 32 and chunk_rows(49152) == 5 and chunk_rows(10 ** 6) == 1
+    generator = torch.Generator().manual_seed(1)
+    ref = torch.randn(23, 49152, generator=generator) * 2
+    opt = ref + torch.randn(23, 49152, generator=generator) * 0.05
+    default, one_chunk = pair_stats(ref, opt), pair_stats(ref, opt, rows=23)
+    for name in ("kld", "lse_ref", "lse_opt"):
+        np.testing.assert_allclose(getattr(default, name).numpy(), getattr(one_chunk, name).numpy(), rtol=1e-12)
+    assert torch.equal(default.top_ref, one_chunk.top_ref) and torch.equal(default.top_opt, one_chunk.top_opt)
