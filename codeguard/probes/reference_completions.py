@@ -11,7 +11,6 @@ Only references whose fingerprint hashes their weights are stored (a served endp
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict
@@ -22,6 +21,7 @@ from codeguard import __version__
 from codeguard.atomic_files import json_text, write_text_atomically
 from codeguard.cache import cache_root
 from codeguard.errors import OutputError
+from codeguard.probes.reference_cache.store import digest
 
 SUBDIR = "reference-completions"
 FORMAT = 1
@@ -66,8 +66,7 @@ class CompletionStore:
         self.root = Path(root) if root is not None else cache_root() / SUBDIR
 
     def path(self, key: dict) -> Path:
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
-        return self.root / f"{digest}.json"
+        return self.root / f"{digest(key).removeprefix('sha256:')[:32]}.json"
 
     def load(self, key: dict, problem_set) -> dict[str, list[str]] | None:
         """The stored completions for `key`, or None. A file that does not hold exactly this key's completions
