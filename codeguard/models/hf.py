@@ -42,7 +42,8 @@ class HFCausalLM:
 
     @property
     def device(self):
-        """Where input ids go: the model's (first) device; probes always get their tensors back on the CPU."""
+        """Where input ids go: the model's (first) device. Log-probabilities come back on the CPU; corpus windows'
+        logits stay on the device the model scored them on (the probes reduce them there)."""
         return getattr(self.model, "device", None) or torch.device("cpu")
 
     def _on_device(self, *tensors):
@@ -151,12 +152,13 @@ class HFCausalLM:
             ids, mask, positions = self._on_device(ids, mask, positions)
             with torch.inference_mode():  # exited before yielding: the caller's code must not run in it
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
-            # The probes reduce on the CPU in float64: a GPU's logits come back here (moving the reduction to the
-            # GPU is the next step; on the CPU nothing is copied, so CPU results stay bit-identical).
-            yield start, batch, logits if logits.device.type == "cpu" else logits.cpu()
+            # The logits stay where the model ran: the probes reduce them there (probes/corpus/pair_stats.py) and
+            # bring back only a few numbers per position.
+            yield start, batch, logits
 
     def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]:
-        """Per-window (len, vocab) float32 logits at every position, finite-checked, streamed window by window.
+        """Per-window (len, vocab) float32 logits at every position, finite-checked, streamed window by window, on
+        the model's device.
 
         The corpus probes reduce these in float64 themselves (probes/pair_stats.py), so no full float64
         log-softmax is ever materialised for them.

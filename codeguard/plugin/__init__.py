@@ -62,7 +62,8 @@ def pytest_report_header(config):
     o = session.options
     pair = o.model_pair or "none (codeguard gates skipped)"
     device = o.placement.describe() if o.placement is not None else o.device
-    cache = f" reference-cache={o.reference_cache} (only OPT loads)" if o.reference_cache is not None else ""
+    cache = f" reference-cache={o.reference_cache} (only OPT loads)" if o.reference_cache is not None else \
+        " reference-first (REF scores alone and is freed before OPT loads)" if o.reference_first else ""
     return (f"codeguard {__version__}: model-pair={pair}{cache} baselines={o.baseline_dir}"
             f"{'/' + o.slot if o.slot else ''} seed={o.seed} update={'yes' if o.update else 'no'} device={device}")
 
@@ -108,7 +109,8 @@ def model_pair(request):
 def ref_model(model_pair):
     if model_pair.cached:
         pytest.fail("codeguard: ref_model is not loaded in this run: the reference comes from a reference cache "
-                    "(only OPT loads); run this test with --model-pair REF,OPT", pytrace=False)
+                    "(only OPT loads, or --codeguard-reference-first freed it); run this test with --model-pair "
+                    "REF,OPT and without --codeguard-reference-first", pytrace=False)
     return model_pair.ref
 
 
@@ -149,6 +151,12 @@ def pytest_sessionfinish(session, exitstatus):
         codeguard_session.run.lines += lines
         if failed:
             session.exitstatus = session.exitstatus or pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_unconfigure(config):
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        session.close()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

@@ -42,6 +42,7 @@ class Options:
     calibrate_perturbations: list[str] | None = None  # --codeguard-calibrate-perturbations (None: all)
     reference_cache: Path | None = None  # a reference cache directory: REF's side is read from it, REF never loads
     completion_cache: bool = True   # reuse ref's pass@k completions stored under $CODEGUARD_CACHE (same key only)
+    reference_first: bool = False   # score REF alone into an exact cache, free it, then load OPT (one model resident)
 
 
 def add_options(parser) -> None:
@@ -127,6 +128,13 @@ def add_options(parser) -> None:
     parser.addini("codeguard_history", "history database file, relative to the ini file", default="")
     parser.addini("codeguard_gh_summary", "append the summary to $GITHUB_STEP_SUMMARY when set", type="bool",
                   default=True)
+    group.addoption("--codeguard-reference-first", dest="codeguard_reference_first", action="store_true",
+                    help="one model resident at a time: score REF alone for the distribution suites into an exact "
+                         "reference cache under $CODEGUARD_CACHE (corpus positions x vocabulary x 4 bytes of disk, "
+                         "removed at the end), free it, then load OPT; pass@k and worst_case need both models and "
+                         "fail under it (ini codeguard_reference_first)")
+    parser.addini("codeguard_reference_first", "score REF first and free it (see --codeguard-reference-first)",
+                  type="bool", default=False)
     group.addoption("--codeguard-no-completion-cache", dest="codeguard_no_completion_cache", action="store_true",
                     help="generate ref's pass@k completions even when completions stored under $CODEGUARD_CACHE "
                          "match its weights, problems and sampling settings (ini codeguard_completion_cache)")
@@ -159,6 +167,11 @@ def resolve_options(config) -> Options:
     calibrate = bool(config.getoption("codeguard_calibrate"))
     perturbations = [v.strip() for v in (config.getoption("codeguard_calibrate_perturbations") or "").split(",")
                      if v.strip()] or None
+    reference_cache = _reference_cache(config, ini, model_pair, project)
+    reference_first = bool(config.getoption("codeguard_reference_first") or config.getini("codeguard_reference_first"))
+    if reference_first and reference_cache is not None:
+        raise ConfigError(f"--codeguard-reference-first scores the live reference, and this run reads it from the "
+                          f"reference cache {reference_cache}; give one of the two")
     if (calibrate or perturbations) and not update:
         raise ConfigError("--codeguard-calibrate calibrates the candidate an update run accepts; give it together "
                           "with --codeguard-update (or run: codeguard calibrate REF OPT)")
@@ -184,7 +197,7 @@ def resolve_options(config) -> Options:
         and bool(config.getini("codeguard_completion_cache")),
         required=bool(config.getoption("codeguard_required") or config.getini("codeguard_required")),
         device=device, dtype=dtype, placement=placement,
-        reference_cache=_reference_cache(config, ini, model_pair, project))
+        reference_cache=reference_cache, reference_first=reference_first)
 
 
 # The options that define a measurement (what a probe computes, on which device): a calibration run after an update

@@ -4,7 +4,10 @@ The plugin module only wires pytest hooks to this object; the logic lives here a
 """
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -53,6 +56,7 @@ class CodeguardSession:
     written: list[WrittenBaseline] = field(default_factory=list)
     _pair: ModelPair | None = None
     _reference_cache: object = None
+    _scratch: Path | None = None  # the reference-first cache directory, removed at the end of the run
     _results: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)  # result key -> wall seconds of the probe call (for reports)
     run: RunRecord = field(default_factory=RunRecord)
@@ -82,6 +86,12 @@ class CodeguardSession:
 
     def require_live_reference(self, suite: str) -> None:
         """pass@k and the worst-case search run the reference itself: with only a cache they fail, never pass."""
+        if self.options.reference_first:
+            raise ReferenceCacheError(
+                f"suite '{suite}' needs the reference and the candidate loaded together, and "
+                "--codeguard-reference-first freed the reference once it had scored what the cold_start, "
+                "keyword_mass, corpus_kld and keyword_shift suites read. Gate it in a run without "
+                f"--codeguard-reference-first, or leave it out of this one (e.g. --deselect or -k 'not {suite}')")
         if self.options.reference_cache is not None:
             raise ReferenceCacheError(
                 f"suite '{suite}' needs the live reference model, and this run has only the reference cache "
@@ -98,11 +108,41 @@ class CodeguardSession:
             ref_spec, opt_spec = self.specs
             placement = self.options.placement
             cache = self.reference_cache
-            if cache is not None:  # REF is never loaded: its side comes from the cache
+            if cache is None and self.options.reference_first:
+                cache = self._score_reference_first(lambda: load_model(ref_spec, device=placement))
+            if cache is not None:  # REF is not loaded (or no longer): its side comes from the cache
                 self._pair = ModelPair(cache, load_model(opt_spec, device=placement), cached=True)
             else:
                 self._pair = ModelPair(load_model(ref_spec, device=placement), load_model(opt_spec, device=placement))
         return self._pair
+
+    def _score_reference_first(self, load_reference):
+        """REF alone scores the distribution suites' inputs into an exact cache in a fresh directory under
+        $CODEGUARD_CACHE (removed by `close`), and is freed before OPT loads."""
+        # heavy: torch, numpy; only a run that gates loads them
+        from codeguard.cache import cache_root
+        from codeguard.languages.corpus import load_corpus
+        from codeguard.probes.cold_start import ColdStartConfig
+        from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
+        from codeguard.probes.keyword_mass import KeywordMassConfig
+        from codeguard.probes.reference_cache.first import score_reference_first
+        o = self.options
+        parent = cache_root() / "reference-first"
+        parent.mkdir(parents=True, exist_ok=True)
+        self._scratch = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=parent))
+        self._reference_cache = score_reference_first(
+            load_reference, self._scratch,
+            corpus_config=TeacherForcedConfig(ctx=o.ctx, corpus=o.corpus, start_token=o.start_token),
+            cold_start=ColdStartConfig(seed=o.seed, start_token=o.start_token, rollouts=o.rollouts),
+            keyword_mass=KeywordMassConfig(start_token=o.start_token),
+            corpus=load_corpus(o.corpus, o.registry), registry=o.registry)
+        return self._reference_cache
+
+    def close(self) -> None:
+        """Removes what this run wrote for itself only (the reference-first cache)."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def check_inputs(self) -> None:
         """The user's own corpus and problem set, checked before any model loads: a corpus must hold code in a

@@ -5,14 +5,21 @@ maximum (mr, mo) and writing er = exp(zr − mr), sr = Σ er (likewise for opt):
 
     KL = Σ er · ((zr − mr) − (zo − mo)) / sr − log sr + log so
 
-which needs one float64 exp per logit and model and no normalised (positions × vocabulary) matrix. Rows are
-processed in chunks of about 262,144 logits (32 rows of the zoo's 8,192-token vocabulary, 5 rows of a 49,152-token
-one): smaller chunks keep temporaries in cache (alone, 255 × 8,192 logits a window: 5.4-6.0 ms with 16 or 32 rows,
-12-14 ms with 64), while each extra op's dispatch costs too; inside the probe, with both models scoring ahead in
-their own threads, 32 rows of 8,192 came out best (1.05x the bare forward passes, 16 rows 1.10x, 64 rows 1.07x;
-bench/RESULTS.md). A fixed 32 rows of a 49,152-token vocabulary made every float64 temporary 12 MB, fresh pages
-from the kernel each chunk, and cost 3-4x more per logit (bench/bench_llama_parity.py). Each row's numbers do not
-depend on the chunk it is in. Identical logits give exactly 0.
+which needs one float64 exp per logit and model and no normalised (positions × vocabulary) matrix. Identical logits
+give exactly 0, and each row's numbers do not depend on the chunk it is in.
+
+Where the reduction runs (`reduction_device`):
+- Logits on the CPU are reduced by numpy, on one thread, in chunks of about 262,144 logits (32 rows of the zoo's
+  8,192-token vocabulary, one row of a 152 k one). The models' forward passes run in threads of their own beside it
+  and already fill the cores: torch's ops on the same chunks took 1.7-1.9x the CPU time of numpy's (each op
+  splits one row across OpenMP threads that compete with the forward passes), numpy's single-threaded loops
+  0.46 CPU-s a 511 x 151,936 window against torch's 0.85 (bench/RESULTS.md). Smaller chunks keep temporaries in cache;
+  a fixed 32 rows of a 49,152-token vocabulary made every float64 temporary 12 MB, fresh pages from the kernel each
+  chunk, and cost 3-4x more per logit (bench/bench_llama_parity.py).
+- Logits on a CUDA GPU are reduced there by torch in float64 chunks of about 16 M logits, and only the per-row results
+  (5 numbers a position) come back to the host: no positions × vocabulary copy leaves the GPU. When one model runs on
+  the GPU and the other on the CPU (an ONNX Runtime or GGUF candidate), the CPU side's chunks go to the GPU.
+- MPS has no float64: its logits are reduced on the CPU.
 
 Top-1 tokens come from the float32 logits (log-softmax is monotone, so the order is the same), and a token's
 log-probability is `z[token] − lse` in float64: the same numbers `log_softmax(z, dtype=float64)` gives, to ~1e-15.
@@ -25,16 +32,17 @@ import numpy as np
 import torch
 
 LOGITS_PER_CHUNK = 32 * 8192
+DEVICE_LOGITS_PER_CHUNK = 1 << 24  # float64 temporaries of 128 MiB each on a GPU
 
 
-def chunk_rows(vocab: int) -> int:
-    """Rows per chunk for a vocabulary: LOGITS_PER_CHUNK logits, at least one row."""
-    return max(1, LOGITS_PER_CHUNK // max(1, vocab))
+def chunk_rows(vocab: int, logits_per_chunk: int = LOGITS_PER_CHUNK) -> int:
+    """Rows per chunk for a vocabulary: `logits_per_chunk` logits, at least one row."""
+    return max(1, logits_per_chunk // max(1, vocab))
 
 
 @dataclass
 class PairStats:
-    """Per position: both models' log-normalisers and top-1 tokens, and KL(ref‖opt) in nats."""
+    """Per position: both models' log-normalisers and top-1 tokens, and KL(ref‖opt) in nats (CPU tensors)."""
 
     lse_ref: torch.Tensor   # (n,) float64
     lse_opt: torch.Tensor
@@ -43,19 +51,94 @@ class PairStats:
     kld: torch.Tensor       # (n,) float64, >= 0
 
 
+def reduction_device(*logits: torch.Tensor) -> torch.device:
+    """Where logits are reduced: the first CUDA device among them, else the CPU (MPS has no float64)."""
+    for tensor in logits:
+        if tensor.device.type == "cuda":
+            return tensor.device
+    return torch.device("cpu")
+
+
 def pair_stats(ref_logits: torch.Tensor, opt_logits: torch.Tensor, rows: int | None = None) -> PairStats:
-    """Statistics of two (n, vocab) logit matrices that predict the same n positions."""
+    """Statistics of two (n, vocab) logit matrices that predict the same n positions, reduced where they are."""
+    _check_shapes(ref_logits, opt_logits)
+    device = reduction_device(ref_logits, opt_logits)
+    if device.type != "cpu":
+        return device_pair_stats(ref_logits, opt_logits, device, rows)
+    rows = rows or chunk_rows(ref_logits.shape[-1])
+    parts = [_host_chunk(_host_array(ref_logits[i:i + rows]), _host_array(opt_logits[i:i + rows]))
+             for i in range(0, ref_logits.shape[0], rows)]
+    if not parts:
+        return _empty()
+    return PairStats(*(torch.from_numpy(np.concatenate(column)) for column in zip(*parts)))
+
+
+def device_pair_stats(ref_logits: torch.Tensor, opt_logits: torch.Tensor, device: torch.device | str,
+                      rows: int | None = None) -> PairStats:
+    """pair_stats computed by torch on `device` (a GPU; the CPU in tests), results on the CPU."""
+    _check_shapes(ref_logits, opt_logits)
+    device = torch.device(device)
+    rows = rows or chunk_rows(ref_logits.shape[-1], DEVICE_LOGITS_PER_CHUNK if device.type != "cpu"
+                              else LOGITS_PER_CHUNK)
+    parts = [_device_chunk(ref_logits[i:i + rows].to(device), opt_logits[i:i + rows].to(device))
+             for i in range(0, ref_logits.shape[0], rows)]
+    if not parts:
+        return _empty()
+    return PairStats(*(torch.cat(column).cpu() for column in zip(*parts)))
+
+
+def _check_shapes(ref_logits: torch.Tensor, opt_logits: torch.Tensor) -> None:
     if ref_logits.shape != opt_logits.shape:
         raise ValueError(f"logit shapes differ: {tuple(ref_logits.shape)} vs {tuple(opt_logits.shape)}")
-    rows = rows or chunk_rows(ref_logits.shape[-1])
-    parts = [_chunk(ref_logits[i:i + rows], opt_logits[i:i + rows]) for i in range(0, ref_logits.shape[0], rows)]
-    if not parts:
-        empty_f, empty_i = torch.empty(0, dtype=torch.float64), torch.empty(0, dtype=torch.int64)
-        return PairStats(empty_f, empty_f, empty_i, empty_i, empty_f)
-    return PairStats(*(torch.cat(column) for column in zip(*parts)))
 
 
-def _chunk(zr: torch.Tensor, zo: torch.Tensor):
+def _empty() -> PairStats:
+    empty_f, empty_i = torch.empty(0, dtype=torch.float64), torch.empty(0, dtype=torch.int64)
+    return PairStats(empty_f, empty_f, empty_i, empty_i, empty_f)
+
+
+def _host_array(logits: torch.Tensor) -> np.ndarray:
+    """A CPU view of the logits (a copy only from a device without float64, e.g. MPS, or of bfloat16 logits, which
+    numpy has no type for: widened to float32, exactly)."""
+    logits = logits.detach().cpu()
+    return (logits.float() if logits.dtype == torch.bfloat16 else logits).numpy()
+
+
+def _host_chunk(zr: np.ndarray, zo: np.ndarray):
+    max_r, top_r, shifted_r = _host_shifted(zr)
+    max_o, top_o, shifted_o = _host_shifted(zo)
+    gap = shifted_r - shifted_o              # lr − lo up to a per-row constant
+    sum_r = np.exp(shifted_r, out=shifted_r).sum(axis=1)   # shifted_r now holds er
+    sum_o = np.exp(shifted_o, out=shifted_o).sum(axis=1)
+    log_r, log_o = np.log(sum_r), np.log(sum_o)
+    kld = np.einsum("ij,ij->i", shifted_r, gap) / sum_r - log_r + log_o
+    return max_r + log_r, max_o + log_o, top_r, top_o, np.maximum(kld, 0.0)
+
+
+def _host_shifted(z: np.ndarray):
+    """Per row: the maximum (float64), its index, and the row minus it in float64."""
+    top = z.argmax(axis=1)
+    peak = z[np.arange(z.shape[0]), top].astype(np.float64)
+    return peak, top.astype(np.int64), np.subtract(z, peak[:, None], dtype=np.float64)
+
+
+def exp_rows(z: torch.Tensor):
+    """(max, top-1, exp(z − max), Σ exp(z − max), its log) per row of float32 logits, in float64, computed as pair_stats
+    computes them (so a log-normaliser max + log Σ is bit for bit pair_stats's), on the reduction device."""
+    device = reduction_device(z)
+    if device.type == "cpu":
+        peak, top, shifted = _host_shifted(_host_array(z))
+        sums = np.exp(shifted, out=shifted).sum(axis=1)
+        return tuple(torch.from_numpy(x) for x in (peak, top, shifted, sums, np.log(sums)))
+    with torch.inference_mode():
+        peak, top = z.max(dim=1)
+        peak = peak.double()
+        shifted = z.double().sub_(peak[:, None]).exp_()
+        sums = shifted.sum(dim=1)
+        return peak, top, shifted, sums, sums.log()
+
+
+def _device_chunk(zr: torch.Tensor, zo: torch.Tensor):
     with torch.inference_mode():
         max_r, top_r = zr.max(dim=1)
         max_o, top_o = zo.max(dim=1)
@@ -71,6 +154,9 @@ def _chunk(zr: torch.Tensor, zo: torch.Tensor):
 
 
 def token_logprobs(logits: torch.Tensor, lse: torch.Tensor, rows, tokens) -> np.ndarray:
-    """float64 log-probabilities of `tokens` at `rows` (index arrays of equal length)."""
-    rows, tokens = torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(tokens, dtype=torch.long)
-    return (logits[rows, tokens].double() - lse[rows]).numpy()
+    """float64 log-probabilities of `tokens` at `rows` (index arrays of equal length); the logits may be on any
+    device, only the picked ones come to the host."""
+    rows = torch.as_tensor(rows, dtype=torch.long)
+    tokens = torch.as_tensor(tokens, dtype=torch.long)
+    picked = logits[rows.to(logits.device), tokens.to(logits.device)].cpu().double()
+    return (picked - lse[rows]).numpy()

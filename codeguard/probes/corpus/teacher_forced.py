@@ -84,7 +84,7 @@ class ScoredWindow:
 
     window: Window
     targets: np.ndarray         # chunk token ids, shape (n,)
-    ref_logits: torch.Tensor    # (n, vocab) float32, row k predicts targets[k]
+    ref_logits: torch.Tensor    # (n, vocab) float32 on the device that scored it, row k predicts targets[k]
     opt_logits: torch.Tensor
     stats: PairStats            # per row: log-normalisers, top-1 tokens, KL(ref‖opt)
 

@@ -27,6 +27,7 @@ DEFAULT_K = 64
 # the shipped corpus (52 k positions) would take 1.7 GB and gets top-K sets.
 EXACT_AUTO_BYTES = 64 << 20
 MODES = ("auto", "exact", "top-k")
+DISK_ROOM = 256 << 20  # left free beside an exact cache (the manifest, the other arrays, everyone else)
 CORPUS_ARRAYS = ("targets", "top1", "target_logprob", "top1_logprob", "offsets", "ids", "logprobs", "tail")
 
 
@@ -54,6 +55,8 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
     width = int(ref.output_width)
     if mode == "auto":
         mode = "exact" if positions * width * 4 <= EXACT_AUTO_BYTES else "top-k"
+    if mode == "exact":
+        _require_disk_space(out, positions, width)
     manifest = Manifest(
         keys=cache_keys({"spec": ref.spec, "fingerprint": ref.fingerprint, "backend": ref.backend},
                         tokenizer_digest(ref), corpus_digest(corpus),
@@ -82,6 +85,21 @@ def _fresh_directory(out: Path) -> Path:
     return out
 
 
+def _require_disk_space(out: Path, positions: int, width: int) -> None:
+    """Exact mode stores every logit: refused before the reference scores anything when the disk cannot hold it."""
+    needed, free = positions * width * 4, shutil.disk_usage(out).free
+    if needed + DISK_ROOM > free:
+        raise ReferenceCacheError(
+            f"reference cache {out}: exact mode needs {_gib(needed)} ({positions} corpus positions x {width} logits "
+            f"x 4 bytes) plus {_gib(DISK_ROOM)} of room, and that file system has {_gib(free)} free; free some, "
+            "write the cache elsewhere (--out, or $CODEGUARD_CACHE for --codeguard-reference-first), use a smaller "
+            "corpus, or top-k mode")
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:.3g} GiB"
+
+
 def _score_corpus(ref, windows, n: int, ctx: int, out: Path, manifest: Manifest, targets: np.ndarray) -> None:
     """Exact mode: ref's float32 logits as scored (corpus_logits.npy). Top-K mode: per position what the corpus
     probes read from ref (top-1, log-probabilities of the target and of the top-1) and the top sets (corpus.npz)."""
@@ -92,7 +110,8 @@ def _score_corpus(ref, windows, n: int, ctx: int, out: Path, manifest: Manifest,
     depth = prefetch_depth(ref, ref, ctx)
     try:
         for window, logits in zip(windows, prefetched(ref.sequence_logits([w.ids for w in windows]), depth)):
-            logits = logits[n - 1:-1]  # position n-1+k predicts chunk[k], as in teacher_forced.score_windows
+            # position n-1+k predicts chunk[k], as in teacher_forced.score_windows; what is stored lives on the host
+            logits = logits[n - 1:-1].cpu()
             if exact:
                 writer.write(logits.numpy())
                 continue

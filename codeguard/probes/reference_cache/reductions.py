@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from codeguard.probes.corpus.pair_stats import chunk_rows
+from codeguard.probes.corpus.pair_stats import chunk_rows, exp_rows, reduction_device
 
 
 @dataclass
@@ -70,25 +70,24 @@ def top_k_kld(top: TopK, opt_logits: torch.Tensor, rows: int | None = None):
     if not parts:
         return (torch.empty(0, dtype=torch.float64), torch.empty(0, dtype=torch.int64),
                 torch.empty(0, dtype=torch.float64))
-    return tuple(torch.cat(column) for column in zip(*parts))
+    return tuple(torch.cat(column).cpu() for column in zip(*parts))
 
 
 def _chunk(top: TopK, zo: torch.Tensor):
-    """One exp pass over opt's logits, as pair_stats makes (its log-normaliser is computed the same way)."""
-    ids, lr = _padded(top)
+    """One exp pass over opt's logits, as pair_stats makes (its log-normaliser is computed the same way), on the
+    device opt scored on (the CPU for MPS, which has no float64); results on that device."""
+    device = reduction_device(zo)
+    zo = zo.to(device)
+    ids, lr = (t.to(device) for t in _padded(top))
+    max_o, top_o, e, sum_o, log_sum = exp_rows(zo)
     with torch.inference_mode():
-        max_o, top_o = zo.max(dim=1)
-        max_o = max_o.double()
-        e = zo.double().sub_(max_o[:, None]).exp_()
-        sum_o = e.sum(dim=1)
-        log_sum = sum_o.log()
         lo = (zo.gather(1, ids).double() - max_o[:, None]) - log_sum[:, None]
         inside = torch.isfinite(lr)  # padding repeats a kept id: counted once
         pr = lr.exp()  # 0 on padding
         head = torch.where(inside, pr * (lr - lo), 0.0).sum(dim=1)
         # opt's mass outside ref's top set: the total minus the top set's, unless that cancels (then summed afresh)
         rest = sum_o - torch.where(inside, e.gather(1, ids), 0.0).sum(dim=1)
-        tail_r = torch.from_numpy(top.tail)
+        tail_r = torch.from_numpy(top.tail).to(device)
         needs = torch.isfinite(tail_r)
         fresh = needs & (rest <= 1e-6 * sum_o)
         tail_o = rest.clamp(min=0.0).log() - log_sum

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.special import log_softmax, rel_entr
 
-from codeguard.probes.corpus.pair_stats import pair_stats, token_logprobs
+from codeguard.probes.corpus.pair_stats import device_pair_stats, pair_stats, reduction_device, token_logprobs
 
 finite_logits = st.floats(min_value=-40, max_value=40, allow_nan=False, width=32)
 
@@ -83,3 +83,46 @@ def test_chunks_scale_with_the_vocabulary_and_do_not_change_a_row():
     for name in ("kld", "lse_ref", "lse_opt"):
         np.testing.assert_allclose(getattr(default, name).numpy(), getattr(one_chunk, name).numpy(), rtol=1e-12)
     assert torch.equal(default.top_ref, one_chunk.top_ref) and torch.equal(default.top_opt, one_chunk.top_opt)
+
+
+@settings(max_examples=100, deadline=None)
+@given(logit_pairs(), st.integers(min_value=1, max_value=17))
+def test_the_device_reduction_gives_the_host_numbers(pair, rows_per_chunk):
+    """A GPU reduces with torch, the CPU with numpy: the same formula, so the same numbers to float64 rounding (run
+    here with torch on the CPU; a GPU's float64 kernels round alike)."""
+    ref, opt = (torch.from_numpy(x) for x in pair)
+    host, device = pair_stats(ref, opt, rows=rows_per_chunk), device_pair_stats(ref, opt, "cpu")
+    for name in ("kld", "lse_ref", "lse_opt"):
+        np.testing.assert_allclose(getattr(device, name).numpy(), getattr(host, name).numpy(), rtol=1e-12,
+                                   atol=1e-14)
+    for name in ("top_ref", "top_opt"):  # ties may pick either index; both are maxima
+        logits = ref if name == "top_ref" else opt
+        rows = torch.arange(len(logits))
+        assert torch.equal(logits[rows, getattr(device, name)], logits[rows, getattr(host, name)])
+    assert all(getattr(host, name).device.type == "cpu" for name in ("kld", "top_ref"))
+
+
+def test_the_reduction_runs_on_a_cuda_device_when_either_side_is_there():
+    """No GPU needed: the choice reads only where each tensor lives."""
+    def on(device):
+        return type("Logits", (), {"device": torch.device(device)})()
+    assert reduction_device(torch.zeros(1), torch.zeros(1)) == torch.device("cpu")
+    assert reduction_device(on("cuda:1"), torch.zeros(1)) == torch.device("cuda:1")
+    assert reduction_device(torch.zeros(1), on("cuda:0")) == torch.device("cuda:0")
+    assert reduction_device(on("mps"), on("mps")) == torch.device("cpu")  # MPS has no float64
+
+
+def test_empty_windows_give_empty_statistics():
+    for stats in (pair_stats(torch.zeros(0, 7), torch.zeros(0, 7)), device_pair_stats(torch.zeros(0, 7),
+                                                                                       torch.zeros(0, 7), "cpu")):
+        assert stats.kld.shape == (0,) and stats.kld.dtype == torch.float64 and stats.top_ref.dtype == torch.int64
+
+
+def test_bfloat16_logits_give_the_numbers_of_their_float32_values():
+    """A model that runs in bfloat16 hands back bfloat16 logits, a type numpy lacks: widened exactly."""
+    generator = torch.Generator().manual_seed(2)
+    ref = (torch.randn(9, 300, generator=generator) * 3).bfloat16()
+    opt = (ref.float() + 0.1 * torch.randn(9, 300, generator=generator)).bfloat16()
+    narrow, wide = pair_stats(ref, opt), pair_stats(ref.float(), opt.float())
+    for name in ("kld", "lse_ref", "lse_opt", "top_ref", "top_opt"):
+        assert torch.equal(getattr(narrow, name), getattr(wide, name)), name

@@ -1,0 +1,125 @@
+"""--codeguard-reference-first: the reference scores alone and is freed before the candidate loads (one model
+resident at a time), and the distribution suites give the verdicts and metrics of the run with both loaded."""
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from codeguard.errors import ReferenceCacheError
+from codeguard.probes.reference_cache import build
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.slow
+
+SUITES = [str(REPO / "suites" / f"test_{name}.py") for name in ("cold_start", "keyword_mass", "corpus_kld",
+                                                                 "keyword_shift")]
+# Written into the test folder: records every model load and every model's release (weakref.finalize), in order.
+RECORDER = '''
+import weakref
+import codeguard.models.loading as loading
+_load = loading.load_model
+
+def _log(line):
+    with open("events.txt", "a") as handle:
+        handle.write(line + "\\n")
+
+def _recording(spec, *args, **kwargs):
+    text = str(getattr(spec, "text", spec))
+    _log("load " + text)
+    model = _load(spec, *args, **kwargs)
+    weakref.finalize(model, _log, "freed " + text)
+    return model
+
+loading.load_model = _recording
+'''
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    (root / "a.py").write_text("import os\n\n\ndef main(argv):\n    for arg in argv:\n        if arg:\n"
+                               "            print(arg)\n    return 0\n" * 4)
+    (root / "b.go").write_text("package main\n\nfunc add(a int, b int) int {\n\treturn a + b\n}\n" * 3)
+    return root
+
+
+def _gate(pytester, corpus, pair, *args, report="report", suites=SUITES):
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(loadrecorder=RECORDER)
+    events = pytester.path / "events.txt"
+    events.unlink(missing_ok=True)
+    result = pytester.runpytest_subprocess(
+        *suites, "-p", "loadrecorder", "-p", "no:cacheprovider", "--rootdir", str(pytester.path),
+        "--codeguard-baseline-dir", str(pytester.path / "baselines"), "--codeguard-corpus", str(corpus),
+        "--codeguard-ctx", "32", "--codeguard-report", str(pytester.path / report), "--model-pair", pair, *args)
+    return result, events.read_text().splitlines() if events.exists() else []
+
+
+def _gates(pytester, report):
+    import json
+    data = json.loads((pytester.path / report / "results.json").read_text())
+    metrics = {p["probe"]: p["gate_metrics"] for p in data["probes"]}
+    verdicts = {g["suite"]: (g["passed"], sorted(c["metric"] for c in g["checks"] if not c["passed"]))
+                for g in data["gates"]}
+    return metrics, verdicts
+
+
+def test_the_reference_is_freed_before_the_candidate_loads_and_the_verdicts_are_the_live_ones(pytester, corpus):
+    result, _ = _gate(pytester, corpus, "zoo:tiny-code,zoo:tiny-code@bf16", "--codeguard-update", report="accept")
+    result.assert_outcomes(passed=4)
+    result, events = _gate(pytester, corpus, "zoo:tiny-code,zoo:tiny-code@int4-rtn", report="live")
+    result.assert_outcomes(failed=4)
+    assert events[:2] == ["load zoo:tiny-code", "load zoo:tiny-code@int4-rtn"]  # both resident
+    live_metrics, live_verdicts = _gates(pytester, "live")
+
+    result, events = _gate(pytester, corpus, "zoo:tiny-code,zoo:tiny-code@int4-rtn", "--codeguard-reference-first",
+                           report="first")
+    result.assert_outcomes(failed=4)
+    assert events[:3] == ["load zoo:tiny-code", "freed zoo:tiny-code", "load zoo:tiny-code@int4-rtn"]
+    result.stdout.fnmatch_lines(["*reference-first (REF scores alone and is freed before OPT loads)*"])
+    first_metrics, first_verdicts = _gates(pytester, "first")
+    assert first_verdicts == live_verdicts and any(failed for _, failed in live_verdicts.values())
+    assert first_metrics == live_metrics  # an exact cache: every number bit for bit
+    scratch = Path(os.environ["CODEGUARD_CACHE"]) / "reference-first"
+    assert scratch.is_dir() and not any(scratch.iterdir())  # the run's cache is removed at its end
+
+
+def test_suites_that_need_both_models_fail_under_reference_first(pytester, corpus):
+    suites = [str(REPO / "suites" / "test_pass_at_k.py"), str(REPO / "suites" / "test_worst_case.py")]
+    result, _ = _gate(pytester, corpus, "zoo:tiny-code,zoo:tiny-code@int4-rtn", "--codeguard-reference-first",
+                      suites=suites)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*suite 'pass_at_k' needs the reference and the candidate loaded together, and "
+                                 "--codeguard-reference-first freed the reference*",
+                                 "*suite 'worst_case' needs the reference and the candidate loaded together*"])
+
+
+def test_reference_first_with_a_reference_cache_is_a_usage_error(pytester, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "manifest.json").write_text('{"kind": "codeguard-reference-cache"}')
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest_subprocess(SUITES[0], "-p", "no:cacheprovider", "--model-pair",
+                                           f"{cache},zoo:tiny-code@bf16", "--codeguard-reference-first")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*codeguard: --codeguard-reference-first scores the live reference, and this run "
+                                 f"reads it from the reference cache {cache}; give one of the two"])
+
+
+def test_an_exact_cache_the_disk_cannot_hold_is_refused_before_the_reference_scores(monkeypatch, tmp_path, corpus):
+    from codeguard import load_model
+    from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
+    ref = load_model("zoo:tiny-code")
+    scored = []
+    monkeypatch.setattr(ref, "sequence_logits", lambda windows: scored.append(windows))
+    monkeypatch.setattr(build.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(1 << 40, 0, 100 << 20))
+    with pytest.raises(ReferenceCacheError) as error:
+        build.build_reference_cache(ref, tmp_path / "out", TeacherForcedConfig(ctx=32, corpus=str(corpus)),
+                                    mode="exact")
+    assert scored == []
+    message = str(error.value)
+    assert message.startswith(f"reference cache {tmp_path / 'out'}: exact mode needs ") and \
+        " x 8192 logits x 4 bytes) plus 0.25 GiB of room, and that file system has 0.0977 GiB free; free some, " \
+        "write the cache elsewhere (--out, or $CODEGUARD_CACHE for --codeguard-reference-first), use a smaller " \
+        "corpus, or top-k mode" in message
