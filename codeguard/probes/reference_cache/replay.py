@@ -31,10 +31,11 @@ from codeguard.probes.reference_cache import BACKEND
 from codeguard.probes.result import ModelInfo
 
 
-def load_reference_cache(directory: str | Path) -> "ReferenceCache":
-    """Opens a cache directory; a missing, partial, corrupt or other-version cache is refused here."""
+def load_reference_cache(directory: str | Path, verify_files: bool = True) -> "ReferenceCache":
+    """Opens a cache directory; a missing, partial, corrupt or other-version cache is refused here.
+    `verify_files=False` skips re-hashing the arrays: only for a cache this process has just written."""
     directory = Path(directory)
-    return ReferenceCache(directory, read_manifest(directory))
+    return ReferenceCache(directory, read_manifest(directory, verify_files))
 
 
 @dataclass
