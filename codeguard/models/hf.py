@@ -114,11 +114,15 @@ class HFCausalLM:
         rows = []
         # Short contexts (keyword prefixes) go many to a forward pass; long ones (corpus windows) fewer.
         per_batch = max(self.batch_size, self.token_budget // max(len(c) for c in contexts))
+        # Only the last position's logits are read: computing the output layer at every position would hold
+        # token_budget x vocabulary logits (2.5 GB at 152 k tokens) for one row each.
+        extra = {"logits_to_keep": 1} if self._keeps_last_logits() else {}
         for start in range(0, len(contexts), per_batch):
             ids, mask, positions = self._on_device(*self._padded(contexts[start:start + per_batch]))
             with torch.inference_mode():
-                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1, :]
-            rows.append(logits.detach().to(torch.float64).cpu())
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                    **extra).logits[:, -1, :]
+            rows.append(logits.detach().cpu().to(torch.float64))  # widened on the host: MPS has no float64
         logits = torch.cat(rows)
         self._check_finite(logits, "next-token logits")
         return torch.log_softmax(logits, dim=-1).numpy()

@@ -29,8 +29,8 @@ def choose_tokens(logits: torch.Tensor, temperature: float, top_p: float,
     """The next token of each row of (rows, vocab) logits: greedy at temperature 0, else sampled at `temperature`
     from the smallest set of most probable tokens whose mass reaches `top_p` (top-k off), by inverse CDF over that
     set in order of probability, with the row's own uniform draw. Every step is row-wise and in float64, so a row's
-    choice does not depend on the other rows."""
-    logits = logits.to(torch.float64)
+    choice does not depend on the other rows. MPS, which has no float64, hands its rows to the CPU."""
+    logits = (logits.cpu() if logits.device.type == "mps" else logits).to(torch.float64)
     if temperature <= 0:
         return [int(t) for t in logits.argmax(dim=-1).tolist()]
     scaled = logits / temperature
