@@ -100,12 +100,8 @@ def _pair(args, **build_options):
         return load_model(args.ref, device=where), load_model(args.opt, device=where)
     import atexit
     import shutil
-    import tempfile
-    from codeguard.cache import cache_root
-    from codeguard.probes.reference_cache.first import score_reference_first
-    parent = cache_root() / "reference-first"
-    parent.mkdir(parents=True, exist_ok=True)
-    scratch = tempfile.mkdtemp(dir=parent)
+    from codeguard.probes.reference_cache.first import score_reference_first, scratch_directory
+    scratch = scratch_directory()
     atexit.register(shutil.rmtree, scratch, True)
     cache = score_reference_first(lambda: load_model(args.ref, device=where), scratch, **build_options)
     return cache, load_model(args.opt, device=where)

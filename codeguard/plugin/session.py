@@ -4,10 +4,8 @@ The plugin module only wires pytest hooks to this object; the logic lives here a
 """
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -120,16 +118,13 @@ class CodeguardSession:
         """REF alone scores the distribution suites' inputs into an exact cache in a fresh directory under
         $CODEGUARD_CACHE (removed by `close`), and is freed before OPT loads."""
         # heavy: torch, numpy; only a run that gates loads them
-        from codeguard.cache import cache_root
         from codeguard.languages.corpus import load_corpus
         from codeguard.probes.cold_start import ColdStartConfig
         from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
         from codeguard.probes.keyword_mass import KeywordMassConfig
-        from codeguard.probes.reference_cache.first import score_reference_first
+        from codeguard.probes.reference_cache.first import score_reference_first, scratch_directory
         o = self.options
-        parent = cache_root() / "reference-first"
-        parent.mkdir(parents=True, exist_ok=True)
-        self._scratch = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=parent))
+        self._scratch = scratch_directory()
         self._reference_cache = score_reference_first(
             load_reference, self._scratch,
             corpus_config=TeacherForcedConfig(ctx=o.ctx, corpus=o.corpus, start_token=o.start_token),

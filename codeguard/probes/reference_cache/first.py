@@ -10,11 +10,13 @@ it. pass@k and the worst-case search need both models at once and are not served
 from __future__ import annotations
 
 import gc
+import tempfile
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from codeguard.cache import cache_root
 from codeguard.probes.reference_cache.build import build_reference_cache
 from codeguard.probes.reference_cache.replay import ReferenceCache, load_reference_cache
 
@@ -31,6 +33,13 @@ def score_reference_first(load_reference: Callable[[], object], directory: str |
         del ref
         release_memory()
     return load_reference_cache(directory, verify_files=False)  # written just now: hashed as it was written
+
+
+def scratch_directory() -> Path:
+    """A fresh folder for one run's cache under $CODEGUARD_CACHE/reference-first/ (the caller removes it)."""
+    parent = cache_root() / "reference-first"
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=parent))
 
 
 def release_memory() -> None:
