@@ -16,6 +16,25 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+DISTRIBUTION_SUITES = [str(REPO / "suites" / f"test_{name}.py") for name in ("cold_start", "keyword_mass", "corpus_kld",
+                                                                              "keyword_shift")]
+
+
+def write_small_corpus(root: Path) -> Path:
+    """A two-file, two-language corpus (Python, Go) small enough for an exact reference cache at ctx 32."""
+    (root / "a.py").write_text("import os\n\n\ndef main(argv):\n    for arg in argv:\n        if arg:\n"
+                               "            print(arg)\n    return 0\n" * 4)
+    (root / "b.go").write_text("package main\n\nfunc add(a int, b int) int {\n\treturn a + b\n}\n" * 3)
+    return root
+
+
+def gate_outcomes(report_dir: Path) -> tuple[dict, dict, dict]:
+    """(gate metrics per probe, (passed, failed metrics) per suite, the whole results.json) of a run's report."""
+    data = json.loads((report_dir / "results.json").read_text())
+    metrics = {p["probe"]: p["gate_metrics"] for p in data["probes"]}
+    verdicts = {g["suite"]: (g["passed"], sorted(c["metric"] for c in g["checks"] if not c["passed"]))
+                for g in data["gates"]}
+    return metrics, verdicts, data
 
 
 def set_bos(model_dir: Path, token: str) -> None:

@@ -6,12 +6,11 @@ import sys
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import DISTRIBUTION_SUITES, REPO, gate_outcomes, write_small_corpus
 
 pytestmark = pytest.mark.slow
 
-SUITES = [str(REPO / "suites" / f"test_{name}.py") for name in ("cold_start", "keyword_mass", "corpus_kld",
-                                                                 "keyword_shift")]
+SUITES = DISTRIBUTION_SUITES
 # Written into the test folder: records every model spec the gate loads, so the test can assert what loaded.
 RECORDER = '''
 import codeguard.models.loading as loading
@@ -28,11 +27,7 @@ loading.load_model = _recording
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus")
-    (root / "a.py").write_text("import os\n\n\ndef main(argv):\n    for arg in argv:\n        if arg:\n"
-                               "            print(arg)\n    return 0\n" * 4)
-    (root / "b.go").write_text("package main\n\nfunc add(a int, b int) int {\n\treturn a + b\n}\n" * 3)
-    return root
+    return write_small_corpus(tmp_path_factory.mktemp("corpus"))
 
 
 def _build_cache(corpus, out):
@@ -57,11 +52,7 @@ def _gate(pytester, corpus, pair, *args, report="report"):
 
 
 def _gates(pytester, report):
-    data = json.loads((pytester.path / report / "results.json").read_text())
-    metrics = {p["probe"]: p["gate_metrics"] for p in data["probes"]}
-    verdicts = {g["suite"]: (g["passed"], sorted(c["metric"] for c in g["checks"] if not c["passed"]))
-                for g in data["gates"]}
-    return metrics, verdicts, data
+    return gate_outcomes(pytester.path / report)
 
 
 def test_a_cached_reference_gives_the_uncached_verdicts_and_loads_only_opt(pytester, corpus, tmp_path):

@@ -8,12 +8,11 @@ import pytest
 
 from codeguard.errors import ReferenceCacheError
 from codeguard.probes.reference_cache import build
-from tests.helpers import REPO
+from tests.helpers import DISTRIBUTION_SUITES, REPO, gate_outcomes, write_small_corpus
 
 pytestmark = pytest.mark.slow
 
-SUITES = [str(REPO / "suites" / f"test_{name}.py") for name in ("cold_start", "keyword_mass", "corpus_kld",
-                                                                 "keyword_shift")]
+SUITES = DISTRIBUTION_SUITES
 # Written into the test folder: records every model load and every model's release (weakref.finalize), in order.
 RECORDER = '''
 import weakref
@@ -37,11 +36,7 @@ loading.load_model = _recording
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus")
-    (root / "a.py").write_text("import os\n\n\ndef main(argv):\n    for arg in argv:\n        if arg:\n"
-                               "            print(arg)\n    return 0\n" * 4)
-    (root / "b.go").write_text("package main\n\nfunc add(a int, b int) int {\n\treturn a + b\n}\n" * 3)
-    return root
+    return write_small_corpus(tmp_path_factory.mktemp("corpus"))
 
 
 def _gate(pytester, corpus, pair, *args, report="report", suites=SUITES):
@@ -57,12 +52,7 @@ def _gate(pytester, corpus, pair, *args, report="report", suites=SUITES):
 
 
 def _gates(pytester, report):
-    import json
-    data = json.loads((pytester.path / report / "results.json").read_text())
-    metrics = {p["probe"]: p["gate_metrics"] for p in data["probes"]}
-    verdicts = {g["suite"]: (g["passed"], sorted(c["metric"] for c in g["checks"] if not c["passed"]))
-                for g in data["gates"]}
-    return metrics, verdicts
+    return gate_outcomes(pytester.path / report)[:2]
 
 
 def test_the_reference_is_freed_before_the_candidate_loads_and_the_verdicts_are_the_live_ones(pytester, corpus):
