@@ -380,8 +380,12 @@ def main() -> None:
         parser.error(f"--device {args.device}: use cpu, cuda or cuda:N")
     on_gpu = args.device.startswith("cuda")
     if on_gpu:
+        from codeguard.errors import DeviceError
         from codeguard.models.devices import resolve_placement
-        resolve_placement(args.device, option="--device")  # no such GPU: codeguard's own error, before any work
+        try:
+            resolve_placement(args.device, option="--device")  # no such GPU: codeguard's own error, before any work
+        except DeviceError as error:
+            parser.error(str(error))
     shapes = (args.shapes or ("1.5b,7b" if on_gpu else "0.5b")).split(",")
     unknown = [s for s in shapes if s not in SHAPES]
     if unknown:

@@ -1,0 +1,94 @@
+"""On a CUDA GPU (skipped without one): models are placed there, the corpus statistics reduce there and equal the
+host's, the distribution suites give the CPU's verdicts (with both models resident and reference-first), and
+generation runs through the KV cache there. CI has no GPU; these run where one is lent (bench/RESULTS.md records
+each such run)."""
+import numpy as np
+import pytest
+import torch
+
+from codeguard import load_model
+from codeguard.humaneval.generation import GenerationConfig, generate_completions
+from codeguard.humaneval.problems import load_problems
+from codeguard.probes.corpus.pair_stats import pair_stats
+from tests.helpers import DISTRIBUTION_SUITES, gate_outcomes, write_small_corpus
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch sees none here)")]
+
+
+def test_models_are_placed_on_the_gpu_in_their_own_or_the_requested_dtype():
+    model = load_model("zoo:tiny-code", device="cuda")
+    weights = next(model.model.parameters())
+    assert model.details["device"] == "cuda:0" and weights.device.type == "cuda"
+    assert weights.dtype == torch.float32  # the zoo ships float32 and `auto` keeps a checkpoint's dtype on a GPU
+    assert next(load_model("zoo:tiny-code", device="cuda", dtype="bf16").model.parameters()).dtype == torch.bfloat16
+    fp16 = next(load_model("zoo:tiny-code@fp16", device="cuda").model.parameters())
+    assert fp16.dtype == torch.float16 and fp16.device.type == "cuda"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_reduction_on_the_gpu_gives_the_hosts_numbers_at_a_152k_vocabulary(dtype):
+    generator = torch.Generator().manual_seed(0)
+    ref = (torch.randn(300, 151_936, generator=generator) * 4).to(dtype)
+    opt = (ref.float() + torch.randn(300, 151_936, generator=generator) * 0.05).to(dtype)
+    host = pair_stats(ref, opt)
+    gpu = pair_stats(ref.cuda(), opt.cuda())
+    assert gpu.kld.device.type == "cpu"  # only the per-position numbers come back
+    np.testing.assert_allclose(gpu.kld.numpy(), host.kld.numpy(), rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(gpu.lse_ref.numpy(), host.lse_ref.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gpu.lse_opt.numpy(), host.lse_opt.numpy(), rtol=1e-12)
+    assert torch.equal(gpu.top_ref, host.top_ref) and torch.equal(gpu.top_opt, host.top_opt)
+
+
+def _gate(pytester, corpus, pair, report, *args):
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest_subprocess(
+        *DISTRIBUTION_SUITES, "-p", "no:cacheprovider", "--rootdir", str(pytester.path),
+        "--codeguard-baseline-dir", str(pytester.path / "baselines"), "--codeguard-corpus", str(corpus),
+        "--codeguard-ctx", "32", "--codeguard-report", str(pytester.path / report), "--model-pair", pair, *args)
+    return result, gate_outcomes(pytester.path / report)
+
+
+def _close(gpu: dict, cpu: dict, rtol: float) -> None:
+    """Every numeric gate metric of `gpu` within `rtol` of `cpu`'s (float32 kernels differ between devices)."""
+    assert gpu.keys() == cpu.keys()
+    for probe, metrics in cpu.items():
+        for name, value in metrics.items():
+            if isinstance(value, (int, float)):
+                assert gpu[probe][name] == pytest.approx(value, rel=rtol, abs=1e-7), (probe, name)
+
+
+def test_the_distribution_suites_on_the_gpu_give_the_cpu_verdicts(pytester, tmp_path):
+    corpus = write_small_corpus(tmp_path)
+    pair = "zoo:tiny-code,zoo:tiny-code@int4-rtn"
+    result, _ = _gate(pytester, corpus, "zoo:tiny-code,zoo:tiny-code@bf16", "accept", "--codeguard-update",
+                      "--codeguard-device", "cpu")
+    result.assert_outcomes(passed=4)
+    result, (cpu_metrics, cpu_verdicts, _) = _gate(pytester, corpus, pair, "cpu", "--codeguard-device", "cpu")
+    result.assert_outcomes(failed=4)
+    result, (gpu_metrics, gpu_verdicts, data) = _gate(pytester, corpus, pair, "gpu", "--codeguard-device", "cuda")
+    result.stdout.fnmatch_lines(["codeguard 0.1.0: * device=cuda:0*"])
+    assert data["run"]["device"] == "cuda:0"
+    assert gpu_verdicts == cpu_verdicts
+    _close(gpu_metrics, cpu_metrics, rtol=1e-3)
+
+    result, (first_metrics, first_verdicts, _) = _gate(pytester, corpus, pair, "first", "--codeguard-device", "cuda",
+                                                       "--codeguard-reference-first")
+    result.stdout.fnmatch_lines(["*reference-first*"])
+    assert first_verdicts == gpu_verdicts
+    _close(first_metrics, gpu_metrics, rtol=1e-6)
+
+
+def test_generation_on_the_gpu_follows_the_cpu():
+    problems = load_problems("humaneval").problems[:6]
+    greedy = GenerationConfig(n_samples=1, temperature=0.0, max_new_tokens=48)
+    on_cpu = generate_completions(load_model("zoo:tiny-code-he", device="cpu"), problems, greedy, progress=False)
+    gpu_model = load_model("zoo:tiny-code-he", device="cuda")
+    on_gpu = generate_completions(gpu_model, problems, greedy, progress=False)
+    same = sum(on_gpu[p.task_id] == on_cpu[p.task_id] for p in problems)
+    assert same >= len(problems) - 1, (on_cpu, on_gpu)  # float32 kernels may flip one near-tie, not more
+    sampled = generate_completions(gpu_model, problems, GenerationConfig(n_samples=5, max_new_tokens=48),
+                                   progress=False)
+    assert all(len(sampled[p.task_id]) == 5 for p in problems)
+    assert sampled == generate_completions(gpu_model, problems, GenerationConfig(n_samples=5, max_new_tokens=48),
+                                           progress=False)  # the same seed gives the same samples on the GPU
