@@ -96,6 +96,11 @@ class Meter:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
 
+    def synchronize(self) -> None:
+        if self.cuda:
+            import torch
+            torch.cuda.synchronize()
+
     def peaks(self) -> dict:
         out = {"peak_rss_gib": round(_status_kib("VmHWM") * 1024 / GIB, 2)}
         if self.cuda:
@@ -127,6 +132,7 @@ def phase(meter: Meter, record: dict):
     meter.start()
     started = time.perf_counter()
     yield
+    meter.synchronize()  # a GPU's queued kernels belong to the phase that queued them
     record["seconds"] = round(time.perf_counter() - started, 3)
     record.update(meter.peaks())
 
@@ -241,6 +247,7 @@ def run_shape(shape: Shape, args) -> dict:
         started = time.perf_counter()
         bare_forward(ref, [start_ids])
         bare_forward(opt, [start_ids])
+        meter.synchronize()
         cold["anchor"].append(time.perf_counter() - started)
         started = time.perf_counter()
         cold_result = run_cold_start(ref, opt)

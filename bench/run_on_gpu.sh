@@ -11,7 +11,8 @@
 #
 # Usage, from the repository root: bash bench/run_on_gpu.sh [OUT_DIR]
 # Each step has its own time limit (TESTS_S, CLI_S, BENCH_S seconds) and writes its log to OUT_DIR as it goes, so
-# a step cut short still leaves what it printed; SHAPES picks bench_scale's shapes (default 1.5b,7b).
+# a step cut short still leaves what it printed; STEPS picks the steps (default "tests cli bench"), TESTS the test
+# files, SHAPES bench_scale's shapes (default 1.5b,7b).
 set -u
 out=${1:-${OUT:-/tmp/gpu-checks}}
 mkdir -p "$out"
@@ -36,6 +37,7 @@ print(sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.
 
 step() {  # step NAME SECONDS COMMAND...: runs COMMAND under a time limit, its output to the screen and OUT/NAME.log
   local name=$1 limit=$2; shift 2
+  case " ${STEPS:-tests cli bench} " in *" $name "*) ;; *) return 0 ;; esac
   echo "=== $name (limit ${limit} s): $*"
   local started=$SECONDS
   timeout --kill-after=10 "$limit" "$@" > >(tee "$out/$name.log") 2>&1
@@ -43,10 +45,12 @@ step() {  # step NAME SECONDS COMMAND...: runs COMMAND under a time limit, its o
   echo "=== $name: exit $rc after $((SECONDS - started)) s" | tee -a "$out/summary.txt"
 }
 
-step tests "${TESTS_S:-240}" python3 -m pytest -q -p no:cacheprovider -n 4 -rs \
+# test_cli's device test runs compare and study only: `search` needs tree-sitter-language-pack, not carried
+step tests "${TESTS_S:-240}" python3 -m pytest -q -p no:cacheprovider -n 4 -rs ${TESTS:-\
   tests/integration/test_gpu.py tests/unit/models/test_devices.py tests/unit/probes/test_pair_stats.py \
   tests/integration/test_plugin_devices.py tests/integration/test_device_backends.py \
-  "tests/integration/test_cli.py::test_device_is_checked_before_any_model_loads"
+  tests/integration/test_cli.py::test_device_is_checked_before_any_model_loads[compare] \
+  tests/integration/test_cli.py::test_device_is_checked_before_any_model_loads[study]}
 step cli "${CLI_S:-90}" python3 -m codeguard.cli compare zoo:tiny-code zoo:tiny-code@int4-rtn --device cuda \
   --probe corpus-kld --reference-first --json "$out/compare.json"
 step bench "${BENCH_S:-420}" python3 bench/bench_scale.py --shapes "${SHAPES:-1.5b,7b}" --device cuda \

@@ -20,7 +20,8 @@ def test_models_are_placed_on_the_gpu_in_their_own_or_the_requested_dtype():
     model = load_model("zoo:tiny-code", device="cuda")
     weights = next(model.model.parameters())
     assert model.details["device"] == "cuda:0" and weights.device.type == "cuda"
-    assert weights.dtype == torch.float32  # the zoo ships float32 and `auto` keeps a checkpoint's dtype on a GPU
+    assert weights.dtype == torch.float16  # `auto` keeps a checkpoint's own dtype on a GPU: the zoo ships float16
+    assert next(load_model("zoo:tiny-code", device="cpu").model.parameters()).dtype == torch.float32  # CPU: float32
     assert next(load_model("zoo:tiny-code", device="cuda", dtype="bf16").model.parameters()).dtype == torch.bfloat16
     fp16 = next(load_model("zoo:tiny-code@fp16", device="cuda").model.parameters())
     assert fp16.dtype == torch.float16 and fp16.device.type == "cuda"
@@ -66,13 +67,15 @@ def test_the_distribution_suites_on_the_gpu_give_the_cpu_verdicts(pytester, tmp_
     result.assert_outcomes(passed=4)
     result, (cpu_metrics, cpu_verdicts, _) = _gate(pytester, corpus, pair, "cpu", "--codeguard-device", "cpu")
     result.assert_outcomes(failed=4)
-    result, (gpu_metrics, gpu_verdicts, data) = _gate(pytester, corpus, pair, "gpu", "--codeguard-device", "cuda")
-    result.stdout.fnmatch_lines(["codeguard 0.1.0: * device=cuda:0*"])
-    assert data["run"]["device"] == "cuda:0"
+    # float32 on the GPU too (auto would keep the zoo's float16), so the two devices compute the same thing
+    on_gpu = ("--codeguard-device", "cuda", "--codeguard-dtype", "float32")
+    result, (gpu_metrics, gpu_verdicts, data) = _gate(pytester, corpus, pair, "gpu", *on_gpu)
+    result.stdout.fnmatch_lines(["codeguard 0.1.0: * device=cuda:0 (dtype float32)*"])
+    assert data["run"]["device"] == "cuda:0 (dtype float32)"
     assert gpu_verdicts == cpu_verdicts
     _close(gpu_metrics, cpu_metrics, rtol=1e-3)
 
-    result, (first_metrics, first_verdicts, _) = _gate(pytester, corpus, pair, "first", "--codeguard-device", "cuda",
+    result, (first_metrics, first_verdicts, _) = _gate(pytester, corpus, pair, "first", *on_gpu,
                                                        "--codeguard-reference-first")
     result.stdout.fnmatch_lines(["*reference-first*"])
     assert first_verdicts == gpu_verdicts
