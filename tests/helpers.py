@@ -20,6 +20,28 @@ DISTRIBUTION_SUITES = [str(REPO / "suites" / f"test_{name}.py") for name in ("co
                                                                               "keyword_shift")]
 
 
+# A pytest plugin module for gate runs in a pytester folder (`-p loadrecorder`): appends every model load and every
+# model's release (weakref.finalize) to events.txt, in order.
+LOAD_RECORDER = '''
+import weakref
+import codeguard.models.loading as loading
+_load = loading.load_model
+
+def _log(line):
+    with open("events.txt", "a") as handle:
+        handle.write(line + "\\n")
+
+def _recording(spec, *args, **kwargs):
+    text = str(getattr(spec, "text", spec))
+    _log("load " + text)
+    model = _load(spec, *args, **kwargs)
+    weakref.finalize(model, _log, "freed " + text)
+    return model
+
+loading.load_model = _recording
+'''
+
+
 def write_small_corpus(root: Path) -> Path:
     """A two-file, two-language corpus (Python, Go) small enough for an exact reference cache at ctx 32."""
     (root / "a.py").write_text("import os\n\n\ndef main(argv):\n    for arg in argv:\n        if arg:\n"

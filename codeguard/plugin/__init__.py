@@ -63,6 +63,7 @@ def pytest_report_header(config):
     pair = o.model_pair or "none (codeguard gates skipped)"
     device = o.placement.describe() if o.placement is not None else o.device
     cache = f" reference-cache={o.reference_cache} (only OPT loads)" if o.reference_cache is not None else \
+        " reference-cache=auto (kept under $CODEGUARD_CACHE/reference-caches)" if o.reference_cache_auto else \
         " reference-first (REF scores alone and is freed before OPT loads)" if o.reference_first else ""
     return (f"codeguard {__version__}: model-pair={pair}{cache} baselines={o.baseline_dir}"
             f"{'/' + o.slot if o.slot else ''} seed={o.seed} update={'yes' if o.update else 'no'} device={device}")
@@ -144,7 +145,8 @@ def pytest_sessionfinish(session, exitstatus):
         if payload:
             config.workeroutput["codeguard_results"] = payload
         return
-    codeguard_session.run.lines = finish_run(codeguard_session, exitstatus, Path(config.rootpath))
+    codeguard_session.run.lines = codeguard_session.run.notes + finish_run(codeguard_session, exitstatus,
+                                                                           Path(config.rootpath))
     if codeguard_session.options.calibrate:
         from codeguard.plugin.finish import calibrate_written
         lines, failed = calibrate_written(codeguard_session, measurement_args(config))

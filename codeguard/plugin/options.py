@@ -41,6 +41,7 @@ class Options:
     calibrate: bool = False         # --codeguard-calibrate: after the update, calibrate the suites it wrote
     calibrate_perturbations: list[str] | None = None  # --codeguard-calibrate-perturbations (None: all)
     reference_cache: Path | None = None  # a reference cache directory: REF's side is read from it, REF never loads
+    reference_cache_auto: bool = False   # keep exact caches under $CODEGUARD_CACHE (probes/reference_cache/auto.py)
     completion_cache: bool = True   # reuse ref's pass@k completions stored under $CODEGUARD_CACHE (same key only)
     reference_first: bool = False   # score REF alone into an exact cache, free it, then load OPT (one model resident)
 
@@ -110,10 +111,13 @@ def add_options(parser) -> None:
                          "with: codeguard report --history FILE --html OUT")
     group.addoption("--codeguard-no-gh-summary", dest="codeguard_no_gh_summary", action="store_true",
                     help="do not append the Markdown summary to $GITHUB_STEP_SUMMARY (ini codeguard_gh_summary)")
-    group.addoption("--codeguard-reference-cache", dest="codeguard_reference_cache", metavar="DIR",
+    group.addoption("--codeguard-reference-cache", dest="codeguard_reference_cache", metavar="DIR|auto",
                     help="read the reference's side of the distribution suites from a cache built by `codeguard "
-                         "reference-cache REF --out DIR`: only OPT loads (also: --model-pair DIR,OPT)")
-    parser.addini("codeguard_reference_cache", "reference cache directory (see --codeguard-reference-cache)",
+                         "reference-cache REF --out DIR`: only OPT loads (also: --model-pair DIR,OPT). `auto`: "
+                         "keep exact caches under $CODEGUARD_CACHE/reference-caches (budget "
+                         "$CODEGUARD_REFERENCE_CACHE_GB, default 8): the first run scores REF once, later runs of "
+                         "the same reference, device, corpus and settings load only OPT")
+    parser.addini("codeguard_reference_cache", "reference cache directory or auto (see --codeguard-reference-cache)",
                   default="")
     group.addoption("--codeguard-device", dest="codeguard_device", metavar="DEVICE",
                     help=f"where models run: {DEVICE_FORMS} (default auto: the first CUDA GPU if torch sees one, "
@@ -167,11 +171,14 @@ def resolve_options(config) -> Options:
     calibrate = bool(config.getoption("codeguard_calibrate"))
     perturbations = [v.strip() for v in (config.getoption("codeguard_calibrate_perturbations") or "").split(",")
                      if v.strip()] or None
-    reference_cache = _reference_cache(config, ini, model_pair, project)
+    reference_cache_auto = _reference_cache_auto(config, ini, model_pair)
+    reference_cache = None if reference_cache_auto else _reference_cache(config, ini, model_pair, project)
     reference_first = bool(config.getoption("codeguard_reference_first") or config.getini("codeguard_reference_first"))
-    if reference_first and reference_cache is not None:
+    if reference_first and (reference_cache is not None or reference_cache_auto):
         raise ConfigError(f"--codeguard-reference-first scores the live reference, and this run reads it from the "
-                          f"reference cache {reference_cache}; give one of the two")
+                          f"reference cache {reference_cache or 'auto'}; give one of the two"
+                          + (" (auto already scores REF alone when it has no cache for it)" if reference_cache_auto
+                             else ""))
     if (calibrate or perturbations) and not update:
         raise ConfigError("--codeguard-calibrate calibrates the candidate an update run accepts; give it together "
                           "with --codeguard-update (or run: codeguard calibrate REF OPT)")
@@ -197,7 +204,7 @@ def resolve_options(config) -> Options:
         and bool(config.getini("codeguard_completion_cache")),
         required=bool(config.getoption("codeguard_required") or config.getini("codeguard_required")),
         device=device, dtype=dtype, placement=placement,
-        reference_cache=reference_cache, reference_first=reference_first)
+        reference_cache=reference_cache, reference_cache_auto=reference_cache_auto, reference_first=reference_first)
 
 
 # The options that define a measurement (what a probe computes, on which device): a calibration run after an update
@@ -263,6 +270,26 @@ def _model_pair(config, ini) -> str | None:
     if value:
         parse_model_pair(value)
     return value
+
+
+def _reference_cache_auto(config, ini, model_pair: str | None) -> bool:
+    """--codeguard-reference-cache auto (or the ini's): automatic caches, which need a pair with a local REF."""
+    value = config.getoption("codeguard_reference_cache") or ini("codeguard_reference_cache")
+    if str(value or "").strip().lower() != "auto":
+        return False
+    if not model_pair:
+        raise ConfigError("--codeguard-reference-cache auto needs --model-pair REF,OPT (REF: the model whose "
+                          "scores are kept)")
+    ref, _ = parse_model_pair(model_pair)
+    if ref.scheme == "openai":
+        raise ConfigError(f"--codeguard-reference-cache auto: REF {ref.text} is a served model, whose top-k "
+                          "log-probabilities cannot make an exact cache; gate it without a reference cache")
+    if ref.scheme == "path" and not ref.derivations and is_reference_cache(ref.location):
+        raise ConfigError(f"--codeguard-reference-cache auto: REF {ref.text} is itself a reference cache; give it "
+                          "as --model-pair DIR,OPT without --codeguard-reference-cache")
+    from codeguard.probes.reference_cache.auto import budget_bytes
+    budget_bytes()  # a malformed $CODEGUARD_REFERENCE_CACHE_GB is a usage error now, not after the models load
+    return True
 
 
 def _reference_cache(config, ini, model_pair: str | None, project: Path) -> Path | None:

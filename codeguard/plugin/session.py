@@ -44,6 +44,7 @@ class RunRecord:
     started: tuple[float, float] | None = None  # (epoch seconds, perf_counter) at session start
     worker_results: list[dict] = field(default_factory=list)
     lines: list[tuple[str, bool]] = field(default_factory=list)  # (message, is_error)
+    notes: list[tuple[str, bool]] = field(default_factory=list)  # said during the run (reference cache), shown first
     skipped_without_pair: int = 0  # codeguard gates collected and skipped because no pair was given
 
 
@@ -55,6 +56,7 @@ class CodeguardSession:
     _pair: ModelPair | None = None
     _reference_cache: object = None
     _scratch: Path | None = None  # the reference-first cache directory, removed at the end of the run
+    _live_ref: object = None      # REF loaded for pass@k / worst_case in a run whose other suites read a cache
     _results: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)  # result key -> wall seconds of the probe call (for reports)
     run: RunRecord = field(default_factory=RunRecord)
@@ -82,6 +84,18 @@ class CodeguardSession:
             self._reference_cache = cache
         return self._reference_cache
 
+    def live_pair(self, suite: str) -> ModelPair:
+        """Both models live, for pass@k and the worst-case search. Under `--codeguard-reference-cache auto` the
+        distribution suites read a cache, and REF loads here the first time a suite needs it."""
+        self.require_live_reference(suite)
+        pair = self.model_pair()
+        if not pair.cached:
+            return pair
+        if self._live_ref is None:
+            from codeguard.models import load_model
+            self._live_ref = load_model(self.specs[0], device=self.options.placement)
+        return ModelPair(self._live_ref, pair.opt)
+
     def require_live_reference(self, suite: str) -> None:
         """pass@k and the worst-case search run the reference itself: with only a cache they fail, never pass."""
         if self.options.reference_first:
@@ -106,7 +120,9 @@ class CodeguardSession:
             ref_spec, opt_spec = self.specs
             placement = self.options.placement
             cache = self.reference_cache
-            if cache is None and self.options.reference_first:
+            if self.options.reference_cache_auto:
+                cache = self._auto_reference_cache(ref_spec, lambda: load_model(ref_spec, device=placement))
+            elif cache is None and self.options.reference_first:
                 cache = self._score_reference_first(lambda: load_model(ref_spec, device=placement))
             if cache is not None:  # REF is not loaded (or no longer): its side comes from the cache
                 self._pair = ModelPair(cache, load_model(opt_spec, device=placement), cached=True)
@@ -118,19 +134,61 @@ class CodeguardSession:
         """REF alone scores the distribution suites' inputs into an exact cache in a fresh directory under
         $CODEGUARD_CACHE (removed by `close`), and is freed before OPT loads."""
         # heavy: torch, numpy; only a run that gates loads them
+        from codeguard.probes.reference_cache.first import score_reference_first, scratch_directory
+        self._scratch = scratch_directory()
+        self._reference_cache = score_reference_first(load_reference, self._scratch, **self._cache_inputs())
+        return self._reference_cache
+
+    def _cache_inputs(self) -> dict:
+        """What a cache of this run's reference is built for: `build_reference_cache`'s configurations."""
         from codeguard.languages.corpus import load_corpus
         from codeguard.probes.cold_start import ColdStartConfig
         from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
         from codeguard.probes.keyword_mass import KeywordMassConfig
-        from codeguard.probes.reference_cache.first import score_reference_first, scratch_directory
         o = self.options
-        self._scratch = scratch_directory()
-        self._reference_cache = score_reference_first(
-            load_reference, self._scratch,
-            corpus_config=TeacherForcedConfig(ctx=o.ctx, corpus=o.corpus, start_token=o.start_token),
-            cold_start=ColdStartConfig(seed=o.seed, start_token=o.start_token, rollouts=o.rollouts),
-            keyword_mass=KeywordMassConfig(start_token=o.start_token),
-            corpus=load_corpus(o.corpus, o.registry), registry=o.registry)
+        return dict(corpus_config=TeacherForcedConfig(ctx=o.ctx, corpus=o.corpus, start_token=o.start_token),
+                    cold_start=ColdStartConfig(seed=o.seed, start_token=o.start_token, rollouts=o.rollouts),
+                    keyword_mass=KeywordMassConfig(start_token=o.start_token),
+                    corpus=load_corpus(o.corpus, o.registry), registry=o.registry)
+
+    def _auto_reference_cache(self, ref_spec, load_reference):
+        """--codeguard-reference-cache auto: this reference's exact cache under $CODEGUARD_CACHE when one is there
+        (REF is not loaded), else REF scores alone into a new one (as --codeguard-reference-first does), which is
+        kept within the budget (probes/reference_cache/auto.py)."""
+        from codeguard.models.resolve import materialize
+        from codeguard.probes.reference_cache import auto
+        from codeguard.probes.reference_cache.first import score_reference_first
+        from codeguard.probes.reference_cache.keys import config_key, corpus_digest
+        from codeguard.probes.reference_cache.replay import load_reference_cache
+        inputs = self._cache_inputs()
+        _, kind, fingerprint = materialize(ref_spec)  # the weights' fingerprint, without loading them
+        corpus_config = inputs["corpus_config"]
+        directory = auto.auto_directory(
+            {"spec": ref_spec.text, "fingerprint": fingerprint, "kind": kind}, self.options.placement.describe(),
+            corpus_digest(inputs["corpus"]),
+            config_key(corpus_config.ctx, corpus_config.start_token, inputs["cold_start"], inputs["keyword_mass"],
+                       inputs["registry"]))
+        cache = auto.cached(directory)
+        if cache is not None:
+            self.run.notes.append((f"codeguard: reference cache {directory} ({auto.gib(auto.folder_size(directory))})"
+                                   f": {ref_spec.text} was not loaded", False))
+            self._reference_cache = cache
+            return cache
+        budget = auto.budget_bytes()
+        path, kept = auto.store(lambda folder: score_reference_first(load_reference, folder, **inputs), directory,
+                                budget)
+        size = auto.gib(auto.folder_size(path))
+        if kept:
+            self.run.notes.append((f"codeguard: scored {ref_spec.text} once into the reference cache {directory} "
+                                   f"({size}); the next run with the same reference and settings loads only OPT",
+                                   False))
+        else:
+            self._scratch = path  # used by this run, removed at its end
+            self.run.notes.append((f"codeguard: the reference cache of {ref_spec.text} ({size}) exceeds "
+                                   f"{auto.BUDGET_VARIABLE}={auto.gib(budget)}, so it was used once and not kept; "
+                                   "raise the budget, use a smaller corpus, or build a top-k cache with "
+                                   "`codeguard reference-cache`", False))
+        self._reference_cache = load_reference_cache(path, verify_files=False)  # written just now
         return self._reference_cache
 
     def close(self) -> None:
@@ -210,8 +268,7 @@ class CodeguardSession:
         config = with_overrides(config, **overrides)
         key = ("pass-at-k", config)
         if key not in self._results:
-            self.require_live_reference("pass_at_k")
-            pair = self.model_pair()
+            pair = self.live_pair("pass_at_k")
             started = time.perf_counter()
             store = CompletionStore() if self.options.completion_cache else None
             self._results[key] = run_pass_at_k(pair.ref, pair.opt, config, completion_store=store)
@@ -235,8 +292,7 @@ class CodeguardSession:
             limits += [entry.limit()] if entry is not None else []
         key = ("worst-case", config, min(limits, default=None))
         if key not in self._results:
-            self.require_live_reference("worst_case")
-            pair = self.model_pair()
+            pair = self.live_pair("worst_case")
             started = time.perf_counter()
             self._results[key] = run_worst_case(pair.ref, pair.opt, config, limit=key[2],
                                                 database=self.options.rootdir, registry=self.options.registry)

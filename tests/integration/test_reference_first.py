@@ -8,30 +8,11 @@ import pytest
 
 from codeguard.errors import ReferenceCacheError
 from codeguard.probes.reference_cache import build
-from tests.helpers import DISTRIBUTION_SUITES, REPO, gate_outcomes, write_small_corpus
+from tests.helpers import DISTRIBUTION_SUITES, LOAD_RECORDER, REPO, gate_outcomes, write_small_corpus
 
 pytestmark = pytest.mark.slow
 
 SUITES = DISTRIBUTION_SUITES
-# Written into the test folder: records every model load and every model's release (weakref.finalize), in order.
-RECORDER = '''
-import weakref
-import codeguard.models.loading as loading
-_load = loading.load_model
-
-def _log(line):
-    with open("events.txt", "a") as handle:
-        handle.write(line + "\\n")
-
-def _recording(spec, *args, **kwargs):
-    text = str(getattr(spec, "text", spec))
-    _log("load " + text)
-    model = _load(spec, *args, **kwargs)
-    weakref.finalize(model, _log, "freed " + text)
-    return model
-
-loading.load_model = _recording
-'''
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +22,7 @@ def corpus(tmp_path_factory):
 
 def _gate(pytester, corpus, pair, *args, report="report", suites=SUITES):
     pytester.makeini("[pytest]\n")
-    pytester.makepyfile(loadrecorder=RECORDER)
+    pytester.makepyfile(loadrecorder=LOAD_RECORDER)
     events = pytester.path / "events.txt"
     events.unlink(missing_ok=True)
     result = pytester.runpytest_subprocess(
