@@ -42,6 +42,20 @@ loading.load_model = _recording
 '''
 
 
+def recorded_gate(pytester, corpus: Path, pair: str, report: str, *args, suites=DISTRIBUTION_SUITES):
+    """Runs `suites` on `pair` over `corpus` in the pytester folder (own baselines, report folder `report`), with
+    LOAD_RECORDER; returns (result, the loads and frees in order)."""
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(loadrecorder=LOAD_RECORDER)
+    events = pytester.path / "events.txt"
+    events.unlink(missing_ok=True)
+    result = pytester.runpytest_subprocess(
+        *suites, "-p", "loadrecorder", "-p", "no:cacheprovider", "--rootdir", str(pytester.path),
+        "--codeguard-baseline-dir", str(pytester.path / "baselines"), "--codeguard-corpus", str(corpus),
+        "--codeguard-report", str(pytester.path / report), "--model-pair", pair, *args)
+    return result, events.read_text().splitlines() if events.exists() else []
+
+
 def write_small_corpus(root: Path) -> Path:
     """A two-file, two-language corpus (Python, Go) small enough for an exact reference cache at ctx 32."""
     (root / "a.py").write_text("import os\n\n\ndef main(argv):\n    for arg in argv:\n        if arg:\n"

@@ -4,7 +4,7 @@ loads only OPT, each with the live run's verdicts and metrics bit for bit; other
 disk budget holds; bad uses are usage errors."""
 import pytest
 
-from tests.helpers import DISTRIBUTION_SUITES, LOAD_RECORDER, gate_outcomes, write_small_corpus
+from tests.helpers import DISTRIBUTION_SUITES, gate_outcomes, recorded_gate, write_small_corpus
 
 pytestmark = pytest.mark.slow
 PAIR = "zoo:tiny-code,zoo:tiny-code@int4-rtn"
@@ -21,15 +21,7 @@ def cache(tmp_path, monkeypatch):
 
 
 def _gate(pytester, corpus, pair, report, *args):
-    pytester.makeini("[pytest]\n")
-    pytester.makepyfile(loadrecorder=LOAD_RECORDER)
-    events = pytester.path / "events.txt"
-    events.unlink(missing_ok=True)
-    result = pytester.runpytest_subprocess(
-        *DISTRIBUTION_SUITES, "-p", "loadrecorder", "-p", "no:cacheprovider", "--rootdir", str(pytester.path),
-        "--codeguard-baseline-dir", str(pytester.path / "baselines"), "--codeguard-corpus", str(corpus),
-        "--codeguard-report", str(pytester.path / report), "--model-pair", pair, *args)
-    loads = events.read_text().splitlines() if events.exists() else []
+    result, loads = recorded_gate(pytester, corpus, pair, report, *args)
     return result, loads, gate_outcomes(pytester.path / report)[:2] if (pytester.path / report).exists() else None
 
 

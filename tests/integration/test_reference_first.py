@@ -8,7 +8,7 @@ import pytest
 
 from codeguard.errors import ReferenceCacheError
 from codeguard.probes.reference_cache import build
-from tests.helpers import DISTRIBUTION_SUITES, LOAD_RECORDER, REPO, gate_outcomes, write_small_corpus
+from tests.helpers import DISTRIBUTION_SUITES, REPO, gate_outcomes, recorded_gate, write_small_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -21,15 +21,7 @@ def corpus(tmp_path_factory):
 
 
 def _gate(pytester, corpus, pair, *args, report="report", suites=SUITES):
-    pytester.makeini("[pytest]\n")
-    pytester.makepyfile(loadrecorder=LOAD_RECORDER)
-    events = pytester.path / "events.txt"
-    events.unlink(missing_ok=True)
-    result = pytester.runpytest_subprocess(
-        *suites, "-p", "loadrecorder", "-p", "no:cacheprovider", "--rootdir", str(pytester.path),
-        "--codeguard-baseline-dir", str(pytester.path / "baselines"), "--codeguard-corpus", str(corpus),
-        "--codeguard-ctx", "32", "--codeguard-report", str(pytester.path / report), "--model-pair", pair, *args)
-    return result, events.read_text().splitlines() if events.exists() else []
+    return recorded_gate(pytester, corpus, pair, report, "--codeguard-ctx", "32", *args, suites=suites)
 
 
 def _gates(pytester, report):
