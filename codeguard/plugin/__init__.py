@@ -107,7 +107,12 @@ def model_pair(request):
 
 
 @pytest.fixture(scope="session")
-def ref_model(model_pair):
+def ref_model(request, model_pair):
+    """The live reference. Under --codeguard-reference-cache auto it loads here, on first need; with a given cache
+    or --codeguard-reference-first there is none, and a test asking for it fails."""
+    session = _session(request)
+    if model_pair.cached and session.options.reference_cache_auto:
+        return _or_fail(lambda: session.live_pair("ref_model")).ref
     if model_pair.cached:
         pytest.fail("codeguard: ref_model is not loaded in this run: the reference comes from a reference cache "
                     "(only OPT loads, or --codeguard-reference-first freed it); run this test with --model-pair "

@@ -93,3 +93,24 @@ def test_bad_uses_are_usage_errors_before_any_model_loads(pytester, cache, monke
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*codeguard: {message}"])
     assert _caches(cache) == []
+
+
+USES_REF_MODEL = """
+def test_the_models(ref_model, opt_model):
+    assert ref_model.spec == "zoo:tiny-code" and opt_model.spec == "zoo:tiny-code@int4-rtn"
+    assert ref_model.next_token_logprobs([[1, 2]]).shape == opt_model.next_token_logprobs([[1, 2]]).shape
+"""
+
+
+def test_ref_model_loads_the_reference_on_first_need(pytester, tmp_path, cache):
+    corpus = write_small_corpus(tmp_path / "corpus")
+    pytester.makepyfile(test_models=USES_REF_MODEL)
+    suites = [*DISTRIBUTION_SUITES[:1], str(pytester.path / "test_models.py")]
+    for _ in range(2):  # a miss, then a hit: REF loads only for the fixture
+        result, loads = recorded_gate(pytester, corpus, PAIR, "report", "--codeguard-update",
+                                      "--codeguard-reference-cache", "auto", suites=suites)
+        result.assert_outcomes(passed=2)
+    assert [e for e in loads if e.startswith("load")] == ["load zoo:tiny-code@int4-rtn", "load zoo:tiny-code"]
+    result, _ = recorded_gate(pytester, corpus, PAIR, "report", "--codeguard-reference-first", suites=suites)
+    result.assert_outcomes(passed=1, errors=1)  # a fixture that fails errors its test
+    result.stdout.fnmatch_lines(["*codeguard: ref_model is not loaded in this run*"])
