@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 from codeguard.cli.arguments import add_device_arguments, parse_ks, placement, split_list, write_json
 from codeguard.errors import CodeguardError
@@ -179,9 +178,8 @@ def _compare_cold_start(args) -> int:
     registry = load_registry(args.registry)
     languages = split_list(args.languages)
     mass_config = KeywordMassConfig(languages=tuple(languages) if languages else None, start_token=args.start_token)
-    # a reference-first cache also scores a corpus: the smallest that serves (its first file), as nothing reads it
-    ref, opt = _pair(args, cold_start=config, keyword_mass=mass_config, registry=registry,
-                     corpus=_first_file(load_corpus(None, registry)) if args.reference_first else None)
+    # the cold start reads no corpus: a reference-first cache scores none
+    ref, opt = _pair(args, cold_start=config, keyword_mass=mass_config, registry=registry, with_corpus=False)
     if args.reference_first:
         result, mass = ref.cold_start(opt, config, registry), ref.keyword_mass(opt, mass_config, registry)
     else:
@@ -194,11 +192,6 @@ def _compare_cold_start(args) -> int:
                               "control_words_excluded": mass.control_words_excluded}
         write_json(args.json, data)
     return 0
-
-
-def _first_file(corpus):
-    """The corpus cut to its first file (the cold start reads no corpus; a cache still needs one)."""
-    return replace(corpus, files=corpus.files[:1])
 
 
 def _format_metrics(result) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from codeguard.cli.arguments import add_device_arguments, placement
+from codeguard.errors import CodeguardError
 from codeguard.languages.corpus import load_corpus
 from codeguard.languages.registry import load_registry
 
@@ -26,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mass", type=float, default=0.999, help="top-k: probability mass kept per position")
     parser.add_argument("--top-k", type=int, default=64, metavar="K", help="top-k: at most K tokens per position")
     parser.add_argument("--corpus", metavar="DIR", help="code the corpus suites score (default: the shipped corpus)")
+    parser.add_argument("--no-corpus", action="store_true",
+                        help="score no corpus: a cache for the cold_start and keyword_mass suites only")
     parser.add_argument("--ctx", type=int, default=None, metavar="N",
                         help="corpus window length (default 512, capped at the model's maximum context)")
     parser.add_argument("--start-token", help="start token (default: BOS, else EOS), as --codeguard-start-token")
@@ -43,15 +46,22 @@ def run(args) -> int:
     from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
     from codeguard.probes.keyword_mass import KeywordMassConfig
     from codeguard.probes.reference_cache.build import build_reference_cache
+    if args.no_corpus and args.corpus:
+        raise CodeguardError("--no-corpus and --corpus: give one of the two")
     registry = load_registry(args.registry)
-    corpus = load_corpus(args.corpus, registry)
+    corpus = None if args.no_corpus else load_corpus(args.corpus, registry)
     ref = load_model(args.ref, device=placement(args))
     manifest = build_reference_cache(
         ref, args.out, TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token),
         ColdStartConfig(start_token=args.start_token, rollouts=args.rollouts, seed=args.seed),
         KeywordMassConfig(start_token=args.start_token), corpus=corpus, registry=registry, mode=args.mode,
-        mass=args.mass, k=args.top_k)
+        mass=args.mass, k=args.top_k, with_corpus=not args.no_corpus)
     size = sum(f["bytes"] for f in manifest.files.values())
+    if args.no_corpus:
+        print(f"reference cache for {ref.spec} written to {args.out}: cold start and keyword mass only (no corpus), "
+              f"{size / 2**20:.2f} MiB\ngate a candidate with: pytest suites/test_cold_start.py "
+              f"suites/test_keyword_mass.py --model-pair {args.out},OPT")
+        return 0
     detail = (f"top-{manifest.top_k['k']} sets up to mass {manifest.top_k['mass']} (mean "
               f"{manifest.probes['corpus']['mean_top_set']:.1f} tokens)" if manifest.mode == "top-k" else
               "full logits")

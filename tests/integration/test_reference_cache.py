@@ -177,3 +177,21 @@ def test_nan_in_a_cache_never_passes(pair, config, caches, tmp_path):
     cache = load_reference_cache(directory)
     with pytest.raises(ReferenceCacheError, match=r"corpus\.npz: array target_logprob holds NaN or \+inf"):
         cache.corpus_probes(pair[1], config)
+
+
+def test_a_cache_without_a_corpus_serves_the_cold_start_and_keyword_mass_and_refuses_the_rest(pair, config, tmp_path,
+                                                                                               capsys):
+    from codeguard.cli.main import main
+    ref, opt = pair
+    assert main(["reference-cache", "zoo:tiny-code", "--out", str(tmp_path / "cache"), "--no-corpus"]) == 0
+    assert "cold start and keyword mass only (no corpus)" in capsys.readouterr().out
+    cache = load_reference_cache(tmp_path / "cache")
+    assert cache.manifest.positions == 0 and sorted(cache.manifest.files) == ["cold_start.npz"]
+    assert cache.cold_start(opt).metrics == run_cold_start(ref, opt).metrics
+    assert cache.keyword_mass(opt).metrics == run_keyword_mass(ref, opt).metrics
+    with pytest.raises(ReferenceCacheError, match=r"built without a corpus \(it serves the cold start and keyword "
+                                                  r"mass only\), so it cannot give corpus-kld, keyword-shift"):
+        cache.corpus_probes(opt, config)
+    assert main(["reference-cache", "zoo:tiny-code", "--out", str(tmp_path / "x"), "--no-corpus", "--corpus",
+                 str(tmp_path)]) == 2
+    assert "--no-corpus and --corpus: give one of the two" in capsys.readouterr().err

@@ -35,15 +35,18 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
                           cold_start: ColdStartConfig = ColdStartConfig(),
                           keyword_mass: KeywordMassConfig = KeywordMassConfig(), corpus: Corpus | None = None,
                           registry: LanguageRegistry | None = None, mode: str = "auto", mass: float = DEFAULT_MASS,
-                          k: int = DEFAULT_K) -> Manifest:
+                          k: int = DEFAULT_K, with_corpus: bool = True) -> Manifest:
     """Scores everything the distribution probes need from `ref` once and writes it to the directory `out`
-    (created; an existing cache there is replaced, any other non-empty directory is refused)."""
+    (created; an existing cache there is replaced, any other non-empty directory is refused). Without the corpus
+    (`with_corpus=False`) the cache serves the cold start and keyword mass only, and says so if asked for more."""
     if mode not in MODES:
         raise ReferenceCacheError(f"reference cache mode {mode!r}: expected one of {', '.join(MODES)}")
     if not (0.0 < mass <= 1.0) or k < 1:
         raise ReferenceCacheError(f"reference cache top-K settings mass={mass}, k={k}: need 0 < mass <= 1, k >= 1")
     out = _fresh_directory(Path(out))
     registry = registry or load_registry()
+    if not with_corpus:
+        return _without_corpus(ref, out, corpus_config, cold_start, keyword_mass, registry)
     corpus = corpus or load_corpus(corpus_config.corpus, registry)
     ctx = corpus_config.ctx or min(DEFAULT_CTX, int(ref.max_context))
     check_context_length(ref, ctx)
@@ -69,6 +72,24 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
         np.zeros(0, dtype=np.int32)
     manifest.probes["corpus"] = {"targets": digest(targets.tobytes()), "windows": len(windows)}
     _score_corpus(ref, windows, n, ctx, out, manifest, targets)
+    _cold_start(ref, cold_start, out, manifest)
+    _keyword_mass(ref, keyword_mass, registry, manifest)
+    write_manifest(out, manifest)
+    return manifest
+
+
+def _without_corpus(ref, out: Path, corpus_config: TeacherForcedConfig, cold_start: ColdStartConfig,
+                    keyword_mass: KeywordMassConfig, registry: LanguageRegistry) -> Manifest:
+    """A cache of the cold start and keyword mass alone: no corpus key, no corpus probe entry."""
+    ctx = corpus_config.ctx or min(DEFAULT_CTX, int(ref.max_context))
+    start_ids, source = ref.start_ids(corpus_config.start_token)
+    manifest = Manifest(
+        keys=cache_keys({"spec": ref.spec, "fingerprint": ref.fingerprint, "backend": ref.backend},
+                        tokenizer_digest(ref), None,
+                        config_key(ctx, corpus_config.start_token, cold_start, keyword_mass, registry)),
+        reference={"spec": ref.spec, "fingerprint": ref.fingerprint, "backend": ref.backend,
+                   "max_context": int(ref.max_context), "output_width": int(ref.output_width)},
+        mode="exact", start_ids=list(start_ids), start_source=source, positions=0)
     _cold_start(ref, cold_start, out, manifest)
     _keyword_mass(ref, keyword_mass, registry, manifest)
     write_manifest(out, manifest)

@@ -113,6 +113,11 @@ class ReferenceCache:
                       registry: LanguageRegistry | None = None,
                       probes: tuple[str, ...] = CORPUS_PROBES) -> dict[str, object]:
         """run_corpus_probes with ref's side from the cache; only `opt` runs."""
+        if "corpus" not in self.manifest.probes:
+            raise ReferenceCacheError(
+                f"reference cache {self.directory}: built without a corpus (it serves the cold start and keyword "
+                f"mass only), so it cannot give {', '.join(probes)}; build one with a corpus "
+                "(`codeguard reference-cache REF --out DIR`)")
         corpus, registry = corpus_inputs(config, corpus, registry, probes)
         self._check_opt(opt)
         config = config.within_contexts(int(self.manifest.reference["max_context"]), int(opt.max_context))
