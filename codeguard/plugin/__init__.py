@@ -111,13 +111,11 @@ def ref_model(request, model_pair):
     """The live reference. Under --codeguard-reference-cache auto it loads here, on first need; with a given cache
     or --codeguard-reference-first there is none, and a test asking for it fails."""
     session = _session(request)
-    if model_pair.cached and session.options.reference_cache_auto:
-        return _or_fail(lambda: session.live_pair("ref_model")).ref
-    if model_pair.cached:
+    if model_pair.cached and not session.options.reference_cache_auto:
         pytest.fail("codeguard: ref_model is not loaded in this run: the reference comes from a reference cache "
                     "(only OPT loads, or --codeguard-reference-first freed it); run this test with --model-pair "
                     "REF,OPT and without --codeguard-reference-first", pytrace=False)
-    return model_pair.ref
+    return _or_fail(lambda: session.live_pair("ref_model")).ref
 
 
 @pytest.fixture(scope="session")

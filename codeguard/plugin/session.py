@@ -152,44 +152,24 @@ class CodeguardSession:
                     corpus=load_corpus(o.corpus, o.registry), registry=o.registry)
 
     def _auto_reference_cache(self, ref_spec, load_reference):
-        """--codeguard-reference-cache auto: this reference's exact cache under $CODEGUARD_CACHE when one is there
-        (REF is not loaded), else REF scores alone into a new one (as --codeguard-reference-first does), which is
-        kept within the budget (probes/reference_cache/auto.py)."""
-        from codeguard.models.resolve import materialize
-        from codeguard.probes.reference_cache import auto
-        from codeguard.probes.reference_cache.first import score_reference_first
-        from codeguard.probes.reference_cache.keys import config_key, corpus_digest
-        from codeguard.probes.reference_cache.replay import load_reference_cache
-        inputs = self._cache_inputs()
-        _, kind, fingerprint = materialize(ref_spec)  # the weights' fingerprint, without loading them
-        corpus_config = inputs["corpus_config"]
-        directory = auto.auto_directory(
-            {"spec": ref_spec.text, "fingerprint": fingerprint, "kind": kind}, self.options.placement.describe(),
-            corpus_digest(inputs["corpus"]),
-            config_key(corpus_config.ctx, corpus_config.start_token, inputs["cold_start"], inputs["keyword_mass"],
-                       inputs["registry"]))
-        cache = auto.cached(directory)
-        if cache is not None:
-            self.run.notes.append((f"codeguard: reference cache {directory} ({auto.gib(auto.folder_size(directory))})"
-                                   f": {ref_spec.text} was not loaded", False))
-            self._reference_cache = cache
-            return cache
-        budget = auto.budget_bytes()
-        path, kept = auto.store(lambda folder: score_reference_first(load_reference, folder, **inputs), directory,
-                                budget)
-        size = auto.gib(auto.folder_size(path))
-        if kept:
-            self.run.notes.append((f"codeguard: scored {ref_spec.text} once into the reference cache {directory} "
-                                   f"({size}); the next run with the same reference and settings loads only OPT",
-                                   False))
+        """--codeguard-reference-cache auto: the kept cache of this reference, or a new one REF scores alone
+        (probes/reference_cache/auto.py); the run says which."""
+        from codeguard.probes.reference_cache.auto import BUDGET_VARIABLE, open_or_build
+        from codeguard.probes.reference_cache.build import gib
+        auto = open_or_build(ref_spec, self.options.placement.describe(), load_reference, self._cache_inputs())
+        if auto.found:
+            note = f"codeguard: reference cache {auto.path} ({gib(auto.size)}): {ref_spec.text} was not loaded"
+        elif auto.kept:
+            note = (f"codeguard: scored {ref_spec.text} once into the reference cache {auto.path} ({gib(auto.size)}); "
+                    "the next run with the same reference and settings loads only OPT")
         else:
-            self._scratch = path  # used by this run, removed at its end
-            self.run.notes.append((f"codeguard: the reference cache of {ref_spec.text} ({size}) exceeds "
-                                   f"{auto.BUDGET_VARIABLE}={auto.gib(budget)}, so it was used once and not kept; "
-                                   "raise the budget, use a smaller corpus, or build a top-k cache with "
-                                   "`codeguard reference-cache`", False))
-        self._reference_cache = load_reference_cache(path, verify_files=False)  # written just now
-        return self._reference_cache
+            self._scratch = auto.path  # used by this run, removed at its end
+            note = (f"codeguard: the reference cache of {ref_spec.text} ({gib(auto.size)}) exceeds "
+                    f"{BUDGET_VARIABLE}={gib(auto.budget)}, so it was used once and not kept; raise the budget, use "
+                    "a smaller corpus, or build a top-k cache with `codeguard reference-cache`")
+        self.run.notes.append((note, False))
+        self._reference_cache = auto.cache
+        return auto.cache
 
     def close(self) -> None:
         """Removes what this run wrote for itself only (the reference-first cache)."""

@@ -10,7 +10,7 @@ from codeguard import load_model
 from codeguard.humaneval.generation import GenerationConfig, generate_completions
 from codeguard.humaneval.problems import load_problems
 from codeguard.probes.corpus.pair_stats import pair_stats
-from tests.helpers import DISTRIBUTION_SUITES, gate_outcomes, write_small_corpus
+from tests.helpers import gate_outcomes, recorded_gate, write_small_corpus
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch sees none here)")]
@@ -42,11 +42,7 @@ def test_the_reduction_on_the_gpu_gives_the_hosts_numbers_at_a_152k_vocabulary(d
 
 
 def _gate(pytester, corpus, pair, report, *args):
-    pytester.makeini("[pytest]\n")
-    result = pytester.runpytest_subprocess(
-        *DISTRIBUTION_SUITES, "-p", "no:cacheprovider", "--rootdir", str(pytester.path),
-        "--codeguard-baseline-dir", str(pytester.path / "baselines"), "--codeguard-corpus", str(corpus),
-        "--codeguard-ctx", "32", "--codeguard-report", str(pytester.path / report), "--model-pair", pair, *args)
+    result, _ = recorded_gate(pytester, corpus, pair, report, "--codeguard-ctx", "32", *args)
     return result, gate_outcomes(pytester.path / report)
 
 

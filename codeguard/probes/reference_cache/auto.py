@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +30,44 @@ BUDGET_VARIABLE = "CODEGUARD_REFERENCE_CACHE_GB"
 DEFAULT_BUDGET_GIB = 8.0
 BUILDING = ".building-"       # a cache being written; never served, removed when a crashed run left it a day ago
 STALE_BUILD_SECONDS = 24 * 3600
+
+
+@dataclass
+class AutoCache:
+    """The reference cache a run uses, and how it came to be."""
+
+    cache: object   # the opened ReferenceCache
+    path: Path      # its folder: under reference-caches/, or (not kept) a build folder the caller removes
+    found: bool     # an earlier run's: the reference was not loaded
+    kept: bool      # stays for later runs
+    size: int       # bytes on disk
+    budget: int     # bytes, from $CODEGUARD_REFERENCE_CACHE_GB
+
+
+def open_or_build(ref_spec, placement: str, load_reference: Callable[[], object], build_options: dict) -> AutoCache:
+    """This reference's cache when an earlier run kept one (the reference is not loaded), else the reference loads
+    alone through `load_reference`, scores into a new exact cache and is freed (reference_cache.first). Only the
+    weights' fingerprint is read to find the cache. `build_options` are build_reference_cache's configurations,
+    corpus and registry; `placement` is the device and dtype the reference runs in."""
+    # heavy (torch, numpy): imported here so that options can check the budget without them
+    from codeguard.models.resolve import materialize
+    from codeguard.probes.reference_cache.first import score_reference_first
+    from codeguard.probes.reference_cache.keys import config_key, corpus_digest
+    from codeguard.probes.reference_cache.replay import load_reference_cache
+    _, kind, fingerprint = materialize(ref_spec)
+    corpus_config = build_options["corpus_config"]
+    directory = auto_directory(
+        {"spec": ref_spec.text, "fingerprint": fingerprint, "kind": kind}, placement,
+        corpus_digest(build_options["corpus"]),
+        config_key(corpus_config.ctx, corpus_config.start_token, build_options["cold_start"],
+                   build_options["keyword_mass"], build_options["registry"]))
+    budget = budget_bytes()
+    cache = cached(directory)
+    if cache is not None:
+        return AutoCache(cache, directory, True, True, folder_size(directory), budget)
+    path, kept = store(lambda folder: score_reference_first(load_reference, folder, **build_options), directory,
+                       budget)
+    return AutoCache(load_reference_cache(path, verify_files=False), path, False, kept, folder_size(path), budget)
 
 
 def auto_root() -> Path:
@@ -123,7 +162,3 @@ def prune(root: Path, budget: int, keep: Path | None = None) -> list[Path]:
 
 def folder_size(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-
-
-def gib(size: int) -> str:
-    return f"{size / 2**30:.3g} GiB"

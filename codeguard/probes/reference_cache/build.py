@@ -45,51 +45,34 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
         raise ReferenceCacheError(f"reference cache top-K settings mass={mass}, k={k}: need 0 < mass <= 1, k >= 1")
     out = _fresh_directory(Path(out))
     registry = registry or load_registry()
-    if not with_corpus:
-        return _without_corpus(ref, out, corpus_config, cold_start, keyword_mass, registry)
-    corpus = corpus or load_corpus(corpus_config.corpus, registry)
     ctx = corpus_config.ctx or min(DEFAULT_CTX, int(ref.max_context))
-    check_context_length(ref, ctx)
     start_ids, source = ref.start_ids(corpus_config.start_token)
-    files = encode_corpus(ref.tokenizer, corpus)
-    windows = make_windows(files, start_ids, ctx)
-    n = len(start_ids)
-    positions = sum(len(w.ids) - n for w in windows)
-    width = int(ref.output_width)
-    if mode == "auto":
+    n, width = len(start_ids), int(ref.output_width)
+    windows, positions = [], 0
+    if with_corpus:
+        corpus = corpus or load_corpus(corpus_config.corpus, registry)
+        check_context_length(ref, ctx)
+        windows = make_windows(encode_corpus(ref.tokenizer, corpus), start_ids, ctx)
+        positions = sum(len(w.ids) - n for w in windows)
+    if not with_corpus:
+        mode = "exact"  # no positions: nothing is approximated
+    elif mode == "auto":
         mode = "exact" if positions * width * 4 <= EXACT_AUTO_BYTES else "top-k"
-    if mode == "exact":
+    if mode == "exact" and positions:
         _require_disk_space(out, positions, width)
     manifest = Manifest(
         keys=cache_keys({"spec": ref.spec, "fingerprint": ref.fingerprint, "backend": ref.backend},
-                        tokenizer_digest(ref), corpus_digest(corpus),
+                        tokenizer_digest(ref), corpus_digest(corpus) if with_corpus else None,
                         config_key(ctx, corpus_config.start_token, cold_start, keyword_mass, registry)),
         reference={"spec": ref.spec, "fingerprint": ref.fingerprint, "backend": ref.backend,
                    "max_context": int(ref.max_context), "output_width": width},
         mode=mode, start_ids=list(start_ids), start_source=source, positions=positions,
         top_k={"mass": mass, "k": k} if mode == "top-k" else {})
-    targets = np.concatenate([np.asarray(w.ids[n:], dtype=np.int32) for w in windows]) if windows else \
-        np.zeros(0, dtype=np.int32)
-    manifest.probes["corpus"] = {"targets": digest(targets.tobytes()), "windows": len(windows)}
-    _score_corpus(ref, windows, n, ctx, out, manifest, targets)
-    _cold_start(ref, cold_start, out, manifest)
-    _keyword_mass(ref, keyword_mass, registry, manifest)
-    write_manifest(out, manifest)
-    return manifest
-
-
-def _without_corpus(ref, out: Path, corpus_config: TeacherForcedConfig, cold_start: ColdStartConfig,
-                    keyword_mass: KeywordMassConfig, registry: LanguageRegistry) -> Manifest:
-    """A cache of the cold start and keyword mass alone: no corpus key, no corpus probe entry."""
-    ctx = corpus_config.ctx or min(DEFAULT_CTX, int(ref.max_context))
-    start_ids, source = ref.start_ids(corpus_config.start_token)
-    manifest = Manifest(
-        keys=cache_keys({"spec": ref.spec, "fingerprint": ref.fingerprint, "backend": ref.backend},
-                        tokenizer_digest(ref), None,
-                        config_key(ctx, corpus_config.start_token, cold_start, keyword_mass, registry)),
-        reference={"spec": ref.spec, "fingerprint": ref.fingerprint, "backend": ref.backend,
-                   "max_context": int(ref.max_context), "output_width": int(ref.output_width)},
-        mode="exact", start_ids=list(start_ids), start_source=source, positions=0)
+    if with_corpus:  # else no corpus probe entry: replay refuses the corpus probes by name
+        targets = np.concatenate([np.asarray(w.ids[n:], dtype=np.int32) for w in windows]) if windows else \
+            np.zeros(0, dtype=np.int32)
+        manifest.probes["corpus"] = {"targets": digest(targets.tobytes()), "windows": len(windows)}
+        _score_corpus(ref, windows, n, ctx, out, manifest, targets)
     _cold_start(ref, cold_start, out, manifest)
     _keyword_mass(ref, keyword_mass, registry, manifest)
     write_manifest(out, manifest)
@@ -111,13 +94,14 @@ def _require_disk_space(out: Path, positions: int, width: int) -> None:
     needed, free = positions * width * 4, shutil.disk_usage(out).free
     if needed + DISK_ROOM > free:
         raise ReferenceCacheError(
-            f"reference cache {out}: exact mode needs {_gib(needed)} ({positions} corpus positions x {width} logits "
-            f"x 4 bytes) plus {_gib(DISK_ROOM)} of room, and that file system has {_gib(free)} free; free some, "
+            f"reference cache {out}: exact mode needs {gib(needed)} ({positions} corpus positions x {width} logits "
+            f"x 4 bytes) plus {gib(DISK_ROOM)} of room, and that file system has {gib(free)} free; free some, "
             "write the cache elsewhere (--out, or $CODEGUARD_CACHE for --codeguard-reference-first), use a smaller "
             "corpus, or top-k mode")
 
 
-def _gib(size: int) -> str:
+def gib(size: int) -> str:
+    """A byte count for messages, in GiB to 3 significant digits."""
     return f"{size / 2**30:.3g} GiB"
 
 
