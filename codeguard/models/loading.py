@@ -45,15 +45,22 @@ def load_model(spec_text: str | ModelSpec, batch_size: int = 16, device: str | P
         used = _torch_devices(model)
     details = {"directory": str(directory), "kind": kind, **read_manifest(directory), "device": used}
     return HFCausalLM(spec=spec.text, fingerprint=fingerprint, backend=backend, model=model,
-                      hf_tokenizer=tokenizer, details=details, batch_size=batch_size, token_budget=token_budget())
+                      hf_tokenizer=tokenizer, details=details, batch_size=batch_size,
+                      token_budget=token_budget(gpu=used != "cpu"))
 
 
-def token_budget() -> int:
-    """Padded tokens per forward pass of transformers and ONNX models: `$CODEGUARD_TOKEN_BUDGET`, else 4096.
+GPU_TOKEN_BUDGET = 1 << 15  # 63 windows of 512 + a start token; memory decides the rest
+
+
+def token_budget(gpu: bool = False) -> int:
+    """Padded tokens per forward pass of transformers and ONNX models: `$CODEGUARD_TOKEN_BUDGET`, else 4096 on the
+    host and GPU_TOKEN_BUDGET on a GPU (where a call's time is launch overhead more than arithmetic; windows per
+    call are bounded by free memory too, `models/window_batches.py`).
 
     Batch composition moves dynamically quantized models (ONNX Runtime's and torch's int8 quantize activations
     per tensor, over the whole batch), so `codeguard calibrate` varies it; a gate keeps the default."""
-    return positive_int_from_env("CODEGUARD_TOKEN_BUDGET", "tokens") or HFCausalLM.token_budget
+    return positive_int_from_env("CODEGUARD_TOKEN_BUDGET", "tokens") or (
+        GPU_TOKEN_BUDGET if gpu else HFCausalLM.token_budget)
 
 
 def _load_tokenizer(directory: Path, spec_text: str):

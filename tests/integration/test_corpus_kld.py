@@ -138,3 +138,31 @@ def test_standard_errors_over_files_reach_the_json_and_the_gate(corpus_slice):
     assert verdict.passed and "± SE" in verdict.table()
     check = next(c for c in verdict.checks if c.metric == "kld_mean")
     assert check.stderr == kld.uncertainty()["kld_mean"] and not check.within_noise
+
+
+def test_windows_batched_by_gpu_memory_give_the_host_batches_metrics(pair, corpus_slice):
+    """On a GPU the windows per forward call follow free memory (models/window_batches.py): that rule, run on the
+    host, gives the metrics of the host's batches and of one window a call."""
+    from codeguard.models.window_batches import windows_per_call
+    ref, opt = pair
+    assert windows_per_call(129, 8192, ref.token_budget, 80 << 30) == 16 != windows_per_call(129, 8192, 4096) == 31
+    config = TeacherForcedConfig(ctx=128, corpus=str(corpus_slice))
+
+    def metrics(per_call=0, free_gpu_bytes=None):
+        for model in pair:
+            model.windows_per_call = per_call
+            model._free_gpu_bytes = lambda: free_gpu_bytes
+        try:
+            results = run_corpus_probes(ref, opt, config)
+        finally:
+            for model in pair:
+                model.windows_per_call = 0
+                del model._free_gpu_bytes
+        return {name: result.gate_metrics() for name, result in results.items()}
+
+    host, one_by_one, gpu_rule = metrics(), metrics(per_call=1), metrics(free_gpu_bytes=80 << 30)
+    for other in (one_by_one, gpu_rule):
+        for name, values in host.items():
+            assert other[name].keys() == values.keys()
+            for key, value in values.items():
+                assert other[name][key] == pytest.approx(value, rel=1e-6, abs=1e-12), (name, key)

@@ -9,14 +9,12 @@ it. pass@k and the worst-case search need both models at once and are not served
 """
 from __future__ import annotations
 
-import gc
 import tempfile
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 from codeguard.cache import cache_root
+from codeguard.models.devices import release_memory
 from codeguard.probes.reference_cache.build import build_reference_cache
 from codeguard.probes.reference_cache.replay import ReferenceCache, load_reference_cache
 
@@ -40,11 +38,3 @@ def scratch_directory() -> Path:
     parent = cache_root() / "reference-first"
     parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(dir=parent))
-
-
-def release_memory() -> None:
-    """Returns a freed model's memory: Python's cycles first (a model's modules refer to each other), then the CUDA
-    allocator's cached blocks, which torch keeps for reuse otherwise."""
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
