@@ -48,11 +48,12 @@ step() {  # step NAME SECONDS COMMAND...: runs COMMAND under a time limit, its o
 # test_cli's device test runs compare and study only: `search` needs tree-sitter-language-pack, not carried
 step tests "${TESTS_S:-240}" python3 -m pytest -q -p no:cacheprovider -n 4 -rs ${TESTS:-\
   tests/integration/test_gpu.py tests/unit/models/test_devices.py tests/unit/probes/test_pair_stats.py \
+  tests/unit/models/test_window_batches.py \
   tests/integration/test_plugin_devices.py tests/integration/test_device_backends.py \
   tests/integration/test_cli.py::test_device_is_checked_before_any_model_loads[compare] \
   tests/integration/test_cli.py::test_device_is_checked_before_any_model_loads[study]}
 step cli "${CLI_S:-90}" python3 -m codeguard.cli compare zoo:tiny-code zoo:tiny-code@int4-rtn --device cuda \
   --probe corpus-kld --reference-first --json "$out/compare.json"
 step bench "${BENCH_S:-420}" python3 bench/bench_scale.py --shapes "${SHAPES:-1.5b,7b}" --device cuda \
-  --vocab-dir .bench-vocab --json "$out/scale.json"
+  --vocab-dir .bench-vocab --reference-first --json "$out/scale.json"
 cat "$out/summary.txt"
