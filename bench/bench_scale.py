@@ -384,7 +384,7 @@ def run_in_child(shape: str, args) -> dict:
 
 
 def print_table(record: dict) -> None:
-    shape, phases = record["shape"], record["phases"]
+    shape, phases = record["shape"], record.get("phases", {})
     if "error" in record:
         print(f"\n{shape['name']}: FAILED\n{record['error']}")
         return

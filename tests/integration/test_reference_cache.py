@@ -4,6 +4,7 @@ import json
 import shutil
 
 import pytest
+import torch
 
 from codeguard import load_model
 from codeguard.errors import ReferenceCacheError
@@ -56,6 +57,19 @@ def test_exact_cache_gives_the_live_results(pair, config, caches):
     assert cached["corpus-kld"].worst == live["corpus-kld"].worst
     assert cache.cold_start(opt).metrics == run_cold_start(ref, opt).metrics
     assert cache.keyword_mass(opt).metrics == run_keyword_mass(ref, opt).metrics
+
+
+@pytest.mark.parametrize("mode", ["exact", "top-k"])
+def test_a_half_precision_reference_is_cached(pair, config, tmp_path, mode):
+    """A bfloat16 reference (a GPU's `auto` dtype for most checkpoints) has logits numpy cannot hold: the cache
+    stores them as float32, which holds them exactly, so the exact cache still gives the live pair's metrics."""
+    ref, opt = load_model("zoo:tiny-code", dtype="bfloat16"), pair[1]
+    assert next(ref.model.parameters()).dtype == torch.bfloat16
+    build_reference_cache(ref, tmp_path / mode, config, mode=mode)
+    live, cached = run_corpus_probes(ref, opt, config), load_reference_cache(tmp_path / mode).corpus_probes(opt, config)
+    if mode == "exact":
+        assert cached["corpus-kld"].gate_metrics() == live["corpus-kld"].gate_metrics()
+    assert cached["keyword-shift"].gate_metrics() == live["keyword-shift"].gate_metrics()
 
 
 def test_top_k_cache_is_exact_where_it_can_be_and_flags_the_rest(pair, config, caches):

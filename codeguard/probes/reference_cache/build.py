@@ -115,8 +115,9 @@ def _score_corpus(ref, windows, n: int, ctx: int, out: Path, manifest: Manifest,
     depth = prefetch_depth(ref, ref, ctx)
     try:
         for window, logits in zip(windows, prefetched(ref.sequence_logits([w.ids for w in windows]), depth)):
-            # position n-1+k predicts chunk[k], as in teacher_forced.score_windows; what is stored lives on the host
-            logits = logits[n - 1:-1].cpu()
+            # position n-1+k predicts chunk[k], as in teacher_forced.score_windows; what is stored lives on the host,
+            # in float32, which holds a bfloat16 or float16 model's logits exactly (numpy has no bfloat16)
+            logits = logits[n - 1:-1].to("cpu", torch.float32)
             if exact:
                 writer.write(logits.numpy())
                 continue
@@ -130,9 +131,12 @@ def _score_corpus(ref, windows, n: int, ctx: int, out: Path, manifest: Manifest,
             with torch.inference_mode():
                 columns["sets"].append(top_sets(logits.double() - stats.lse_ref[:, None], manifest.top_k["mass"],
                                                 manifest.top_k["k"]))
-    finally:
+    except BaseException:
         if writer is not None:
-            writer.close()
+            writer.abandon()  # the build folder is not kept; the error that stopped it is what the user needs
+        raise
+    if writer is not None:
+        writer.close()
     if exact:
         manifest.files["corpus_logits.npy"] = {}
         return

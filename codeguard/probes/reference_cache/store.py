@@ -198,3 +198,7 @@ class RowWriter:
     def close(self) -> None:
         self.handle.close()
         assert self.written == self.expected, (self.written, self.expected)
+
+    def abandon(self) -> None:
+        """Closes a file whose rows will not all come (scoring failed); its folder is discarded by the caller."""
+        self.handle.close()
