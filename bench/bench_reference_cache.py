@@ -2,6 +2,12 @@
 
     python bench/bench_reference_cache.py [--repeats 2] [--ref zoo:tiny-code] [--opt zoo:tiny-code@onnx-int8]
                                           [--mode top-k] [--mass 0.999] [--top-k 64] [--corpus DIR]
+    python bench/bench_reference_cache.py --shape 1.5b --device cuda --mode exact --max-tokens 16384 \
+                                          --vocab-dir DIR      # a real shape (bench_scale's), e.g. on a GPU
+
+With --shape, REF is a random-weight model of one of bench_scale.py's shapes with its real tokenizer (bfloat16 on a
+GPU, float32 on the CPU), OPT its `@fp16` (GPU) or `@bf16` (CPU), and the corpus the shipped one's first whole files
+up to --max-tokens tokens, languages in turn (bench_scale's cap); the models load where codeguard's `auto` puts them.
 
 Each run is a fresh process doing what a gate job does for the four distribution suites (cold start, keyword mass,
 corpus KLD + keyword shift in one pass): the uncached one loads REF and OPT, the cached one loads OPT and the
@@ -19,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,8 +56,12 @@ def child(args) -> None:
         ref = load_model(args.ref)
         results = [run_cold_start(ref, opt), run_keyword_mass(ref, opt, registry=registry),
                    *run_corpus_probes(ref, opt, config, corpus, registry).values()]
-    Path(args.result).write_text(json.dumps({r.probe: {"metrics": r.gate_metrics(),
-                                                       "approximate": r.approximate_metrics()} for r in results}))
+    out = {r.probe: {"metrics": r.gate_metrics(), "approximate": r.approximate_metrics()} for r in results}
+    import torch
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+        out["peak_gpu_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    Path(args.result).write_text(json.dumps(out))
 
 
 def build(args, cache: Path) -> None:
@@ -59,6 +70,23 @@ def build(args, cache: Path) -> None:
     from codeguard.probes.reference_cache.build import build_reference_cache
     build_reference_cache(load_model(args.ref), cache, TeacherForcedConfig(corpus=args.corpus), mode=args.mode,
                           mass=args.mass, k=args.top_k)
+
+
+def build_shape(args, work: Path) -> tuple[str, str]:
+    """A random-weight model of bench_scale's shape `args.shape` and the capped corpus as a folder: (ref, corpus)."""
+    from transformers import AutoTokenizer
+
+    from bench_scale import SHAPES, build_model, capped_corpus, vocab_path
+    shape = SHAPES[args.shape]
+    model = work / "model"
+    build_model(shape, model, vocab_path(shape, args.vocab_dir), args.device)
+    corpus = capped_corpus(AutoTokenizer.from_pretrained(model), args.max_tokens)
+    folder = work / "corpus"
+    for f in corpus.files:
+        target = folder / f.path.relative_to(corpus.root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(f.path.read_bytes())
+    return str(model), str(folder)
 
 
 def measured(argv: list[str]) -> tuple[float, float]:
@@ -88,7 +116,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--ref", default="zoo:tiny-code")
-    parser.add_argument("--opt", default="zoo:tiny-code@onnx-int8")
+    parser.add_argument("--opt", default=None, help="default: zoo:tiny-code@onnx-int8, or with --shape the "
+                        "shape's @fp16 (GPU) / @bf16 (CPU)")
+    parser.add_argument("--shape", default=None, help="build REF as this bench_scale.py shape (random weights)")
+    parser.add_argument("--device", default="cpu", help="with --shape: where the weights are drawn (cpu, cuda)")
+    parser.add_argument("--max-tokens", type=int, default=16384, help="with --shape: corpus cap, whole files")
+    parser.add_argument("--vocab-dir", type=Path, default=None, help="with --shape: llama.cpp's ggml-vocab-*.gguf")
     parser.add_argument("--mode", default="top-k", choices=("auto", "exact", "top-k"))
     parser.add_argument("--mass", type=float, default=0.999)
     parser.add_argument("--top-k", type=int, default=64)
@@ -104,6 +137,11 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-reference-cache-"))
     cache = work / "cache"
+    if args.shape:
+        os.environ["CODEGUARD_CACHE"] = str(work / "codeguard-cache")  # the derivation goes with the work folder
+        args.ref, args.corpus = build_shape(args, work)
+        args.opt = args.opt or f"{args.ref}@{'fp16' if args.device.startswith('cuda') else 'bf16'}"
+    args.opt = args.opt or "zoo:tiny-code@onnx-int8"
     common = [__file__, "--ref", args.ref, "--opt", args.opt, "--cache", str(cache)] + (
         ["--corpus", args.corpus] if args.corpus else [])
     # warm-up: derivations (e.g. @onnx-int8) are built once into $CODEGUARD_CACHE, outside the measurement
@@ -121,6 +159,7 @@ def main() -> None:
             rss[kind].append(r)
     exact = json.loads((work / "live.json").read_text())
     cached = json.loads((work / "cached.json").read_text())
+    gpu = {kind: data.pop("peak_gpu_gib", None) for kind, data in (("live", exact), ("cached", cached))}
     manifest = json.loads((cache / "manifest.json").read_text())
     size = sum(f["bytes"] for f in manifest["files"].values()) + (cache / "manifest.json").stat().st_size
     llama = manifest["positions"] * manifest["reference"]["output_width"] * 2
@@ -137,6 +176,9 @@ def main() -> None:
     print(f"cached re-gate: wall {cached_wall:6.1f} s (runs {', '.join(f'{w:.1f}' for w in wall['cached'])}), "
           f"peak RSS {cached_rss:7.0f} MiB")
     print(f"speed-up {live_wall / cached_wall:.2f}x (goal >= 1.8), memory {cached_rss / live_rss:.2f}x (goal <= 0.6)")
+    if gpu["live"] is not None:
+        print(f"peak GPU memory (last run of each): uncached {gpu['live']:.2f} GiB, cached {gpu['cached']:.2f} GiB: "
+              f"{gpu['cached'] / gpu['live']:.2f}x")
     print(f"cache size {size / 2**20:.2f} MiB, llama.cpp layout {llama / 2**20:.1f} MiB: {100 * size / llama:.2f} % "
           "(goal <= 5 %)")
     rows = relative_errors(exact, cached)
@@ -148,6 +190,7 @@ def main() -> None:
     for probe, name, value, got, error, flagged in rows:
         if error > 0 or flagged:
             print(f"{probe:14} {name:22} {value:12.6g} {got:12.6g} {100 * error:9.3f}%  {'yes' if flagged else 'NO'}")
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
