@@ -32,16 +32,18 @@ from codeguard.probes.result import ModelInfo
 
 
 def load_reference_cache(directory: str | Path, verify_files: bool = True) -> "ReferenceCache":
-    """Opens a cache directory; a missing, partial, corrupt or other-version cache is refused here.
+    """Opens a cache directory; a missing, partial, corrupt or other-version cache is refused here (an exact cache's
+    logits are hashed as the corpus probes read them, and refused there, before any result exists).
     `verify_files=False` skips re-hashing the arrays: only for a cache this process has just written."""
     directory = Path(directory)
-    return ReferenceCache(directory, read_manifest(directory, verify_files))
+    return ReferenceCache(directory, read_manifest(directory, verify_files), verify_files)
 
 
 @dataclass
 class ReferenceCache:
     directory: Path
     manifest: Manifest
+    verify_files: bool = True
 
     @property
     def spec(self) -> str:
@@ -165,23 +167,43 @@ class ReferenceCache:
 
     def _stream(self, opt, windows, n: int, ctx: int):
         depth = prefetch_depth(opt, opt, ctx)
-        position = 0
-        rows = RowFile(self.directory / "corpus_logits.npy", self.manifest.positions,
-                       self.manifest.reference["output_width"]) if self.manifest.mode == "exact" else None
-        try:
-            for window, opt_logits in zip(windows, prefetched(opt.sequence_logits([w.ids for w in windows]), depth)):
+        opt_scores = prefetched(opt.sequence_logits([w.ids for w in windows]), depth)
+        if self.manifest.mode != "exact":
+            position = 0
+            for window, opt_logits in zip(windows, opt_scores):
                 opt_logits = opt_logits[n - 1:-1]
                 stop = position + opt_logits.shape[0]
-                targets = np.asarray(window.ids[n:])
-                if rows is not None:
-                    ref_logits = torch.from_numpy(rows.read(position, stop))
-                    yield ScoredWindow(window, targets, ref_logits, opt_logits, pair_stats(ref_logits, opt_logits))
-                else:
-                    yield CachedWindow.of(window, targets, self._corpus_arrays, position, stop, opt_logits)
+                yield CachedWindow.of(window, np.asarray(window.ids[n:]), self._corpus_arrays, position, stop,
+                                      opt_logits)
                 position = stop
+            return
+        name = "corpus_logits.npy"
+        rows = RowFile(self.directory / name, self.manifest.positions, self.manifest.reference["output_width"],
+                       self.manifest.files[name]["sha256"] if self.verify_files else None)
+        # ref's rows are read (and hashed) a window ahead in a thread of their own, beside opt's forward passes
+        blocks = prefetched(_row_blocks(rows, windows, n), depth)
+        try:
+            for window, ref_logits, opt_logits in zip(windows, blocks, opt_scores):
+                opt_logits = opt_logits[n - 1:-1]
+                yield ScoredWindow(window, np.asarray(window.ids[n:]), ref_logits, opt_logits,
+                                   pair_stats(ref_logits, opt_logits))
+            rows.verify()  # a corrupt file fails the run here, before the probes return any result
+        except Exception:
+            blocks.close()
+            rows.verify()  # a corrupt file explains a failure better than what its bytes caused
+            raise
         finally:
-            if rows is not None:
-                rows.close()
+            blocks.close()  # its thread stops before the file closes
+            rows.close()
+
+
+def _row_blocks(rows: RowFile, windows, n: int):
+    """Each window's rows of the reference's logits, in order, as CPU tensors."""
+    position = 0
+    for window in windows:
+        stop = position + len(window.ids) - n
+        yield torch.from_numpy(rows.read(position, stop))
+        position = stop
 
 
 @dataclass

@@ -22,6 +22,8 @@ from codeguard.probes.reference_cache import KIND, MANIFEST
 
 # Bump when what is stored, or how a probe reduces it, changes: an old cache is then refused, not misread.
 REDUCTION_FORMAT = 1
+# Files hashed while a re-gate reads them (RowFile), not before: their size is still checked when the cache opens.
+HASHED_AS_READ = frozenset({"corpus_logits.npy"})
 KEYS = ("reference", "tokenizer", "corpus", "config", "reduction_format", "codeguard_version")
 
 
@@ -101,11 +103,11 @@ def read_manifest(directory: Path, verify_files: bool = True) -> Manifest:
             f"this is {__version__}; build the cache again with this version")
     if verify_files:
         for name, expected in manifest.files.items():
-            _verify_file(Path(directory) / name, expected)
+            _verify_file(Path(directory) / name, expected, hash_now=name not in HASHED_AS_READ)
     return manifest
 
 
-def _verify_file(path: Path, expected: dict) -> None:
+def _verify_file(path: Path, expected: dict, hash_now: bool = True) -> None:
     if not path.is_file():
         raise ReferenceCacheError(f"reference cache file {path} is missing (the manifest lists it); the cache is "
                                   "partial: copy the whole directory or build it again")
@@ -113,9 +115,12 @@ def _verify_file(path: Path, expected: dict) -> None:
     if size != expected.get("bytes"):
         raise ReferenceCacheError(f"reference cache file {path} has {size} bytes, the manifest says "
                                   f"{expected.get('bytes')}; the cache is partial or corrupt: build it again")
-    if file_digest(path) != expected.get("sha256"):
-        raise ReferenceCacheError(f"reference cache file {path} does not match its SHA-256 in the manifest; the "
-                                  "cache is corrupt: build it again")
+    if hash_now and file_digest(path) != expected.get("sha256"):
+        raise ReferenceCacheError(_corrupt(path))
+
+
+def _corrupt(path: Path) -> str:
+    return f"reference cache file {path} does not match its SHA-256 in the manifest; the cache is corrupt: build it again"
 
 
 def require_key(directory: Path, manifest: Manifest, key: str, expected, what: str) -> None:
@@ -152,10 +157,16 @@ def load_arrays(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
 
 class RowFile:
     """Rows of a 2-D float32 .npy file, read window by window with plain reads (no memory map: a re-gate's peak
-    memory must not grow with the file)."""
+    memory must not grow with the file).
 
-    def __init__(self, path: Path, rows: int, width: int):
-        self.path = path
+    Given the file's SHA-256, it hashes what it reads, in order, and `verify()` checks it once the rows are read (it
+    hashes any rest first): an exact cache's logits are gigabytes (9.4 GiB for 16.6 k positions at 152 k), and
+    hashing them in a pass of their own before the re-gate read them again made a GPU re-gate slower than scoring
+    the reference live (bench/RESULTS.md)."""
+
+    def __init__(self, path: Path, rows: int, width: int, sha256: str | None = None):
+        self.path, self.rows, self.expected = path, rows, sha256
+        self.hash, self.hashed_rows = (hashlib.sha256(), 0) if sha256 else (None, 0)
         try:
             with open(path, "rb") as handle:
                 version = np.lib.format.read_magic(handle)
@@ -172,11 +183,28 @@ class RowFile:
                                       f"float32 ({rows}, {width}); build the cache again")
         self.width = width
         self.handle = open(path, "rb")
+        if self.hash is not None:
+            self.hash.update(self.handle.read(self.offset))
 
     def read(self, start: int, stop: int) -> np.ndarray:
         self.handle.seek(self.offset + start * self.width * 4)
-        return np.fromfile(self.handle, dtype="<f4", count=(stop - start) * self.width).reshape(stop - start,
-                                                                                                self.width)
+        block = np.fromfile(self.handle, dtype="<f4", count=(stop - start) * self.width).reshape(stop - start,
+                                                                                                 self.width)
+        if self.hash is not None and start == self.hashed_rows:
+            self.hash.update(memoryview(block).cast("B"))
+            self.hashed_rows = start + block.shape[0]
+        return block
+
+    def verify(self) -> None:
+        """Raises ReferenceCacheError unless the file's bytes match the SHA-256 it was opened with."""
+        if self.hash is None:
+            return
+        self.handle.seek(self.offset + self.hashed_rows * self.width * 4)
+        for chunk in iter(lambda: self.handle.read(1 << 22), b""):
+            self.hash.update(chunk)
+        self.hashed_rows = self.rows
+        if "sha256:" + self.hash.hexdigest() != self.expected:
+            raise ReferenceCacheError(_corrupt(self.path))
 
     def close(self) -> None:
         self.handle.close()
