@@ -180,8 +180,9 @@ class ReferenceCache:
         name = "corpus_logits.npy"
         rows = RowFile(self.directory / name, self.manifest.positions, self.manifest.reference["output_width"],
                        self.manifest.files[name]["sha256"] if self.verify_files else None)
-        # ref's rows are read (and hashed) a window ahead in a thread of their own, beside opt's forward passes
-        blocks = prefetched(_row_blocks(rows, windows, n), depth)
+        # ref's rows are read (and hashed) two windows ahead in a thread of their own, beside opt's forward passes:
+        # reading is fast, and as deep as opt's queue (30 windows of the zoo's) it added 0.25 GB to the peak
+        blocks = prefetched(_row_blocks(rows, windows, n), 2)
         try:
             for window, ref_logits, opt_logits in zip(windows, blocks, opt_scores):
                 opt_logits = opt_logits[n - 1:-1]
