@@ -46,7 +46,7 @@ def child(args) -> None:
     registry = load_registry()
     corpus = load_corpus(args.corpus, registry)
     config = TeacherForcedConfig(corpus=args.corpus)
-    opt = load_model(args.opt)
+    opt = load_model(args.opt, alone=args.child == "cached")  # as the plugin loads OPT beside a cache
     if args.child == "cached":
         from codeguard.probes.reference_cache.replay import load_reference_cache
         cache = load_reference_cache(args.cache)

@@ -65,7 +65,7 @@ def child(args) -> None:
     else:
         cache = score_reference_first(lambda: load_model(args.ref), args.cache, corpus_config=config,
                                       corpus=corpus)
-        opt = load_model(args.opt)
+        opt = load_model(args.opt, alone=True)  # as the plugin loads OPT beside a cache
         results = cache.corpus_probes(opt, config, corpus, None, ("corpus-kld", "keyword-shift"))
         size = sum(f.stat().st_size for f in Path(args.cache).iterdir())
     metrics = {name: result.gate_metrics() for name, result in results.items()}

@@ -103,7 +103,7 @@ def _pair(args, **build_options):
     scratch = scratch_directory()
     atexit.register(shutil.rmtree, scratch, True)
     cache = score_reference_first(lambda: load_model(args.ref, device=where), scratch, **build_options)
-    return cache, load_model(args.opt, device=where)
+    return cache, load_model(args.opt, device=where, alone=True)
 
 
 def _compare_keyword_shift(args) -> int:

@@ -6,6 +6,11 @@ import os
 from codeguard.errors import ModelSpecError
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers and `taskset` narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def positive_int_from_env(name: str, unit: str) -> int | None:
     """`$name` as a whole number >= 1, or None when unset or empty; anything else is an error naming the variable
     (never a traceback from deep inside a backend)."""

@@ -7,7 +7,6 @@ fixed thread count, so results repeat.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -18,7 +17,7 @@ import torch
 from codeguard.errors import ModelSpecError, NonFiniteLogitsError, ProbeInputError, TokenizerError
 from codeguard.models.derive.gguf_convert import require_llama_cpp
 from codeguard.models.devices import CPU, Placement
-from codeguard.models.env_settings import positive_int_from_env
+from codeguard.models.env_settings import available_cores, positive_int_from_env
 from codeguard.models.logprobs import window_logprobs
 from codeguard.models.sampling import row_generators
 from codeguard.models.token_list import TokenListVocabulary
@@ -30,10 +29,7 @@ BACKEND = "llama.cpp"
 
 def default_threads() -> int:
     """`$CODEGUARD_GGUF_THREADS`, else every core this process may run on."""
-    threads = positive_int_from_env("CODEGUARD_GGUF_THREADS", "threads")
-    if threads:
-        return threads
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return positive_int_from_env("CODEGUARD_GGUF_THREADS", "threads") or available_cores()
 
 
 @dataclass

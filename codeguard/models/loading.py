@@ -7,7 +7,7 @@ from pathlib import Path
 from codeguard.errors import ModelSpecError
 from codeguard.models.derive.derivations import apply_dynamic_int8, read_manifest
 from codeguard.models.devices import CPU, Placement, device_map, resolve_placement, torch_dtype_name, weight_bytes
-from codeguard.models.env_settings import positive_int_from_env
+from codeguard.models.env_settings import available_cores, positive_int_from_env
 from codeguard.models.gguf import GGUFCausalLM
 from codeguard.models.hf import HFCausalLM
 from codeguard.models.openai_endpoint import OpenAIEndpointLM
@@ -17,11 +17,13 @@ from codeguard.models.specs import ModelSpec, parse_spec
 
 
 def load_model(spec_text: str | ModelSpec, batch_size: int = 16, device: str | Placement = "auto",
-               dtype: str = "auto") -> LanguageModel:
+               dtype: str = "auto", alone: bool = False) -> LanguageModel:
     """Loads any spec string (`./dir`, `./model.gguf`, `hf:ORG/NAME`, `zoo:NAME`, with `@derivation` suffixes, or a
     served model `openai:URL#MODEL?tokenizer=SPEC`) onto `device` (`auto`, `cpu`, `cuda`, `cuda:N`, `mps`, or a
     Placement already resolved, whose dtype then applies) in `dtype` (`auto`: the checkpoint's own on a GPU,
-    float32 on the CPU; a derivation's dtype such as @bf16 always wins)."""
+    float32 on the CPU; a derivation's dtype such as @bf16 always wins). `alone`: no other model will score beside
+    this one (its reference comes from a cache), so a backend that leaves cores for a second model takes them all
+    (ONNX Runtime; see `_load_onnx`)."""
     spec = spec_text if isinstance(spec_text, ModelSpec) else parse_spec(spec_text)
     if spec.scheme == "openai":  # a served model: nothing to materialize locally but its tokenizer
         return OpenAIEndpointLM.connect(spec.text)
@@ -33,7 +35,7 @@ def load_model(spec_text: str | ModelSpec, batch_size: int = 16, device: str | P
         return GGUFCausalLM.load(path, spec.text, fingerprint, details=manifest, placement=placement)
     tokenizer = _load_tokenizer(directory, spec.text)
     if kind == "onnx":
-        (model, used), backend = _load_onnx(directory, placement), "onnxruntime"
+        (model, used), backend = _load_onnx(directory, placement, alone), "onnxruntime"
     elif kind == "torch-dynamic-int8":
         # torch's dynamic int8 kernels are CPU kernels: a GPU is an error when named, ignored under auto
         if placement.explicit and placement.is_gpu:
@@ -102,14 +104,21 @@ def _torch_devices(model) -> str:
     return str(next(model.parameters()).device)
 
 
-def _load_onnx(directory: Path, placement: Placement):
+def _load_onnx(directory: Path, placement: Placement, alone: bool = False):
     """An Optimum ONNX Runtime model on the CPU, or on a CUDA GPU through onnxruntime-gpu's CUDA execution provider.
-    Returns (model, device used)."""
+    Returns (model, device used).
+
+    Intra-op threads: `$CODEGUARD_ORT_THREADS`, else one, leaving the other cores to the model scoring beside it
+    (the corpus probes run REF and OPT in threads side by side), else, for a model `alone` (its reference comes
+    from a cache), every core. The count does not change the outputs (MLAS splits a product by output blocks; a
+    dynamic int8 scale is a min/max, exact in any order): the zoo's `@onnx-int8` gives the same gate metrics, bit
+    for bit, on one thread and two (tests/integration/test_reference_cache.py)."""
     import onnxruntime
     from optimum.onnxruntime import ORTModelForCausalLM
     options = onnxruntime.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.intra_op_num_threads = positive_int_from_env("CODEGUARD_ORT_THREADS", "threads") or 1
+    options.intra_op_num_threads = positive_int_from_env("CODEGUARD_ORT_THREADS", "threads") or (
+        available_cores() if alone else 1)
     file_name = read_manifest(directory).get("file_name")
     if file_name is None:
         onnx_files = sorted(p.name for p in directory.glob("*.onnx"))

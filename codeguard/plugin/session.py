@@ -125,7 +125,7 @@ class CodeguardSession:
             elif cache is None and self.options.reference_first:
                 cache = self._score_reference_first(lambda: load_model(ref_spec, device=placement))
             if cache is not None:  # REF is not loaded (or no longer): its side comes from the cache
-                self._pair = ModelPair(cache, load_model(opt_spec, device=placement), cached=True)
+                self._pair = ModelPair(cache, load_model(opt_spec, device=placement, alone=True), cached=True)
             else:
                 self._pair = ModelPair(load_model(ref_spec, device=placement), load_model(opt_spec, device=placement))
         return self._pair

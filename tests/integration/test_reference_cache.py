@@ -234,3 +234,22 @@ def test_a_cache_without_a_corpus_serves_the_cold_start_and_keyword_mass_and_ref
     assert main(["reference-cache", "zoo:tiny-code", "--out", str(tmp_path / "x"), "--no-corpus", "--corpus",
                  str(tmp_path)]) == 2
     assert "--no-corpus and --corpus: give one of the two" in capsys.readouterr().err
+
+
+def test_an_onnx_candidate_beside_a_cache_takes_every_core_and_gives_the_same_metrics(pair, config, caches,
+                                                                                     monkeypatch):
+    """ONNX Runtime leaves the other cores to a reference scoring beside it (one intra-op thread); beside a cache
+    nothing else scores, so it takes every core. The thread count must not move a metric: the cached run on every
+    core gives the metrics of the live pair with OPT on one thread, bit for bit."""
+    from codeguard.models.env_settings import available_cores
+    monkeypatch.delenv("CODEGUARD_ORT_THREADS", raising=False)
+    ref = pair[0]
+    shared, alone = load_model("zoo:tiny-code@onnx-int8"), load_model("zoo:tiny-code@onnx-int8", alone=True)
+    threads = [m.model.model.get_session_options().intra_op_num_threads for m in (shared, alone)]
+    assert threads == [1, available_cores()]
+    live = run_corpus_probes(ref, shared, config)
+    cached = load_reference_cache(caches["exact"]).corpus_probes(alone, config)
+    for probe in live:
+        assert cached[probe].gate_metrics() == live[probe].gate_metrics()
+    monkeypatch.setenv("CODEGUARD_ORT_THREADS", "1")  # the variable still wins
+    assert load_model("zoo:tiny-code@onnx-int8", alone=True).model.model.get_session_options().intra_op_num_threads == 1
