@@ -1,8 +1,8 @@
 """`codeguard reference-cache REF --out DIR`: scores the reference once for the distribution suites; a later gate
 with `--model-pair DIR,OPT` (or `--codeguard-reference-cache DIR`) loads only OPT.
 
-The measurement options are the plugin's (--corpus, --ctx, --start-token, --rollouts, --seed): the cache serves runs
-with the same values, and refuses others by name."""
+The measurement options are the plugin's (--corpus, --ctx, --start-token, --rollouts, --seed, and with --pass-at-k
+--problems and --samples): the cache serves runs with the same values, and refuses others by name."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start-token", help="start token (default: BOS, else EOS), as --codeguard-start-token")
     parser.add_argument("--rollouts", type=int, default=0, help="cold start rollouts, as --codeguard-rollouts")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed, as --codeguard-seed")
+    parser.add_argument("--pass-at-k", action="store_true",
+                        help="also generate the reference's pass@k completions (--problems, --samples, --seed), so "
+                             "the pass_at_k suite runs with only the candidate loaded")
+    parser.add_argument("--problems", default=None, metavar="SPEC",
+                        help="pass@k problems, as --codeguard-problems (default humaneval:40)")
+    parser.add_argument("--samples", type=int, default=None, metavar="N",
+                        help="pass@k samples per problem, as --codeguard-samples (default 5)")
     parser.add_argument("--registry", action="append", default=[], metavar="TOML",
                         help="an extra language registry file (repeatable), as --codeguard-languages")
     add_device_arguments(parser)
@@ -46,8 +53,17 @@ def run(args) -> int:
     from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
     from codeguard.probes.keyword_mass import KeywordMassConfig
     from codeguard.probes.reference_cache.build import build_reference_cache
+    from codeguard.probes.pass_at_k import PassAtKConfig
     if args.no_corpus and args.corpus:
         raise CodeguardError("--no-corpus and --corpus: give one of the two")
+    if not args.pass_at_k and (args.problems or args.samples):
+        raise CodeguardError("--problems and --samples set what --pass-at-k generates: add --pass-at-k")
+    pass_at_k = None
+    if args.pass_at_k:
+        pass_at_k = PassAtKConfig(**{name: value for name, value in (("problems", args.problems),
+                                                                     ("n_samples", args.samples)) if value},
+                                  seed=args.seed)
+        pass_at_k.check()
     registry = load_registry(args.registry)
     corpus = None if args.no_corpus else load_corpus(args.corpus, registry)
     ref = load_model(args.ref, device=placement(args))
@@ -55,12 +71,16 @@ def run(args) -> int:
         ref, args.out, TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token),
         ColdStartConfig(start_token=args.start_token, rollouts=args.rollouts, seed=args.seed),
         KeywordMassConfig(start_token=args.start_token), corpus=corpus, registry=registry, mode=args.mode,
-        mass=args.mass, k=args.top_k, with_corpus=not args.no_corpus)
+        mass=args.mass, k=args.top_k, with_corpus=not args.no_corpus, pass_at_k=pass_at_k)
     size = sum(f["bytes"] for f in manifest.files.values())
+    if pass_at_k is not None:
+        print(f"pass@k: the reference's {pass_at_k.n_samples} completions per problem of {pass_at_k.problems} "
+              f"(seed {pass_at_k.seed}) are in the cache; the pass_at_k suite runs with only the candidate loaded")
     if args.no_corpus:
+        suites = " ".join(f"suites/test_{name}.py" for name in ("cold_start", "keyword_mass")
+                          + (("pass_at_k",) if pass_at_k else ()))
         print(f"reference cache for {ref.spec} written to {args.out}: cold start and keyword mass only (no corpus), "
-              f"{size / 2**20:.2f} MiB\ngate a candidate with: pytest suites/test_cold_start.py "
-              f"suites/test_keyword_mass.py --model-pair {args.out},OPT")
+              f"{size / 2**20:.2f} MiB\ngate a candidate with: pytest {suites} --model-pair {args.out},OPT")
         return 0
     detail = (f"top-{manifest.top_k['k']} sets up to mass {manifest.top_k['mass']} (mean "
               f"{manifest.probes['corpus']['mean_top_set']:.1f} tokens)" if manifest.mode == "top-k" else

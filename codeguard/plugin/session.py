@@ -105,11 +105,13 @@ class CodeguardSession:
                 "keyword_mass, corpus_kld and keyword_shift suites read. Gate it in a run without "
                 f"--codeguard-reference-first, or leave it out of this one (e.g. --deselect or -k 'not {suite}')")
         if self.options.reference_cache is not None:
+            served = ("it holds what the cold_start, keyword_mass, corpus_kld and keyword_shift suites read" +
+                      (", and the reference's pass@k completions if built with --pass-at-k" if suite == "pass_at_k"
+                       else ""))
             raise ReferenceCacheError(
                 f"suite '{suite}' needs the live reference model, and this run has only the reference cache "
-                f"{self.options.reference_cache} (it holds what the cold_start, keyword_mass, corpus_kld and "
-                "keyword_shift suites read). Gate it in a job with --model-pair REF,OPT, or leave it out of this "
-                f"one (e.g. --deselect or -k 'not {suite}')")
+                f"{self.options.reference_cache} ({served}). Gate it in a job with --model-pair REF,OPT, or leave it "
+                f"out of this one (e.g. --deselect or -k 'not {suite}')")
 
     def model_pair(self) -> ModelPair:
         """Loads both models once per process (session-scoped), after the inputs they will be probed on passed
@@ -248,10 +250,17 @@ class CodeguardSession:
         config = with_overrides(config, **overrides)
         key = ("pass-at-k", config)
         if key not in self._results:
-            pair = self.live_pair("pass_at_k")
-            started = time.perf_counter()
-            store = CompletionStore() if self.options.completion_cache else None
-            self._results[key] = run_pass_at_k(pair.ref, pair.opt, config, completion_store=store)
+            cache = self.reference_cache
+            if cache is not None and cache.serves_pass_at_k:
+                # a given cache with the reference's completions: only OPT generates (other settings: refused)
+                opt = self.model_pair().opt
+                started = time.perf_counter()
+                self._results[key] = cache.pass_at_k(opt, config)
+            else:
+                pair = self.live_pair("pass_at_k")
+                started = time.perf_counter()
+                store = CompletionStore() if self.options.completion_cache else None
+                self._results[key] = run_pass_at_k(pair.ref, pair.opt, config, completion_store=store)
             self.timings[key] = time.perf_counter() - started
         return self._results[key]
 

@@ -156,14 +156,16 @@ class PassAtKResult(ProbeResult):
 
 
 def run_pass_at_k(ref, opt, config: PassAtKConfig = PassAtKConfig(), problem_set=None, executor=None,
-                  progress: bool | None = None, completion_store: CompletionStore | None = None) -> PassAtKResult:
+                  progress: bool | None = None, completion_store: CompletionStore | None = None,
+                  stored_reference: tuple[dict[str, list[str]], str] | None = None) -> PassAtKResult:
     """Generates, executes and compares; `executor` (a sandbox Executor) may be shared across calls.
 
     `completion_store`: where ref's completions are kept between runs (probes/reference_completions.py); a stored
-    set for exactly this reference, problems and settings replaces ref's generation."""
+    set for exactly this reference, problems and settings replaces ref's generation. `stored_reference`: (ref's
+    completions, where they came from) where ref is not a model but a reference cache; only opt generates."""
     config.check()
     problem_set = problem_set or load_problems(config.problems)
-    for model in (ref, opt):  # before minutes of generation with the first model
+    for model in (ref, opt) if stored_reference is None else (opt,):  # before minutes of generation
         check_prompts_fit(model, problem_set.problems)
         check_sampling = getattr(model, "check_sampling", None)  # a served model whose server samples otherwise
         if check_sampling is not None:
@@ -172,7 +174,8 @@ def run_pass_at_k(ref, opt, config: PassAtKConfig = PassAtKConfig(), problem_set
     executor = executor or Executor(SandboxConfig(timeout=config.timeout, workers=config.workers))
     try:
         validate_problems(problem_set, executor)
-        ref_completions, reused = reference_completions(ref, problem_set, config, completion_store, progress)
+        ref_completions, reused = stored_reference or reference_completions(ref, problem_set, config,
+                                                                             completion_store, progress)
         samples = {"ref": executed_samples(ref, problem_set, config, executor, progress, ref_completions),
                    "opt": executed_samples(opt, problem_set, config, executor, progress)}
         isolation = executor.isolation

@@ -253,3 +253,35 @@ def test_an_onnx_candidate_beside_a_cache_takes_every_core_and_gives_the_same_me
         assert cached[probe].gate_metrics() == live[probe].gate_metrics()
     monkeypatch.setenv("CODEGUARD_ORT_THREADS", "1")  # the variable still wins
     assert load_model("zoo:tiny-code@onnx-int8", alone=True).model.model.get_session_options().intra_op_num_threads == 1
+
+
+def test_pass_at_k_from_a_cache_generates_only_opt_and_refuses_other_settings_by_name(tmp_path, monkeypatch):
+    from codeguard.probes import pass_at_k
+    from codeguard.probes.pass_at_k import PassAtKConfig, run_pass_at_k
+    config = PassAtKConfig(problems="humaneval:3", n_samples=2, ks=(1,), max_new_tokens=48, workers=1)
+    ref, opt = load_model("zoo:tiny-code-he"), load_model("zoo:tiny-code-he@bf16")
+    build_reference_cache(ref, tmp_path / "with", with_corpus=False, pass_at_k=config, progress=False)
+    build_reference_cache(ref, tmp_path / "without", with_corpus=False)
+    live = run_pass_at_k(ref, opt, config, progress=False)
+    generated = []
+    generate = pass_at_k.generation.generate_completions
+    monkeypatch.setattr(pass_at_k.generation, "generate_completions",
+                        lambda model, *a, **k: generated.append(model.spec) or generate(model, *a, **k))
+    cache = load_reference_cache(tmp_path / "with")
+    cached = cache.pass_at_k(opt, config, progress=False)
+    assert generated == ["zoo:tiny-code-he@bf16"]
+    assert cached.samples == live.samples and cached.metrics == live.metrics
+    assert cached.ref.spec == "zoo:tiny-code-he" and "reference-cache" in cached.ref.backend
+    assert any(f"reused from {tmp_path / 'with' / 'pass_at_k.json'}" in note for note in cached.gate_notes())
+    with pytest.raises(ReferenceCacheError, match=r"key pass_at_k problems does not match: the cache holds "
+                                                  r"completions for 'humaneval:3', this run asks for 'humaneval:4'"):
+        cache.pass_at_k(opt, PassAtKConfig(**{**config.__dict__, "problems": "humaneval:4"}), progress=False)
+    with pytest.raises(ReferenceCacheError, match=r"key pass_at_k generation does not match: temperature 0\.8 "
+                                                  r"\(cached\) vs 0\.6"):
+        cache.pass_at_k(opt, PassAtKConfig(**{**config.__dict__, "temperature": 0.6}), progress=False)
+    with pytest.raises(ReferenceCacheError, match=r"without the reference's pass@k completions; build it with "
+                                                  r"`codeguard reference-cache REF --out DIR --pass-at-k`"):
+        load_reference_cache(tmp_path / "without").pass_at_k(opt, config, progress=False)
+    (tmp_path / "with" / "pass_at_k.json").write_text("{}")
+    with pytest.raises(ReferenceCacheError, match=r"pass_at_k\.json has \d+ bytes, the manifest says"):
+        load_reference_cache(tmp_path / "with")

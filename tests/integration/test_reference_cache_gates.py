@@ -112,3 +112,42 @@ def test_a_reference_cache_option_that_names_no_cache_is_a_usage_error(pytester,
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*--codeguard-reference-cache {tmp_path}: not a reference cache directory (no "
                                  "manifest.json of one); build it with `codeguard reference-cache REF --out DIR`"])
+
+
+def test_pass_at_k_runs_from_a_cache_with_the_references_completions(pytester, tmp_path):
+    """A cache built with --pass-at-k holds the reference's completions: the pass_at_k suite then loads only OPT,
+    executes both models' samples in this run's sandbox and gives the live run's metrics and verdict; another seed
+    (or other problems) is refused by name, never served."""
+    cache = tmp_path / "ref-cache"
+    settings = ["--problems", "humaneval:3", "--samples", "2"]
+    done = subprocess.run([sys.executable, "-m", "codeguard.cli", "reference-cache", "zoo:tiny-code-he", "--out",
+                           str(cache), "--no-corpus", "--pass-at-k", *settings], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "suites/test_pass_at_k.py" in done.stdout and "2 completions per problem of humaneval:3" in done.stdout
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(loadrecorder=RECORDER)
+
+    def gate(pair, report, *args):
+        (pytester.path / "loaded.txt").unlink(missing_ok=True)
+        result = pytester.runpytest_subprocess(
+            str(REPO / "suites" / "test_pass_at_k.py"), "-p", "loadrecorder", "-p", "no:cacheprovider", "--rootdir",
+            str(pytester.path), "--codeguard-baseline-dir", str(pytester.path / "baselines"), "--model-pair", pair,
+            "--codeguard-problems", "humaneval:3", "--codeguard-samples", "2", "--codeguard-report",
+            str(pytester.path / report), "--codeguard-no-completion-cache", *args)
+        return result, (pytester.path / "loaded.txt").read_text().split()
+
+    result, _ = gate("zoo:tiny-code-he,zoo:tiny-code-he", "accept", "--codeguard-update")
+    result.assert_outcomes(passed=1)
+    result, loaded = gate("zoo:tiny-code-he,zoo:tiny-code-he", "live")
+    result.assert_outcomes(passed=1)
+    assert loaded == ["zoo:tiny-code-he", "zoo:tiny-code-he"]
+    result, loaded = gate(f"{cache},zoo:tiny-code-he", "cached")
+    result.assert_outcomes(passed=1)
+    assert loaded == ["zoo:tiny-code-he"]  # the candidate only
+    live, cached = _gates(pytester, "live"), _gates(pytester, "cached")
+    assert cached[0] == live[0] and cached[1] == live[1]
+    assert cached[2]["models"]["ref"]["spec"] == "zoo:tiny-code-he"
+
+    result, loaded = gate(f"{cache},zoo:tiny-code-he", "other-seed", "--codeguard-seed", "1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*key pass_at_k generation does not match: seed 0 (cached) vs 1*"])

@@ -16,6 +16,8 @@ from codeguard.probes.corpus.streaming import prefetched
 from codeguard.probes.corpus.teacher_forced import (DEFAULT_CTX, TeacherForcedConfig, check_context_length,
                                                     encode_corpus, make_windows, prefetch_depth)
 from codeguard.probes.keyword_mass import KeywordMassConfig, load_control_words, model_aggregates
+from codeguard.probes.reference_cache.completions import FILE as COMPLETIONS_FILE
+from codeguard.probes.reference_cache.completions import write_completions
 from codeguard.probes.reference_cache.keys import cache_keys, config_key, corpus_digest, tokenizer_digest
 from codeguard.probes.reference_cache.reductions import top_sets
 from codeguard.probes.reference_cache.store import (MANIFEST, Manifest, RowWriter, digest, save_arrays,
@@ -35,10 +37,13 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
                           cold_start: ColdStartConfig = ColdStartConfig(),
                           keyword_mass: KeywordMassConfig = KeywordMassConfig(), corpus: Corpus | None = None,
                           registry: LanguageRegistry | None = None, mode: str = "auto", mass: float = DEFAULT_MASS,
-                          k: int = DEFAULT_K, with_corpus: bool = True) -> Manifest:
+                          k: int = DEFAULT_K, with_corpus: bool = True, pass_at_k=None,
+                          progress: bool | None = None) -> Manifest:
     """Scores everything the distribution probes need from `ref` once and writes it to the directory `out`
     (created; an existing cache there is replaced, any other non-empty directory is refused). Without the corpus
-    (`with_corpus=False`) the cache serves the cold start and keyword mass only, and says so if asked for more."""
+    (`with_corpus=False`) the cache serves the cold start and keyword mass only, and says so if asked for more.
+    With `pass_at_k` (a PassAtKConfig) it also holds ref's completions for those problems and settings
+    (`completions.py`), so that the pass@k suite runs with only the candidate loaded."""
     if mode not in MODES:
         raise ReferenceCacheError(f"reference cache mode {mode!r}: expected one of {', '.join(MODES)}")
     if not (0.0 < mass <= 1.0) or k < 1:
@@ -75,6 +80,9 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
         _score_corpus(ref, windows, n, ctx, out, manifest, targets)
     _cold_start(ref, cold_start, out, manifest)
     _keyword_mass(ref, keyword_mass, registry, manifest)
+    if pass_at_k is not None:
+        manifest.probes["pass_at_k"] = write_completions(ref, out, pass_at_k, progress)
+        manifest.files[COMPLETIONS_FILE] = {}
     write_manifest(out, manifest)
     return manifest
 

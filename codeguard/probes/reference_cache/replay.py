@@ -53,10 +53,31 @@ class ReferenceCache:
     def fingerprint(self) -> str:
         return self.manifest.reference["fingerprint"]
 
+    @property
+    def backend(self) -> str:
+        return f"{self.manifest.reference['backend']} via {BACKEND} ({self.manifest.mode})"
+
     def info(self, approximate: bool = False) -> ModelInfo:
         """The reference as results record it (its own spec and fingerprint: baselines stay the live run's)."""
-        backend = f"{self.manifest.reference['backend']} via {BACKEND} ({self.manifest.mode})"
-        return ModelInfo(self.spec, self.fingerprint, backend, approximate)
+        return ModelInfo(self.spec, self.fingerprint, self.backend, approximate)
+
+    @property
+    def serves_pass_at_k(self) -> bool:
+        """Whether the cache holds the reference's pass@k completions (for some problems and settings)."""
+        return "pass_at_k" in self.manifest.probes
+
+    def pass_at_k(self, opt, config=None, problem_set=None, executor=None, progress: bool | None = None):
+        """run_pass_at_k with ref's completions from the cache: only opt generates; both models' samples run in
+        this run's sandbox. Other problems or generation settings than the cache's are refused by name."""
+        from codeguard.humaneval.problems import load_problems
+        from codeguard.probes.pass_at_k import PassAtKConfig, run_pass_at_k
+        from codeguard.probes.reference_cache.completions import FILE, read_completions
+        config = config or PassAtKConfig()
+        config.check()
+        problem_set = problem_set or load_problems(config.problems)
+        completions = read_completions(self.directory, self.manifest, config, problem_set)
+        return run_pass_at_k(self, opt, config, problem_set, executor, progress,
+                             stored_reference=(completions, str(self.directory / FILE)))
 
     def check_reference(self, spec: str | None = None, fingerprint: str | None = None) -> None:
         """Refuses the cache when it was built for another reference than the one named."""
