@@ -279,6 +279,9 @@ def run_shape(shape: Shape, args) -> dict:
     longest = max(len(w) for w in windows)
     record["corpus"]["windows_per_call"] = min(len(windows), windows_per_call(
         longest, ref.output_width, ref.token_budget, ref._free_gpu_bytes()))
+    if args.shallow_prefetch:
+        runs["corpus-kld+keyword-shift, 1 window queued"] = lambda: with_prefetch_depth(
+            1, lambda: run_corpus_probes(ref, opt, config, corpus))
     if cuda:  # what one window a call (the host's batching at 152 k, and every GPU run before) costs, side by side
         runs["anchor_overlapped, 1 window a call"] = lambda: one_window_a_call(
             (ref, opt), lambda: bare_forward_overlapped(ref, opt, windows))
@@ -309,6 +312,17 @@ def run_shape(shape: Shape, args) -> dict:
         del runs, ref, opt
         reference_first(source, f"{source}@{candidate}", config, corpus, args, meter, phases, live_kld)
     return record
+
+
+def with_prefetch_depth(depth: int, run):
+    """`run` with each model's scored windows queued at most `depth` deep (teacher_forced.prefetch_depth)."""
+    from codeguard.probes.corpus import teacher_forced
+    chosen = teacher_forced.prefetch_depth
+    teacher_forced.prefetch_depth = lambda ref, opt, ctx: depth
+    try:
+        return run()
+    finally:
+        teacher_forced.prefetch_depth = chosen
 
 
 def one_window_a_call(models, run):
@@ -432,6 +446,8 @@ def main() -> None:
     parser.add_argument("--torch-reduction", action="store_true", help="also time corpus KLD with torch's "
                         "reduction on the CPU (what ran before numpy's), interleaved")
     parser.add_argument("--sequential", action="store_true", help="also time the two models one after the other")
+    parser.add_argument("--shallow-prefetch", action="store_true", help="also time corpus KLD + keyword shift "
+                        "with each model's scored windows queued one deep instead of prefetch_depth's (at least 2)")
     parser.add_argument("--reference-first", action="store_true", help="then free both models and time the "
                         "gate's --codeguard-reference-first path (REF scores an exact cache on disk, then OPT alone)")
     parser.add_argument("--vocab-dir", type=Path, default=None, help="folder of llama.cpp's ggml-vocab-*.gguf "

@@ -209,11 +209,12 @@ class ReferenceCache:
                 opt_logits = opt_logits[n - 1:-1]
                 yield ScoredWindow(window, np.asarray(window.ids[n:]), ref_logits, opt_logits,
                                    pair_stats(ref_logits, opt_logits))
-            rows.verify()  # a corrupt file fails the run here, before the probes return any result
         except Exception:
             blocks.close()
             rows.verify()  # a corrupt file explains a failure better than what its bytes caused
             raise
+        else:
+            rows.verify()  # a corrupt file fails the run here, before the probes return any result
         finally:
             blocks.close()  # its thread stops before the file closes
             rows.close()
