@@ -48,7 +48,7 @@ def load_model(spec_text: str | ModelSpec, batch_size: int = 16, device: str | P
     details = {"directory": str(directory), "kind": kind, **read_manifest(directory), "device": used}
     return HFCausalLM(spec=spec.text, fingerprint=fingerprint, backend=backend, model=model,
                       hf_tokenizer=tokenizer, details=details, batch_size=batch_size,
-                      token_budget=token_budget(gpu=used != "cpu"))
+                      token_budget=token_budget(gpu=backend == "torch" and used != "cpu"))
 
 
 GPU_TOKEN_BUDGET = 1 << 15  # 63 windows of 512 + a start token; memory decides the rest
@@ -56,8 +56,10 @@ GPU_TOKEN_BUDGET = 1 << 15  # 63 windows of 512 + a start token; memory decides 
 
 def token_budget(gpu: bool = False) -> int:
     """Padded tokens per forward pass of transformers and ONNX models: `$CODEGUARD_TOKEN_BUDGET`, else 4096 on the
-    host and GPU_TOKEN_BUDGET on a GPU (where a call's time is launch overhead more than arithmetic; windows per
-    call are bounded by free memory too, `models/window_batches.py`).
+    host and GPU_TOKEN_BUDGET for a transformers model on a GPU (where a call's time is launch overhead more than
+    arithmetic; windows per call are bounded by free memory too, `models/window_batches.py`). Not for ONNX Runtime
+    on a GPU: its graphs compute every position's logits for keyword prefixes too (no `logits_to_keep`), which at
+    32,768 tokens and 152 k would be 20 GB a call.
 
     Batch composition moves dynamically quantized models (ONNX Runtime's and torch's int8 quantize activations
     per tensor, over the whole batch), so `codeguard calibrate` varies it; a gate keeps the default."""
