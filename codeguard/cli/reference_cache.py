@@ -54,15 +54,14 @@ def run(args) -> int:
     from codeguard.probes.keyword_mass import KeywordMassConfig
     from codeguard.probes.reference_cache.build import build_reference_cache
     from codeguard.probes.pass_at_k import PassAtKConfig
+    from codeguard.probes.result import with_overrides
     if args.no_corpus and args.corpus:
         raise CodeguardError("--no-corpus and --corpus: give one of the two")
     if not args.pass_at_k and (args.problems or args.samples):
         raise CodeguardError("--problems and --samples set what --pass-at-k generates: add --pass-at-k")
     pass_at_k = None
     if args.pass_at_k:
-        pass_at_k = PassAtKConfig(**{name: value for name, value in (("problems", args.problems),
-                                                                     ("n_samples", args.samples)) if value},
-                                  seed=args.seed)
+        pass_at_k = with_overrides(PassAtKConfig(), problems=args.problems, n_samples=args.samples, seed=args.seed)
         pass_at_k.check()
     registry = load_registry(args.registry)
     corpus = None if args.no_corpus else load_corpus(args.corpus, registry)

@@ -112,9 +112,9 @@ def _load_onnx(directory: Path, placement: Placement, alone: bool = False):
 
     Intra-op threads: `$CODEGUARD_ORT_THREADS` when set; else every core for a model `alone` (its reference comes
     from a cache), and one for a model that scores beside another (the corpus probes run REF and OPT in threads side
-    by side: the other cores are the reference's). The count does not change the outputs (MLAS splits a product by output blocks; a
-    dynamic int8 scale is a min/max, exact in any order): the zoo's `@onnx-int8` gives the same gate metrics, bit
-    for bit, on one thread and two (tests/integration/test_reference_cache.py)."""
+    by side: the other cores are the reference's). The count does not change the outputs (MLAS splits a product by
+    output blocks; a dynamic int8 scale is a min/max, exact in any order): the zoo's `@onnx-int8` gives the same
+    gate metrics, bit for bit, on one thread and two (tests/integration/test_reference_cache.py)."""
     import onnxruntime
     from optimum.onnxruntime import ORTModelForCausalLM
     options = onnxruntime.SessionOptions()

@@ -59,6 +59,17 @@ def completion_key(model, problem_set, generation) -> dict:
     return json.loads(json.dumps(key, sort_keys=True))  # as stored: tuples become lists, so a reread key compares
 
 
+def completion_set(completions, problem_set, n: int) -> dict[str, list[str]] | None:
+    """`completions` as {task_id: n texts} for exactly the problems of `problem_set`, or None when read data holds
+    anything else (another problem, a missing one, a text short, a non-text)."""
+    task_ids = [p.task_id for p in problem_set.problems]
+    if not isinstance(completions, dict) or sorted(completions) != sorted(task_ids) or any(
+            not isinstance(texts, list) or len(texts) != n or not all(isinstance(t, str) for t in texts)
+            for texts in completions.values()):
+        return None
+    return {task_id: list(completions[task_id]) for task_id in task_ids}
+
+
 class CompletionStore:
     """One JSON file per key under `root` (default `$CODEGUARD_CACHE/reference-completions/`)."""
 
@@ -77,13 +88,7 @@ class CompletionStore:
         except (OSError, ValueError):
             return None
         completions = data.get("completions") if isinstance(data, dict) and data.get("key") == key else None
-        n = key["generation"]["n_samples"]
-        task_ids = [p.task_id for p in problem_set.problems]
-        if not isinstance(completions, dict) or sorted(completions) != sorted(task_ids) or any(
-                not isinstance(texts, list) or len(texts) != n or not all(isinstance(t, str) for t in texts)
-                for texts in completions.values()):
-            return None
-        return {task_id: list(completions[task_id]) for task_id in task_ids}
+        return completion_set(completions, problem_set, key["generation"]["n_samples"])
 
     def save(self, key: dict, completions: dict[str, list[str]]) -> Path | None:
         """Stores the completions; an unwritable cache costs the reuse, never the run (None)."""

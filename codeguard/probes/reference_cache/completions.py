@@ -16,7 +16,7 @@ from codeguard.atomic_files import json_text, write_text_atomically
 from codeguard.errors import ReferenceCacheError
 from codeguard.humaneval.generation import check_prompts_fit, generate_completions
 from codeguard.humaneval.problems import load_problems
-from codeguard.probes.reference_completions import completion_key
+from codeguard.probes.reference_completions import completion_key, completion_set
 
 FILE = "pass_at_k.json"
 BUILD_COMMAND = "`codeguard reference-cache REF --out DIR --pass-at-k` with this run's --problems, --samples and --seed"
@@ -62,10 +62,9 @@ def read_completions(directory: Path, manifest, config, problem_set) -> dict[str
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ReferenceCacheError(f"reference cache file {directory / FILE} cannot be read ({error}); build the cache "
                                   "again") from None
-    n = config.n_samples
-    for problem in problem_set.problems:
-        texts = completions.get(problem.task_id) if isinstance(completions, dict) else None
-        if not isinstance(texts, list) or len(texts) != n or not all(isinstance(t, str) for t in texts):
-            raise ReferenceCacheError(f"reference cache file {directory / FILE}: no {n} completions for "
-                                      f"{problem.task_id}; the cache is corrupt: build it again")
-    return {p.task_id: list(completions[p.task_id]) for p in problem_set.problems}
+    complete = completion_set(completions, problem_set, config.n_samples)
+    if complete is None:
+        raise ReferenceCacheError(f"reference cache file {directory / FILE} does not hold {config.n_samples} "
+                                  "completions for each of the manifest's problems; the cache is corrupt: build it "
+                                  "again")
+    return complete

@@ -69,6 +69,7 @@ class ReferenceCache:
     def pass_at_k(self, opt, config=None, problem_set=None, executor=None, progress: bool | None = None):
         """run_pass_at_k with ref's completions from the cache: only opt generates; both models' samples run in
         this run's sandbox. Other problems or generation settings than the cache's are refused by name."""
+        # imported here: a distribution-only re-gate needs neither the problems nor the sandbox
         from codeguard.humaneval.problems import load_problems
         from codeguard.probes.pass_at_k import PassAtKConfig, run_pass_at_k
         from codeguard.probes.reference_cache.completions import FILE, read_completions

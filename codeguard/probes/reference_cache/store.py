@@ -120,7 +120,8 @@ def _verify_file(path: Path, expected: dict, hash_now: bool = True) -> None:
 
 
 def _corrupt(path: Path) -> str:
-    return f"reference cache file {path} does not match its SHA-256 in the manifest; the cache is corrupt: build it again"
+    return (f"reference cache file {path} does not match its SHA-256 in the manifest; the cache is corrupt: build it "
+            "again")
 
 
 def require_key(directory: Path, manifest: Manifest, key: str, expected, what: str) -> None:
