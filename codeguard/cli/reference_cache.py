@@ -22,10 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the cache directory (created; an older cache there is replaced)")
     parser.add_argument("--mode", choices=MODES, default="auto",
                         help="exact: ref's full logits (every metric exact; positions x vocabulary x 4 bytes); "
-                             "top-k: per position ref's top tokens up to --mass (KL metrics become flagged lower "
-                             "bounds); auto (default): exact when that stays under 64 MiB, else top-k")
+                             "top-k: per position ref's top tokens up to --mass and draws from the rest (kld_mean "
+                             "is unbiased, the other KL statistics are flagged estimates); auto (default): exact "
+                             "when that stays under 64 MiB, else top-k")
     parser.add_argument("--mass", type=float, default=0.999, help="top-k: probability mass kept per position")
     parser.add_argument("--top-k", type=int, default=64, metavar="K", help="top-k: at most K tokens per position")
+    parser.add_argument("--tail-samples", type=int, default=32, metavar="S",
+                        help="top-k: tokens drawn per position from the mass outside the top tokens (seeded), from "
+                             "which the KL divergences are estimated without bias")
     parser.add_argument("--corpus", metavar="DIR", help="code the corpus suites score (default: the shipped corpus)")
     parser.add_argument("--no-corpus", action="store_true",
                         help="score no corpus: a cache for the cold_start and keyword_mass suites only")
@@ -70,7 +74,8 @@ def run(args) -> int:
         ref, args.out, TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token),
         ColdStartConfig(start_token=args.start_token, rollouts=args.rollouts, seed=args.seed),
         KeywordMassConfig(start_token=args.start_token), corpus=corpus, registry=registry, mode=args.mode,
-        mass=args.mass, k=args.top_k, with_corpus=not args.no_corpus, pass_at_k=pass_at_k)
+        mass=args.mass, k=args.top_k, tail_samples=args.tail_samples, with_corpus=not args.no_corpus,
+        pass_at_k=pass_at_k)
     size = sum(f["bytes"] for f in manifest.files.values())
     if pass_at_k is not None:
         print(f"pass@k: the reference's {pass_at_k.n_samples} completions per problem of {pass_at_k.problems} "
@@ -82,7 +87,8 @@ def run(args) -> int:
               f"{size / 2**20:.2f} MiB\ngate a candidate with: pytest {suites} --model-pair {args.out},OPT")
         return 0
     detail = (f"top-{manifest.top_k['k']} sets up to mass {manifest.top_k['mass']} (mean "
-              f"{manifest.probes['corpus']['mean_top_set']:.1f} tokens)" if manifest.mode == "top-k" else
+              f"{manifest.probes['corpus']['mean_top_set']:.1f} tokens) and {manifest.top_k['tail_samples']} draws "
+              "from the rest" if manifest.mode == "top-k" else
               "full logits")
     print(f"reference cache for {ref.spec} written to {args.out}: {manifest.mode} mode, {detail}, "
           f"{manifest.positions} corpus positions, {size / 2**20:.1f} MiB\n"

@@ -145,11 +145,11 @@ def check_exact_sources(result, suite: str) -> None:
         shown = ", ".join(approximate_metrics[:12]) + (
             f" and {len(approximate_metrics) - 12} more" if len(approximate_metrics) > 12 else "")
         exact = sorted(set(result.gate_metrics()) - set(approximate_metrics))
-        exact_note = (f"; its exact metrics ({', '.join(exact[:6])}{' …' if len(exact) > 6 else ''}) would pass "
-                      "through" if exact else "")
+        exact_note = (f"; the metrics it gives exactly or without bias ({', '.join(exact[:6])}"
+                      f"{' …' if len(exact) > 6 else ''}) would pass through" if exact else "")
         if REFERENCE_CACHE in source.backend:
-            why, advice = ("a top-K reference cache: ref's top tokens and the mass of the rest, from which the KL "
-                           "metrics are lower bounds"), (
+            why, advice = ("a top-K reference cache: ref's top tokens, the mass of the rest and draws from it, "
+                           "from which kld_mean is an unbiased estimate but the other KL statistics are not"), (
                 "Gate them against a cache built with `codeguard reference-cache REF --mode exact`, or against "
                 "the live reference (--model-pair REF,OPT)")
         else:

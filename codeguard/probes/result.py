@@ -10,6 +10,7 @@ class ModelInfo:
     fingerprint: str
     backend: str
     approximate: bool = False  # its distributions are approximations (a served model's top-k log-probabilities)
+    tail_sampled: bool = False  # approximated by top tokens and draws from the rest (a top-K reference cache)
 
     @classmethod
     def of(cls, model) -> "ModelInfo":
@@ -25,6 +26,9 @@ class ProbeResult:
     # Gate metrics (before any ".language" suffix) that read only the actual token's log-probability and the top-1
     # token, which an approximate source (a served model's echoed prompt log-probabilities) gives exactly.
     exact_from_top_k: frozenset[str] = frozenset()
+    # Gate metrics that are unbiased, their sampling noise inside their standard error, when the approximate model
+    # keeps draws from the rest of its distribution (a top-K reference cache, probes/reference_cache/reductions.py).
+    unbiased_from_tail_samples: frozenset[str] = frozenset()
     # Probe-config keys a baseline records (to reproduce a run) but does not require to match: a sampling probe's
     # seed is a nuisance, and its verdict must hold for any seed, not only for the one the baseline was taken with.
     nuisance_config: frozenset[str] = frozenset()
@@ -62,9 +66,13 @@ class ProbeResult:
 
     def approximate_metrics(self) -> list[str]:
         """The gate metrics whose values rest on the approximate part of a compared model's distributions."""
-        if not self.approximate_models():
+        models = self.approximate_models()
+        if not models:
             return []
-        return sorted(name for name in self.gate_metrics() if name.split(".")[0] not in self.exact_from_top_k)
+        exact = set(self.exact_from_top_k)
+        if all(info.tail_sampled for info in models):
+            exact |= self.unbiased_from_tail_samples
+        return sorted(name for name in self.gate_metrics() if name.split(".")[0] not in exact)
 
     def to_dict(self) -> dict:
         data = asdict(self)

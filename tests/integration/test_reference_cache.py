@@ -80,9 +80,24 @@ def test_top_k_cache_is_exact_where_it_can_be_and_flags_the_rest(pair, config, c
     for name in ("positions", "same_top_p", "ppl_ref", "ppl_opt", "ppl_ratio"):
         assert kld.metrics[name] == live_kld.metrics[name], name
     assert cached["keyword-shift"].gate_metrics() == live["keyword-shift"].gate_metrics()
-    assert "kld_mean" in kld.approximate_metrics() and "same_top_p" not in kld.approximate_metrics()
-    assert 0 < kld.metrics["kld_mean"] <= live_kld.metrics["kld_mean"]  # a lower bound
-    assert kld.ref.approximate and "reference-cache (top-k)" in kld.ref.backend
+    flagged = kld.approximate_metrics()
+    assert "same_top_p" not in flagged and "kld_p99" in flagged and "kld_max" in flagged
+    # kld_mean, overall and per language, is an unbiased estimate (tail draws): not flagged, and near the live one
+    assert not [name for name in flagged if name.startswith("kld_mean")]
+    assert kld.metrics["kld_mean"] == pytest.approx(live_kld.metrics["kld_mean"], rel=0.05)
+    for lang, stats in live_kld.per_language.items():
+        assert kld.per_language[lang]["kld_mean"] == pytest.approx(stats["kld_mean"], rel=0.05), lang
+    assert kld.ref.approximate and kld.ref.tail_sampled and "reference-cache (top-k)" in kld.ref.backend
+
+
+def test_a_condition_on_kld_mean_of_a_top_k_cache_is_checked_and_one_on_a_quantile_refused(pair, config, caches):
+    from codeguard.errors import ApproximateSourceError
+    from codeguard.gating.conditions import conditions_verdict
+    result = load_reference_cache(caches["top-k"]).corpus_probes(pair[1], config)["corpus-kld"]
+    assert conditions_verdict(result, "kld_mean < 100").passed
+    assert not conditions_verdict(result, "kld_mean < 1e-9").passed
+    with pytest.raises(ApproximateSourceError, match=r"conditions on kld_p99 refused"):
+        conditions_verdict(result, ["kld_mean < 100", "kld_p99 < 100"])
 
 
 def _copy(caches, tmp_path, mode="exact"):
@@ -197,8 +212,9 @@ def test_a_gate_refuses_the_kl_metrics_of_a_top_k_cache_and_says_how_to_get_exac
     from codeguard.errors import ApproximateSourceError
     from codeguard.gating.gate import check_exact_sources
     result = load_reference_cache(caches["top-k"]).corpus_probes(pair[1], config)["corpus-kld"]
-    with pytest.raises(ApproximateSourceError, match=r"refuses REF zoo:tiny-code: its metrics \(kld_max, kld_mean.*"
-                                                     r"top-K reference cache.*--mode exact"):
+    with pytest.raises(ApproximateSourceError, match=r"refuses REF zoo:tiny-code: its metrics \(kld_max, kld_median.*"
+                                                     r"top-K reference cache.*kld_mean is an unbiased estimate.*"
+                                                     r"--mode exact"):
         check_exact_sources(result, "corpus_kld")
 
 
@@ -285,3 +301,25 @@ def test_pass_at_k_from_a_cache_generates_only_opt_and_refuses_other_settings_by
     (tmp_path / "with" / "pass_at_k.json").write_text("{}")
     with pytest.raises(ReferenceCacheError, match=r"pass_at_k\.json has \d+ bytes, the manifest says"):
         load_reference_cache(tmp_path / "with")
+
+
+@pytest.mark.parametrize("settings", [{"mass": 0.0}, {"mass": 1.5}, {"k": 0}, {"tail_samples": 0}])
+def test_top_k_settings_that_cannot_work_are_refused_before_the_reference_scores(pair, config, tmp_path, settings):
+    with pytest.raises(ReferenceCacheError, match=r"reference cache top-K settings .*need 0 < mass <= 1, k >= 1, "
+                                                  r"tail_samples >= 1"):
+        build_reference_cache(pair[0], tmp_path / "cache", config, mode="top-k", **settings)
+
+
+def test_a_top_k_cache_with_tail_draws_outside_the_vocabulary_is_refused_by_name(pair, config, caches, tmp_path):
+    from codeguard.probes.reference_cache.store import file_digest
+    directory = _copy(caches, tmp_path, "top-k")
+    with np.load(directory / "corpus.npz") as data:
+        arrays = {name: data[name] for name in data.files}
+    arrays["tail_ids"][0, 0] = 8192
+    path = directory / "corpus.npz"
+    np.savez(path, **arrays)
+    _edit_manifest(directory, lambda data: data["files"].__setitem__(
+        "corpus.npz", {"bytes": path.stat().st_size, "sha256": file_digest(path)}))
+    with pytest.raises(ReferenceCacheError, match=r"corpus\.npz: array tail_ids holds token ids outside the "
+                                                  r"reference's 8192 outputs"):
+        load_reference_cache(directory).corpus_probes(pair[1], config)

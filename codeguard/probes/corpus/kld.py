@@ -26,6 +26,9 @@ class CorpusKLDResult(FileClusteredErrors, ProbeResult):
     # From a served model: perplexity and top-1 agreement are exact, the KL divergence is not (and neither is the
     # Δp of ref's top token where opt's top K miss it; reported, not gated).
     exact_from_top_k = frozenset({"positions", "same_top_p", "same_top_p_stderr", "ppl_ref", "ppl_opt", "ppl_ratio"})
+    # From a top-K reference cache each position's KL is an unbiased estimate, so the means are (overall and per
+    # language, their SE computed from the estimates); quantiles of noisy values are not, nor is the spread.
+    unbiased_from_tail_samples = frozenset({"kld_mean"})
     ref: ModelInfo
     opt: ModelInfo
     config: TeacherForcedConfig

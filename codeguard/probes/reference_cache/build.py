@@ -25,19 +25,26 @@ from codeguard.probes.reference_cache.store import (MANIFEST, Manifest, RowWrite
 
 DEFAULT_MASS = 0.999
 DEFAULT_K = 64
+# Tokens drawn per position from ref's tail (reductions.py): on the zoo, kld_mean within 0.3 % of the exact one and
+# its median and p99 within 2 % at 32, where the one-bucket lower bound missed 27-36 % (bench/RESULTS.md); 32 x 8
+# bytes keep a top-K cache under 5 % of llama.cpp's layout at the zoo's 8,192-token vocabulary.
+DEFAULT_TAIL_SAMPLES = 32
+TAIL_SEED = 0  # the draws are seeded: one reference and corpus give one cache
 # "auto" stores ref's full logits (exact mode) up to this size: the zoo's 8,192-token vocabulary over a small corpus;
 # the shipped corpus (52 k positions) would take 1.7 GB and gets top-K sets.
 EXACT_AUTO_BYTES = 64 << 20
 MODES = ("auto", "exact", "top-k")
 DISK_ROOM = 256 << 20  # left free beside an exact cache (the manifest, the other arrays, everyone else)
-CORPUS_ARRAYS = ("targets", "top1", "target_logprob", "top1_logprob", "offsets", "ids", "logprobs", "tail")
+CORPUS_ARRAYS = ("targets", "top1", "target_logprob", "top1_logprob", "offsets", "ids", "logprobs", "tail",
+                 "tail_ids", "tail_logprobs")
 
 
 def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConfig = TeacherForcedConfig(),
                           cold_start: ColdStartConfig = ColdStartConfig(),
                           keyword_mass: KeywordMassConfig = KeywordMassConfig(), corpus: Corpus | None = None,
                           registry: LanguageRegistry | None = None, mode: str = "auto", mass: float = DEFAULT_MASS,
-                          k: int = DEFAULT_K, with_corpus: bool = True, pass_at_k=None,
+                          k: int = DEFAULT_K, tail_samples: int = DEFAULT_TAIL_SAMPLES, with_corpus: bool = True,
+                          pass_at_k=None,
                           progress: bool | None = None) -> Manifest:
     """Scores everything the distribution probes need from `ref` once and writes it to the directory `out`
     (created; an existing cache there is replaced, any other non-empty directory is refused). Without the corpus
@@ -46,8 +53,9 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
     (`completions.py`), so that the pass@k suite runs with only the candidate loaded."""
     if mode not in MODES:
         raise ReferenceCacheError(f"reference cache mode {mode!r}: expected one of {', '.join(MODES)}")
-    if not (0.0 < mass <= 1.0) or k < 1:
-        raise ReferenceCacheError(f"reference cache top-K settings mass={mass}, k={k}: need 0 < mass <= 1, k >= 1")
+    if not (0.0 < mass <= 1.0) or k < 1 or tail_samples < 1:
+        raise ReferenceCacheError(f"reference cache top-K settings mass={mass}, k={k}, tail_samples={tail_samples}: "
+                                  "need 0 < mass <= 1, k >= 1, tail_samples >= 1")
     out = _fresh_directory(Path(out))
     registry = registry or load_registry()
     ctx = corpus_config.ctx or min(DEFAULT_CTX, int(ref.max_context))
@@ -72,7 +80,7 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
         reference={"spec": ref.spec, "fingerprint": ref.fingerprint, "backend": ref.backend,
                    "max_context": int(ref.max_context), "output_width": width},
         mode=mode, start_ids=list(start_ids), start_source=source, positions=positions,
-        top_k={"mass": mass, "k": k} if mode == "top-k" else {})
+        top_k={"mass": mass, "k": k, "tail_samples": tail_samples, "seed": TAIL_SEED} if mode == "top-k" else {})
     if with_corpus:  # else no corpus probe entry: replay refuses the corpus probes by name
         targets = np.concatenate([np.asarray(w.ids[n:], dtype=np.int32) for w in windows]) if windows else \
             np.zeros(0, dtype=np.int32)
@@ -121,6 +129,7 @@ def _score_corpus(ref, windows, n: int, ctx: int, out: Path, manifest: Manifest,
         if exact else None
     columns = {name: [] for name in ("top1", "target_logprob", "top1_logprob", "sets")}
     depth = prefetch_depth(ref, ref, ctx)
+    generator = torch.Generator().manual_seed(manifest.top_k.get("seed", TAIL_SEED))
     try:
         for window, logits in zip(windows, prefetched(ref.sequence_logits([w.ids for w in windows]), depth)):
             # position n-1+k predicts chunk[k], as in teacher_forced.score_windows; what is stored lives on the host,
@@ -138,7 +147,7 @@ def _score_corpus(ref, windows, n: int, ctx: int, out: Path, manifest: Manifest,
             columns["top1_logprob"].append(token_logprobs(logits, stats.lse_ref, rows, top1))
             with torch.inference_mode():
                 columns["sets"].append(top_sets(logits.double() - stats.lse_ref[:, None], manifest.top_k["mass"],
-                                                manifest.top_k["k"]))
+                                                manifest.top_k["k"], manifest.top_k["tail_samples"], generator))
     except BaseException:
         if writer is not None:
             writer.abandon()  # the build folder is not kept; the error that stopped it is what the user needs
@@ -153,7 +162,9 @@ def _score_corpus(ref, windows, n: int, ctx: int, out: Path, manifest: Manifest,
     arrays = {name: np.concatenate(parts) for name, parts in columns.items()}
     arrays.update(targets=targets, offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
                   ids=np.concatenate([s.ids for s in sets]), logprobs=np.concatenate([s.logprobs for s in sets]),
-                  tail=np.concatenate([s.tail for s in sets]))
+                  tail=np.concatenate([s.tail for s in sets]),
+                  tail_ids=np.concatenate([s.tail_ids for s in sets]),
+                  tail_logprobs=np.concatenate([s.tail_logprobs for s in sets]))
     save_arrays(out / "corpus.npz", arrays)
     manifest.files["corpus.npz"] = {}
     manifest.probes["corpus"]["mean_top_set"] = float(counts.mean()) if counts.size else 0.0

@@ -1,7 +1,8 @@
 """Runs the distribution probes against a reference cache and a live optimized model: the same result types as
 the live pair, ref's side read from the cache. In exact mode every number is the live run's; in top-K mode the
-KL-based metrics are lower bounds and the results say so (ref's ModelInfo is marked approximate, and the gate then
-refuses those metrics as it does for a served model's top-k log-probabilities)."""
+KL divergences are estimates (reductions.py): kld_mean is unbiased, its sampling noise inside its standard error, and
+the other KL statistics are flagged (ref's ModelInfo is marked approximate with its tail sampled, and the gate refuses
+flagged metrics as it does for a served model's top-k log-probabilities)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,8 +59,9 @@ class ReferenceCache:
         return f"{self.manifest.reference['backend']} via {BACKEND} ({self.manifest.mode})"
 
     def info(self, approximate: bool = False) -> ModelInfo:
-        """The reference as results record it (its own spec and fingerprint: baselines stay the live run's)."""
-        return ModelInfo(self.spec, self.fingerprint, self.backend, approximate)
+        """The reference as results record it (its own spec and fingerprint: baselines stay the live run's); a
+        top-K cache's approximation keeps draws from ref's tail."""
+        return ModelInfo(self.spec, self.fingerprint, self.backend, approximate, tail_sampled=approximate)
 
     @property
     def serves_pass_at_k(self) -> bool:
@@ -178,13 +180,23 @@ class ReferenceCache:
     @cached_property
     def _corpus_arrays(self) -> dict[str, np.ndarray]:
         arrays = self._arrays("corpus.npz", CORPUS_ARRAYS)
-        for key in ("target_logprob", "top1_logprob", "logprobs"):
+        where = self.directory / "corpus.npz"
+        for key in ("target_logprob", "top1_logprob", "logprobs", "tail_logprobs"):
             if not np.isfinite(arrays[key]).all():
-                raise ReferenceCacheError(f"reference cache file {self.directory / 'corpus.npz'}: array {key} holds "
-                                          "a non-finite log-probability; the cache is corrupt: build it again")
+                raise ReferenceCacheError(f"reference cache file {where}: array {key} holds a non-finite "
+                                          "log-probability; the cache is corrupt: build it again")
         if arrays["offsets"].size != self.manifest.positions + 1 or arrays["offsets"][-1] != arrays["ids"].size:
-            raise ReferenceCacheError(f"reference cache file {self.directory / 'corpus.npz'}: its top sets do not "
-                                      f"cover the manifest's {self.manifest.positions} positions; build it again")
+            raise ReferenceCacheError(f"reference cache file {where}: its top sets do not cover the manifest's "
+                                      f"{self.manifest.positions} positions; build it again")
+        drawn = (self.manifest.positions, self.manifest.top_k["tail_samples"])
+        if arrays["tail_ids"].shape != drawn or arrays["tail_logprobs"].shape != drawn:
+            raise ReferenceCacheError(f"reference cache file {where}: its tail samples are not {drawn[1]} a position "
+                                      f"over {drawn[0]} positions; build it again")
+        width = self.manifest.reference["output_width"]
+        for key in ("ids", "tail_ids"):
+            if arrays[key].size and not (0 <= arrays[key].min() and arrays[key].max() < width):
+                raise ReferenceCacheError(f"reference cache file {where}: array {key} holds token ids outside the "
+                                          f"reference's {width} outputs; the cache is corrupt: build it again")
         return arrays
 
     def _stream(self, opt, windows, n: int, ctx: int):
@@ -245,7 +257,7 @@ class CachedWindow:
     def of(cls, window, targets, arrays, start: int, stop: int, opt_logits) -> "CachedWindow":
         a, b = int(arrays["offsets"][start]), int(arrays["offsets"][stop])
         top = TopK(arrays["offsets"][start:stop + 1] - a, arrays["ids"][a:b], arrays["logprobs"][a:b],
-                   arrays["tail"][start:stop])
+                   arrays["tail"][start:stop], arrays["tail_ids"][start:stop], arrays["tail_logprobs"][start:stop])
         lse_opt, top_opt, kld = top_k_kld(top, opt_logits)
         top_ref = torch.from_numpy(arrays["top1"][start:stop].astype(np.int64))
         stats = PairStats(torch.full_like(lse_opt, torch.nan), lse_opt, top_ref, top_opt, kld)

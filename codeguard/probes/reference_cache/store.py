@@ -21,7 +21,7 @@ from codeguard.errors import ReferenceCacheError
 from codeguard.probes.reference_cache import KIND, MANIFEST
 
 # Bump when what is stored, or how a probe reduces it, changes: an old cache is then refused, not misread.
-REDUCTION_FORMAT = 1
+REDUCTION_FORMAT = 2  # 2: top-K caches hold tokens drawn from ref's tail
 # Files hashed while a re-gate reads them (RowFile), not before: their size is still checked when the cache opens.
 HASHED_AS_READ = frozenset({"corpus_logits.npy"})
 KEYS = ("reference", "tokenizer", "corpus", "config", "reduction_format", "codeguard_version")

@@ -1,5 +1,6 @@
-"""Top-K reference cache reductions: the top sets reach their mass, and KL from them is a lower bound of the exact KL
-that equals it when the sets cover the vocabulary."""
+"""Top-K reference cache reductions: the top sets reach their mass, the tail draws come from the rest of ref's
+distribution, and KL from them is an unbiased estimate of the exact KL, never below the coarsened (top tokens, one
+bucket) lower bound, and equal to it when the sets cover the vocabulary."""
 import numpy as np
 import torch
 from hypothesis import given, settings
@@ -33,16 +34,90 @@ def _exact(ref, opt):
     return rel_entr(np.exp(lr), np.exp(lo)).sum(axis=1), lr
 
 
+def _sets(lr, mass, k, samples=8, seed=0):
+    return top_sets(torch.from_numpy(lr), mass, k, samples, torch.Generator().manual_seed(seed))
+
+
+def _tail_terms(ref, opt, top):
+    """Per row, computed by enumeration: the coarsened KL (top tokens, one tail bucket), and the mean and variance
+    of one draw's contribution t_r (e^x - 1 - x) over ref's renormalised tail (what the estimator averages)."""
+    lr, lo = log_softmax(ref.astype(np.float64), axis=1), log_softmax(opt.astype(np.float64), axis=1)
+    coarse, mean, variance = [], [], []
+    for row in range(ref.shape[0]):
+        kept = top.ids[top.offsets[row]:top.offsets[row + 1]]
+        rest = np.setdiff1d(np.arange(ref.shape[1]), kept)
+        head = rel_entr(np.exp(lr[row, kept]), np.exp(lo[row, kept])).sum()
+        if rest.size == 0 or not np.isfinite(top.tail[row]):
+            coarse.append(head), mean.append(0.0), variance.append(0.0)
+            continue
+        t_r, t_o = np.exp(lr[row, rest]).sum(), np.exp(lo[row, rest]).sum()
+        coarse.append(head + rel_entr(t_r, t_o))
+        p_r = np.exp(lr[row, rest]) / t_r
+        x = (lo[row, rest] - np.log(t_o)) - (lr[row, rest] - np.log(t_r))
+        y = t_r * (np.expm1(x) - x)
+        mean.append((p_r * y).sum())
+        variance.append((p_r * (y - mean[-1]) ** 2).sum())
+    return np.array(coarse), np.array(mean), np.array(variance)
+
+
 @settings(max_examples=200, deadline=None)
 @given(logit_pairs(), st.floats(min_value=0.01, max_value=1.0), st.integers(min_value=1, max_value=48))
-def test_top_k_kld_never_exceeds_the_exact_kld(pair, mass, k):
+def test_the_tail_term_makes_the_coarsened_kld_exact_in_expectation(pair, mass, k):
+    """The identity the estimator rests on: coarsened KL + E[one draw's t_r (e^x - 1 - x)] = the exact KL."""
     ref, opt = pair
     exact, lr = _exact(ref, opt)
-    top = top_sets(torch.from_numpy(lr), mass, k)
-    _, _, bound = top_k_kld(top, torch.from_numpy(opt), rows=7)
-    bound = bound.numpy()
-    assert np.isfinite(bound).all() and (bound >= 0).all()
-    assert (bound <= exact + FLOAT32_SLACK * (1 + exact)).all()
+    coarse, tail_mean, _ = _tail_terms(ref, opt, _sets(lr, mass, k))
+    np.testing.assert_allclose(coarse + tail_mean, exact, rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(logit_pairs(), st.floats(min_value=0.01, max_value=1.0), st.integers(min_value=1, max_value=48))
+def test_top_k_kld_never_falls_below_the_coarsened_lower_bound(pair, mass, k):
+    ref, opt = pair
+    exact, lr = _exact(ref, opt)
+    top = _sets(lr, mass, k)
+    _, _, estimate = top_k_kld(top, torch.from_numpy(opt), rows=7)
+    estimate = estimate.numpy()
+    coarse, _, _ = _tail_terms(ref, opt, top)
+    assert np.isfinite(estimate).all() and (estimate >= 0).all()
+    assert (estimate >= coarse - FLOAT32_SLACK * (1 + coarse)).all()
+    assert (coarse <= exact + FLOAT32_SLACK * (1 + exact)).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(logit_pairs(), st.floats(min_value=0.01, max_value=0.9), st.integers(min_value=1, max_value=8),
+       st.integers(min_value=0, max_value=2**32 - 1))
+def test_top_k_kld_estimates_the_exact_kld_within_its_sampling_error(pair, mass, k, seed):
+    """Many draws: each row's estimate is within 6 standard errors (from the enumerated variance) of the exact KL.
+    Seeded draws make each example deterministic."""
+    ref, opt = pair
+    exact, lr = _exact(ref, opt)
+    draws = 4096
+    top = _sets(lr, mass, k, samples=draws, seed=seed)
+    _, _, estimate = top_k_kld(top, torch.from_numpy(opt))
+    _, _, variance = _tail_terms(ref, opt, top)
+    error = np.abs(estimate.numpy() - exact)
+    assert (error <= 6 * np.sqrt(variance / draws) + FLOAT32_SLACK * (1 + exact)).all()
+
+
+def test_identical_models_give_no_divergence():
+    logits = (torch.randn(30, 500, generator=torch.Generator().manual_seed(1)) * 4).numpy()
+    _, lr = _exact(logits, logits)
+    _, _, kld = top_k_kld(_sets(lr, 0.9, 16, samples=32), torch.from_numpy(logits))
+    assert (kld.numpy() <= FLOAT32_SLACK).all()
+
+
+def test_the_draws_come_from_the_tail_and_repeat_for_a_seed():
+    logits = torch.randn(20, 300, generator=torch.Generator().manual_seed(2)) * 3
+    lr = torch.log_softmax(logits.double(), dim=1).numpy()
+    top = _sets(lr, 0.9, 16, samples=64, seed=5)
+    for row in range(lr.shape[0]):
+        kept = set(top.ids[top.offsets[row]:top.offsets[row + 1]].tolist())
+        assert not kept & set(top.tail_ids[row].tolist())
+        np.testing.assert_allclose(top.tail_logprobs[row], lr[row, top.tail_ids[row]].astype(np.float32))
+    again = _sets(lr, 0.9, 16, samples=64, seed=5)
+    assert np.array_equal(top.tail_ids, again.tail_ids)
+    assert not np.array_equal(top.tail_ids, _sets(lr, 0.9, 16, samples=64, seed=6).tail_ids)
 
 
 @settings(max_examples=200, deadline=None)
@@ -50,7 +125,7 @@ def test_top_k_kld_never_exceeds_the_exact_kld(pair, mass, k):
 def test_top_k_kld_equals_the_exact_kld_when_the_sets_cover_the_vocabulary(pair):
     ref, opt = pair
     exact, lr = _exact(ref, opt)
-    top = top_sets(torch.from_numpy(lr), 1.0, ref.shape[1])
+    top = _sets(lr, 1.0, ref.shape[1])
     _, _, kld = top_k_kld(top, torch.from_numpy(opt))
     np.testing.assert_allclose(kld.numpy(), exact, rtol=FLOAT32_SLACK, atol=FLOAT32_SLACK)
 
@@ -60,7 +135,7 @@ def test_top_k_kld_equals_the_exact_kld_when_the_sets_cover_the_vocabulary(pair)
 def test_top_sets_reach_their_mass_and_record_the_rest_as_tail(pair, mass, k):
     ref, _ = pair
     lr = log_softmax(ref.astype(np.float64), axis=1)
-    top = top_sets(torch.from_numpy(lr), mass, k)
+    top = _sets(lr, mass, k)
     counts = np.diff(top.offsets)
     assert (counts >= 1).all() and (counts <= min(k, ref.shape[1])).all()
     for row in range(ref.shape[0]):
@@ -76,7 +151,7 @@ def test_top_sets_reach_their_mass_and_record_the_rest_as_tail(pair, mass, k):
 def test_opt_side_statistics_match_pair_stats():
     generator = torch.Generator().manual_seed(0)
     ref, opt = torch.randn(50, 300, generator=generator) * 3, torch.randn(50, 300, generator=generator) * 3
-    top = top_sets(torch.log_softmax(ref.double(), dim=1), 0.999, 32)
+    top = top_sets(torch.log_softmax(ref.double(), dim=1), 0.999, 32, 8, torch.Generator().manual_seed(0))
     lse, top_opt, _ = top_k_kld(top, opt)
     stats = pair_stats(ref, opt)
     torch.testing.assert_close(lse, stats.lse_opt, rtol=1e-12, atol=1e-12)
