@@ -1,7 +1,7 @@
 """A re-gate with a cached reference against the uncached gate, side by side in one run.
 
     python bench/bench_reference_cache.py [--repeats 2] [--ref zoo:tiny-code] [--opt zoo:tiny-code@onnx-int8]
-                                          [--mode top-k] [--mass 0.999] [--top-k 64] [--tail-samples 32]
+                                          [--mode top-k] [--mass 0.999] [--top-k 64] [--tail-samples S]
                                           [--corpus DIR]
     python bench/bench_reference_cache.py --shape 1.5b --device cuda --mode exact --max-tokens 16384 \
                                           --vocab-dir DIR      # a real shape (bench_scale's), e.g. on a GPU
@@ -70,7 +70,7 @@ def build(args, cache: Path) -> None:
     from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
     from codeguard.probes.reference_cache.build import build_reference_cache
     build_reference_cache(load_model(args.ref), cache, TeacherForcedConfig(corpus=args.corpus), mode=args.mode,
-                          mass=args.mass, k=args.top_k, tail_samples=args.tail_samples)
+                          mass=args.mass, k=args.top_k, tail_samples=args.tail_samples or None)
 
 
 def build_shape(args, work: Path) -> tuple[str, str]:
@@ -126,7 +126,8 @@ def main() -> None:
     parser.add_argument("--mode", default="top-k", choices=("auto", "exact", "top-k"))
     parser.add_argument("--mass", type=float, default=0.999)
     parser.add_argument("--top-k", type=int, default=64)
-    parser.add_argument("--tail-samples", type=int, default=32, help="top-k: tokens drawn per position from the rest")
+    parser.add_argument("--tail-samples", type=int, default=0, help="top-k: tokens drawn per position from the "
+                        "rest (default 0: codeguard's, one per 256 vocabulary entries, at least 32)")
     parser.add_argument("--corpus", default=None, help="default: the shipped corpus")
     parser.add_argument("--child", choices=("live", "cached", "build"), help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)

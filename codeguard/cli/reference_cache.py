@@ -27,9 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "when that stays under 64 MiB, else top-k")
     parser.add_argument("--mass", type=float, default=0.999, help="top-k: probability mass kept per position")
     parser.add_argument("--top-k", type=int, default=64, metavar="K", help="top-k: at most K tokens per position")
-    parser.add_argument("--tail-samples", type=int, default=32, metavar="S",
+    parser.add_argument("--tail-samples", type=int, default=None, metavar="S",
                         help="top-k: tokens drawn per position from the mass outside the top tokens (seeded), from "
-                             "which the KL divergences are estimated without bias")
+                             "which the KL divergences are estimated without bias (default: one per 256 vocabulary "
+                             "entries, at least 32)")
     parser.add_argument("--corpus", metavar="DIR", help="code the corpus suites score (default: the shipped corpus)")
     parser.add_argument("--no-corpus", action="store_true",
                         help="score no corpus: a cache for the cold_start and keyword_mass suites only")

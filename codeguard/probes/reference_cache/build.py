@@ -25,10 +25,20 @@ from codeguard.probes.reference_cache.store import (MANIFEST, Manifest, RowWrite
 
 DEFAULT_MASS = 0.999
 DEFAULT_K = 64
-# Tokens drawn per position from ref's tail (reductions.py): on the zoo, kld_mean within 0.3 % of the exact one and
-# its median and p99 within 2 % at 32, where the one-bucket lower bound missed 27-36 % (bench/RESULTS.md); 32 x 8
-# bytes keep a top-K cache under 5 % of llama.cpp's layout at the zoo's 8,192-token vocabulary.
-DEFAULT_TAIL_SAMPLES = 32
+# Tokens drawn per position from ref's tail (reductions.py), by default one per 256 vocabulary entries and at least
+# 32: 1.6 % of llama.cpp's layout (vocabulary x 2 bytes a position) at any size. On the zoo (8,192 tokens: 32 draws)
+# kld_mean came within 0.02 % of the exact one and its quantiles within 0.8 %, where the one-bucket lower bound missed
+# 27-36 %; at 152 k tokens (593 draws) the near-uniform distributions of random weights need the larger sample
+# (bench/RESULTS.md).
+MIN_TAIL_SAMPLES = 32
+VOCABULARY_PER_TAIL_SAMPLE = 256
+
+
+def default_tail_samples(width: int) -> int:
+    """Draws per position for a vocabulary of `width` tokens (see above)."""
+    return max(MIN_TAIL_SAMPLES, width // VOCABULARY_PER_TAIL_SAMPLE)
+
+
 TAIL_SEED = 0  # the draws are seeded: one reference and corpus give one cache
 # "auto" stores ref's full logits (exact mode) up to this size: the zoo's 8,192-token vocabulary over a small corpus;
 # the shipped corpus (52 k positions) would take 1.7 GB and gets top-K sets.
@@ -43,7 +53,7 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
                           cold_start: ColdStartConfig = ColdStartConfig(),
                           keyword_mass: KeywordMassConfig = KeywordMassConfig(), corpus: Corpus | None = None,
                           registry: LanguageRegistry | None = None, mode: str = "auto", mass: float = DEFAULT_MASS,
-                          k: int = DEFAULT_K, tail_samples: int = DEFAULT_TAIL_SAMPLES, with_corpus: bool = True,
+                          k: int = DEFAULT_K, tail_samples: int | None = None, with_corpus: bool = True,
                           pass_at_k=None,
                           progress: bool | None = None) -> Manifest:
     """Scores everything the distribution probes need from `ref` once and writes it to the directory `out`
@@ -53,7 +63,7 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
     (`completions.py`), so that the pass@k suite runs with only the candidate loaded."""
     if mode not in MODES:
         raise ReferenceCacheError(f"reference cache mode {mode!r}: expected one of {', '.join(MODES)}")
-    if not (0.0 < mass <= 1.0) or k < 1 or tail_samples < 1:
+    if not (0.0 < mass <= 1.0) or k < 1 or (tail_samples is not None and tail_samples < 1):
         raise ReferenceCacheError(f"reference cache top-K settings mass={mass}, k={k}, tail_samples={tail_samples}: "
                                   "need 0 < mass <= 1, k >= 1, tail_samples >= 1")
     out = _fresh_directory(Path(out))
@@ -61,6 +71,7 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
     ctx = corpus_config.ctx or min(DEFAULT_CTX, int(ref.max_context))
     start_ids, source = ref.start_ids(corpus_config.start_token)
     n, width = len(start_ids), int(ref.output_width)
+    tail_samples = tail_samples or default_tail_samples(width)
     windows, positions = [], 0
     if with_corpus:
         corpus = corpus or load_corpus(corpus_config.corpus, registry)

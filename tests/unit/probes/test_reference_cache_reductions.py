@@ -156,3 +156,14 @@ def test_opt_side_statistics_match_pair_stats():
     stats = pair_stats(ref, opt)
     torch.testing.assert_close(lse, stats.lse_opt, rtol=1e-12, atol=1e-12)
     assert torch.equal(top_opt, stats.top_opt)
+
+
+@given(st.integers(min_value=2, max_value=1 << 20))
+def test_default_tail_draws_keep_a_top_k_cache_small_at_any_vocabulary(vocabulary):
+    """At least 32 draws; beyond the zoo's 8,192 tokens one per 256 entries: 8 bytes each stay ~1.6 % of llama.cpp's
+    vocabulary x 2 bytes a position."""
+    from codeguard.probes.reference_cache.build import default_tail_samples
+    draws = default_tail_samples(vocabulary)
+    assert draws >= 32
+    assert draws == 32 or draws * 8 <= 0.016 * vocabulary * 2
+    assert default_tail_samples(151936) == 593
