@@ -135,10 +135,13 @@ def check_complete(baseline: Baseline, suite: str, metrics: dict[str, float]) ->
         "them, or list each under \"not_gated\" in that file with the reason")
 
 
-def check_exact_sources(result, suite: str) -> None:
+def check_exact_sources(result, suite: str, checked=None) -> None:
     """Refuses to gate metrics computed from the approximate part of a model's distributions (a served model's
-    top-k log-probabilities with the rest of the mass spread); metrics such a model gives exactly pass through."""
-    approximate_metrics = result.approximate_metrics()
+    top-k log-probabilities with the rest of the mass spread, a top-K reference cache's quantiles); metrics such a
+    model gives exactly (or without bias) pass through. `checked`: the metrics this gate checks (a baseline's, minus
+    what its reviewers marked not_gated, and the limits); None refuses any approximate metric of the result, which is
+    what accepting a baseline needs (its values would be stored)."""
+    approximate_metrics = [name for name in result.approximate_metrics() if checked is None or name in checked]
     if approximate_metrics:
         source = result.approximate_models()[0]
         role = "OPT" if source is result.opt else "REF"
@@ -215,15 +218,15 @@ def gate(suite: str, metrics: dict[str, float], baseline: Baseline | None = None
 def evaluate(result, suite: str, baseline: Baseline | None = None, limits: dict[str, float] | None = None
              ) -> GateVerdict:
     """The one gate path (the plugin and `assert_within_baseline` both take it): the baseline must belong to this
-    reference and probe configuration, the gated metrics must be exact, then every check runs. The result's notes
-    travel on the verdict."""
+    reference and probe configuration, the gated metrics must be exact (with no baseline, every metric: accepting
+    stores them), then every check runs. The result's notes travel on the verdict."""
     if baseline is not None:
         if baseline.suite != suite:
             raise BaselineError(f"baseline {baseline.path} holds suite '{baseline.suite}', not '{suite}'")
         check_reference(baseline, result.ref.fingerprint, result.ref.spec)
         check_probe_config(baseline, result.probe_config(), result.nuisance_config)
         check_complete(baseline, suite, result.gate_metrics())
-    check_exact_sources(result, suite)
+    check_exact_sources(result, suite, None if baseline is None else {*baseline.metrics, *(limits or {})})
     verdict = gate(suite, result.gate_metrics(), baseline=baseline, limits=limits, ref_spec=result.ref.spec,
                    opt_spec=result.opt.spec, stderr=getattr(result, "uncertainty", dict)(),
                    more_data=getattr(result, "more_data", "more data"))

@@ -30,12 +30,13 @@ def corpus(tmp_path_factory):
     return write_small_corpus(tmp_path_factory.mktemp("corpus"))
 
 
-def _build_cache(corpus, out):
+def _build_cache(corpus, out, mode="auto"):
     """`codeguard reference-cache` as the nightly job runs it (its own process, as in CI)."""
     done = subprocess.run([sys.executable, "-m", "codeguard.cli", "reference-cache", "zoo:tiny-code", "--out",
-                           str(out), "--corpus", str(corpus), "--ctx", "32"], capture_output=True, text=True)
+                           str(out), "--corpus", str(corpus), "--ctx", "32", "--mode", mode], capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr
-    assert "exact mode" in done.stdout and "--model-pair" in done.stdout
+    assert f"{'exact' if mode == 'auto' else mode} mode" in done.stdout and "--model-pair" in done.stdout
     return out
 
 
@@ -88,6 +89,37 @@ def test_a_cached_reference_gives_the_uncached_verdicts_and_loads_only_opt(pytes
     result.assert_outcomes(errors=4)  # in the model_pair fixture: the suites error out before any model loads
     result.stdout.fnmatch_lines(["*manifest.json: key reference does not match*zoo:tiny-code-python*"])
     assert loaded == []
+
+
+def test_a_top_k_cache_gates_kld_mean_and_refuses_the_quantiles_the_baseline_gates(pytester, corpus, tmp_path):
+    """A top-K cache's kld_mean is unbiased, its quantiles are not: corpus_kld is refused while the baseline gates
+    kld_p99, naming it, and gated once reviewers mark kld_p99 not_gated; the other suites are exact from it."""
+    result, _ = _gate(pytester, corpus, "zoo:tiny-code,zoo:tiny-code@bf16", "--codeguard-update", report="accept")
+    result.assert_outcomes(passed=4)
+    cache = _build_cache(corpus, tmp_path / "ref-cache", mode="top-k")
+    result, loaded = _gate(pytester, corpus, f"{cache},zoo:tiny-code@bf16", report="cached")
+    result.assert_outcomes(passed=3, failed=1)
+    assert loaded == ["zoo:tiny-code@bf16"]
+    result.stdout.fnmatch_lines(["*codeguard gate 'corpus_kld' refuses REF zoo:tiny-code: its metrics (kld_p99) need "
+                                 "exact next-token distributions*kld_mean is an unbiased estimate*"])
+
+    path = pytester.path / "baselines" / "zoo-tiny-code" / "corpus_kld.json"
+    baseline = json.loads(path.read_text())
+    del baseline["metrics"]["kld_p99"]
+    baseline["not_gated"] = {"kld_p99": "the candidate job reads a top-K reference cache"}
+    path.write_text(json.dumps(baseline))
+    result, loaded = _gate(pytester, corpus, f"{cache},zoo:tiny-code@bf16", report="reviewed")
+    result.assert_outcomes(passed=4)
+    assert loaded == ["zoo:tiny-code@bf16"]
+    _, verdicts, data = _gates(pytester, "reviewed")
+    corpus_gate = next(g for g in data["gates"] if g["suite"] == "corpus_kld")
+    assert "kld_mean" in {c["metric"] for c in corpus_gate["checks"]}
+    assert "kld_p99" not in {c["metric"] for c in corpus_gate["checks"]}
+
+    # accepting from a top-K cache would store its flagged numbers: refused
+    result, _ = _gate(pytester, corpus, f"{cache},zoo:tiny-code@bf16", "--codeguard-update", report="again")
+    result.stdout.fnmatch_lines(["*codeguard gate 'corpus_kld' refuses REF zoo:tiny-code: its metrics (kld_max, "
+                                 "kld_median*"])
 
 
 def test_suites_that_need_the_live_reference_fail_with_a_cache(pytester, corpus, tmp_path):
