@@ -1,6 +1,6 @@
 """On a CUDA GPU (skipped without one): models are placed there, the corpus statistics reduce there and equal the
-host's, the distribution suites give the CPU's verdicts (with both models resident and reference-first), and
-generation runs through the KV cache there. CI has no GPU; these run where one is lent (bench/RESULTS.md records
+host's, top-K cache sets are drawn there, the distribution suites give the CPU's verdicts (with both models resident
+and reference-first), and generation runs through the KV cache there. CI has no GPU; these run where one is lent (bench/RESULTS.md records
 each such run)."""
 import numpy as np
 import pytest
@@ -39,6 +39,26 @@ def test_the_reduction_on_the_gpu_gives_the_hosts_numbers_at_a_152k_vocabulary(d
     np.testing.assert_allclose(gpu.lse_ref.numpy(), host.lse_ref.numpy(), rtol=1e-12)
     np.testing.assert_allclose(gpu.lse_opt.numpy(), host.lse_opt.numpy(), rtol=1e-12)
     assert torch.equal(gpu.top_ref, host.top_ref) and torch.equal(gpu.top_opt, host.top_opt)
+
+
+def test_top_k_sets_and_tail_draws_are_made_on_the_gpu_and_estimate_the_hosts_kld():
+    """A nightly job on a GPU reduces its logits to top sets and tail draws there (only those reach the host): the
+    sets are the host's, the draws come from the tail, and the estimated KL of a candidate is the exact one's."""
+    from codeguard.probes.reference_cache.reductions import top_k_kld, top_sets
+    generator = torch.Generator().manual_seed(0)
+    ref = torch.randn(200, 151_936, generator=generator) * 4
+    opt = ref + torch.randn(200, 151_936, generator=generator) * 0.05
+    logprobs = torch.log_softmax(ref.double(), dim=1)
+    host = top_sets(logprobs, 0.999, 64, 593, torch.Generator().manual_seed(0))
+    gpu = top_sets(logprobs.cuda(), 0.999, 64, 593, torch.Generator(device="cuda").manual_seed(0))
+    assert np.array_equal(gpu.offsets, host.offsets) and np.array_equal(gpu.ids, host.ids)
+    np.testing.assert_allclose(gpu.tail, host.tail, rtol=1e-12)
+    for row in range(200):
+        kept = set(gpu.ids[gpu.offsets[row]:gpu.offsets[row + 1]].tolist())
+        assert not kept & set(gpu.tail_ids[row].tolist())
+    exact = pair_stats(ref, opt).kld.numpy()
+    _, _, estimate = top_k_kld(gpu, opt.cuda())
+    assert estimate.mean().item() == pytest.approx(exact.mean(), rel=0.01)
 
 
 def _gate(pytester, corpus, pair, report, *args):

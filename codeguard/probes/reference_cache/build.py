@@ -11,7 +11,7 @@ from codeguard.errors import ReferenceCacheError
 from codeguard.languages.corpus import Corpus, load_corpus
 from codeguard.languages.registry import LanguageRegistry, load_registry
 from codeguard.probes.cold_start import ColdStartConfig, rollout_summary
-from codeguard.probes.corpus.pair_stats import pair_stats, token_logprobs
+from codeguard.probes.corpus.pair_stats import pair_stats, reduction_device, token_logprobs
 from codeguard.probes.corpus.streaming import prefetched
 from codeguard.probes.corpus.teacher_forced import (DEFAULT_CTX, TeacherForcedConfig, check_context_length,
                                                     encode_corpus, make_windows, prefetch_depth)
@@ -140,12 +140,14 @@ def _score_corpus(ref, windows, n: int, ctx: int, out: Path, manifest: Manifest,
         if exact else None
     columns = {name: [] for name in ("top1", "target_logprob", "top1_logprob", "sets")}
     depth = prefetch_depth(ref, ref, ctx)
-    generator = torch.Generator().manual_seed(manifest.top_k.get("seed", TAIL_SEED))
+    generator = None
     try:
         for window, logits in zip(windows, prefetched(ref.sequence_logits([w.ids for w in windows]), depth)):
-            # position n-1+k predicts chunk[k], as in teacher_forced.score_windows; what is stored lives on the host,
-            # in float32, which holds a bfloat16 or float16 model's logits exactly (numpy has no bfloat16)
-            logits = logits[n - 1:-1].to("cpu", torch.float32)
+            # position n-1+k predicts chunk[k], as in teacher_forced.score_windows; in float32, which holds a bfloat16
+            # or float16 model's logits exactly (numpy has no bfloat16). Exact mode stores them from the host; top-K
+            # mode reduces them where the live probes would (a GPU; else the CPU) and moves only what it keeps.
+            device = "cpu" if exact else reduction_device(logits)
+            logits = logits[n - 1:-1].to(device, torch.float32)
             if exact:
                 writer.write(logits.numpy())
                 continue
@@ -156,9 +158,12 @@ def _score_corpus(ref, windows, n: int, ctx: int, out: Path, manifest: Manifest,
             columns["top1"].append(top1.astype(np.int32))
             columns["target_logprob"].append(token_logprobs(logits, stats.lse_ref, rows, window_targets))
             columns["top1_logprob"].append(token_logprobs(logits, stats.lse_ref, rows, top1))
+            if generator is None:  # seeded on the device that draws (a CUDA generator draws other numbers)
+                generator = torch.Generator(device=logits.device).manual_seed(manifest.top_k["seed"])
             with torch.inference_mode():
-                columns["sets"].append(top_sets(logits.double() - stats.lse_ref[:, None], manifest.top_k["mass"],
-                                                manifest.top_k["k"], manifest.top_k["tail_samples"], generator))
+                logprobs = logits.double() - stats.lse_ref.to(logits.device)[:, None]
+                columns["sets"].append(top_sets(logprobs, manifest.top_k["mass"], manifest.top_k["k"],
+                                                manifest.top_k["tail_samples"], generator))
     except BaseException:
         if writer is not None:
             writer.abandon()  # the build folder is not kept; the error that stopped it is what the user needs

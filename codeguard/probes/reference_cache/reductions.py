@@ -49,13 +49,14 @@ class TopK:
 
 def top_sets(logprobs: torch.Tensor, mass: float, k: int, samples: int, generator: torch.Generator) -> TopK:
     """The top sets of each row of (n, vocab) float64 log-probabilities and `samples` tokens drawn (with replacement,
-    from `generator`) from each row's tail (see the module docstring)."""
+    from `generator`, on the log-probabilities' device) from each row's tail (see the module docstring); the sets
+    come back on the host."""
     k = min(k, logprobs.shape[1])
     with torch.inference_mode():
         values, ids = torch.topk(logprobs, k, dim=1)  # sorted, most likely first
         # kept: the tokens before the cumulative mass reaches `mass`, and the one that reaches it
         keep = (values.exp().cumsum(dim=1) < mass).sum(dim=1).add_(1).clamp_(max=k)
-        inside = torch.arange(k)[None, :] < keep[:, None]
+        inside = torch.arange(k, device=logprobs.device)[None, :] < keep[:, None]
         outside = logprobs.scatter(1, ids, values.masked_fill(inside, -torch.inf))
         tail = torch.logsumexp(outside, dim=1)
         weights = outside.exp_()
@@ -65,10 +66,10 @@ def top_sets(logprobs: torch.Tensor, mass: float, k: int, samples: int, generato
         weights[empty, ids[empty, 0]] = 1.0
         drawn = torch.multinomial(weights, samples, replacement=True, generator=generator)
         drawn_logprobs = logprobs.gather(1, drawn)
-    offsets = np.concatenate([[0], np.cumsum(keep.numpy())])
-    return TopK(offsets.astype(np.int64), ids[inside].numpy().astype(np.int32),
-                values[inside].numpy().astype(np.float32), tail.numpy().astype(np.float64),
-                drawn.numpy().astype(np.int32), drawn_logprobs.numpy().astype(np.float32))
+    offsets = np.concatenate([[0], np.cumsum(keep.cpu().numpy())])
+    host = [t.cpu().numpy() for t in (ids[inside], values[inside], tail, drawn, drawn_logprobs)]
+    return TopK(offsets.astype(np.int64), host[0].astype(np.int32), host[1].astype(np.float32),
+                host[2].astype(np.float64), host[3].astype(np.int32), host[4].astype(np.float32))
 
 
 def _padded(top: TopK) -> tuple[torch.Tensor, torch.Tensor]:
