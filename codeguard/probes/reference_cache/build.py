@@ -32,13 +32,6 @@ DEFAULT_K = 64
 # (bench/RESULTS.md).
 MIN_TAIL_SAMPLES = 32
 VOCABULARY_PER_TAIL_SAMPLE = 256
-
-
-def default_tail_samples(width: int) -> int:
-    """Draws per position for a vocabulary of `width` tokens (see above)."""
-    return max(MIN_TAIL_SAMPLES, width // VOCABULARY_PER_TAIL_SAMPLE)
-
-
 TAIL_SEED = 0  # the draws are seeded: one reference and corpus give one cache
 # "auto" stores ref's full logits (exact mode) up to this size: the zoo's 8,192-token vocabulary over a small corpus;
 # the shipped corpus (52 k positions) would take 1.7 GB and gets top-K sets.
@@ -49,18 +42,23 @@ CORPUS_ARRAYS = ("targets", "top1", "target_logprob", "top1_logprob", "offsets",
                  "tail_ids", "tail_logprobs")
 
 
+def default_tail_samples(width: int) -> int:
+    """Draws per position for a vocabulary of `width` tokens (see MIN_TAIL_SAMPLES)."""
+    return max(MIN_TAIL_SAMPLES, width // VOCABULARY_PER_TAIL_SAMPLE)
+
+
 def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConfig = TeacherForcedConfig(),
                           cold_start: ColdStartConfig = ColdStartConfig(),
                           keyword_mass: KeywordMassConfig = KeywordMassConfig(), corpus: Corpus | None = None,
                           registry: LanguageRegistry | None = None, mode: str = "auto", mass: float = DEFAULT_MASS,
                           k: int = DEFAULT_K, tail_samples: int | None = None, with_corpus: bool = True,
-                          pass_at_k=None,
-                          progress: bool | None = None) -> Manifest:
+                          pass_at_k=None, progress: bool | None = None) -> Manifest:
     """Scores everything the distribution probes need from `ref` once and writes it to the directory `out`
     (created; an existing cache there is replaced, any other non-empty directory is refused). Without the corpus
     (`with_corpus=False`) the cache serves the cold start and keyword mass only, and says so if asked for more.
     With `pass_at_k` (a PassAtKConfig) it also holds ref's completions for those problems and settings
-    (`completions.py`), so that the pass@k suite runs with only the candidate loaded."""
+    (`completions.py`), so that the pass@k suite runs with only the candidate loaded. Top-K mode keeps per position
+    at most `k` tokens up to `mass` and `tail_samples` draws from the rest (None: `default_tail_samples`)."""
     if mode not in MODES:
         raise ReferenceCacheError(f"reference cache mode {mode!r}: expected one of {', '.join(MODES)}")
     if not (0.0 < mass <= 1.0) or k < 1 or (tail_samples is not None and tail_samples < 1):

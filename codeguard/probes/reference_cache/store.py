@@ -50,7 +50,7 @@ class Manifest:
     start_ids: list[int]
     start_source: str
     positions: int                   # scored corpus positions
-    top_k: dict = field(default_factory=dict)       # mass, k (top-k mode)
+    top_k: dict = field(default_factory=dict)       # mass, k, tail_samples, seed (top-k mode)
     probes: dict = field(default_factory=dict)      # per probe: what it keeps in the manifest itself
     files: dict = field(default_factory=dict)       # file name -> {bytes, sha256}
 
