@@ -84,9 +84,10 @@ def test_top_k_cache_is_exact_where_it_can_be_and_flags_the_rest(pair, config, c
     assert "same_top_p" not in flagged and "kld_p99" in flagged and "kld_max" in flagged
     # kld_mean, overall and per language, is an unbiased estimate (tail draws): not flagged, and near the live one
     assert not [name for name in flagged if name.startswith("kld_mean")]
-    assert kld.metrics["kld_mean"] == pytest.approx(live_kld.metrics["kld_mean"], rel=0.05)
+    # (99 positions: 0.7 % off overall, 3.4 % for the 25 of Go, which 32 draws a position leave noisier)
+    assert kld.metrics["kld_mean"] == pytest.approx(live_kld.metrics["kld_mean"], rel=0.03)
     for lang, stats in live_kld.per_language.items():
-        assert kld.per_language[lang]["kld_mean"] == pytest.approx(stats["kld_mean"], rel=0.05), lang
+        assert kld.per_language[lang]["kld_mean"] == pytest.approx(stats["kld_mean"], rel=0.1), lang
     assert kld.ref.approximate and kld.ref.tail_sampled and "reference-cache (top-k)" in kld.ref.backend
 
 
