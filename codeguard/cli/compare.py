@@ -13,7 +13,8 @@ PROBES = ("cold-start", "corpus-kld", "keyword-shift", "pass-at-k")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declares the subcommand's options (the parser is made by `codeguard.cli.main`)."""
-    parser.add_argument("ref", help="reference model spec (path, hf:ORG/NAME, zoo:NAME, with @derivations)")
+    parser.add_argument("ref", help="reference model spec (path, hf:ORG/NAME, zoo:NAME, with @derivations), or a "
+                                    "reference cache directory (`codeguard reference-cache`): then only OPT loads")
     parser.add_argument("opt", help="optimized model spec")
     parser.add_argument("--probe", choices=PROBES, default="cold-start",
                         help="which probe (default: cold-start, with the keyword masses at cold start)")
@@ -46,6 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from codeguard.probes.reference_cache import is_reference_cache  # light: no torch
+    args.cached = is_reference_cache(args.ref)
+    if args.cached and args.reference_first:
+        raise CodeguardError(f"--reference-first: REF {args.ref} is already a reference cache; drop "
+                             "--reference-first")
     if args.reference_first and args.probe == "pass-at-k":
         raise CodeguardError("--reference-first: pass-at-k needs both models at once; drop --reference-first")
     if args.probe == "pass-at-k":
@@ -65,8 +71,16 @@ def _compare_pass_at_k(args) -> int:
     config = PassAtKConfig(problems=args.problems, n_samples=args.samples, ks=tuple(parse_ks(args.k)), seed=args.seed)
     config.check()
     where = placement(args)
-    ref, opt = load_model(args.ref, device=where), load_model(args.opt, device=where)
-    result = run_pass_at_k(ref, opt, config, completion_store=None if args.no_completion_cache else CompletionStore())
+    if args.cached:  # the reference's completions come from the cache; both models' samples run here
+        cache = _open_cache(args)
+        if not cache.serves_pass_at_k:
+            raise CodeguardError(f"reference cache {args.ref} holds no pass@k completions of the reference: build "
+                                 "it with `codeguard reference-cache REF --pass-at-k`, or give the live REF")
+        result = cache.pass_at_k(load_model(args.opt, device=where, alone=True), config)
+    else:
+        ref, opt = load_model(args.ref, device=where), load_model(args.opt, device=where)
+        result = run_pass_at_k(ref, opt, config,
+                               completion_store=None if args.no_completion_cache else CompletionStore())
     lines = [f"probe: pass-at-k   ref: {result.ref.spec}   opt: {result.opt.spec}   problems: {config.problems} "
              f"({len(result.per_problem)}), n = {config.n_samples}, T = {config.temperature}",
              "verdicts: " + "; ".join(f"{side} " + ", ".join(f"{v} {c}" for v, c in counts.items())
@@ -89,12 +103,22 @@ def _corpus_inputs(args):
     return registry, corpus, ref, opt, config
 
 
+def _open_cache(args):
+    """REF's reference cache, opened (and its files verified) before the candidate loads."""
+    from codeguard.probes.reference_cache.replay import load_reference_cache
+    return load_reference_cache(args.ref)
+
+
 def _pair(args, **build_options):
-    """(ref, opt) loaded together, or with --reference-first (ref, opt) = (REF's exact cache, OPT), REF freed
-    before OPT loads. The cache lives in a folder under $CODEGUARD_CACHE removed when the process exits."""
+    """(ref, opt) loaded together; with REF a reference cache directory (REF's cache, OPT); with --reference-first
+    (REF's exact cache, OPT), REF freed before OPT loads, the cache in a folder under $CODEGUARD_CACHE removed when
+    the process exits. The probes take a cache's own path when `args.cached or args.reference_first`."""
     # heavy: torch loads when the command runs, not for `codeguard --help`
     from codeguard.models import load_model
     where = placement(args)
+    if args.cached:
+        cache = _open_cache(args)
+        return cache, load_model(args.opt, device=where, alone=True)
     if not args.reference_first:
         return load_model(args.ref, device=where), load_model(args.opt, device=where)
     import atexit
@@ -106,12 +130,17 @@ def _pair(args, **build_options):
     return cache, load_model(args.opt, device=where, alone=True)
 
 
+def _from_cache(args) -> bool:
+    """REF's side comes from a reference cache (a directory given as REF, or --reference-first's)."""
+    return args.cached or args.reference_first
+
+
 def _compare_keyword_shift(args) -> int:
     # heavy: torch loads when the command runs, not for `codeguard --help`
     from codeguard.probes.corpus.runner import run_keyword_shift
     registry, corpus, ref, opt, config = _corpus_inputs(args)
     result = ref.corpus_probes(opt, config, corpus, registry, ("keyword-shift",))["keyword-shift"] \
-        if args.reference_first else run_keyword_shift(ref, opt, config, corpus=corpus, registry=registry)
+        if _from_cache(args) else run_keyword_shift(ref, opt, config, corpus=corpus, registry=registry)
     o = result.overall
     lines = [f"probe: keyword-shift   ref: {result.ref.spec}   opt: {result.opt.spec}   ctx: {result.config.ctx}",
              f"{o['positions']} keyword positions: mean |Δlog p| {o['mean_abs_dlogp']:.4f}, max "
@@ -134,7 +163,7 @@ def _compare_corpus(args) -> int:
     from codeguard.probes.corpus.runner import run_corpus_kld
     registry, corpus, ref, opt, config = _corpus_inputs(args)
     result = ref.corpus_probes(opt, config, corpus, registry, ("corpus-kld",))["corpus-kld"] \
-        if args.reference_first else run_corpus_kld(ref, opt, config, corpus=corpus)
+        if _from_cache(args) else run_corpus_kld(ref, opt, config, corpus=corpus)
     print(_format_corpus(result))
     if args.json:
         write_json(args.json, result.to_dict())
@@ -150,7 +179,7 @@ def _format_corpus(result) -> str:
              f"p90 {m['kld_p90']:.5f}, p95 {m['kld_p95']:.5f}, p99 {m['kld_p99']:.5f}, p99.9 {m['kld_p999']:.5f}, "
              f"max {m['kld_max']:.4f}",
              f"same top p {100 * m['same_top_p']:.2f} ± {100 * m['same_top_p_stderr']:.2f} % per position",
-             *result.gate_notes(),
+             *_approximate_note(result), *result.gate_notes(),
              "Δp of the actual token: " + ", ".join(f"{k} {v:+.4f}" for k, v in result.delta_p.items()),
              "Δp of ref's top token:  " + ", ".join(f"{k} {v:+.4f}" for k, v in result.delta_p_ref_top.items()), "",
              f"{'language':<12}{'positions':>10}{'KLD mean':>11}{'p99':>9}{'max':>8}{'same top':>10}{'PPL ratio':>11}"]
@@ -167,6 +196,15 @@ def _format_corpus(result) -> str:
     return "\n".join(lines)
 
 
+def _approximate_note(result) -> list[str]:
+    """Which printed metrics are estimates a gate refuses (a top-K reference cache's quantiles, a served model's KL)."""
+    flagged = sorted({name.split(".")[0] for name in result.approximate_metrics()})
+    if not flagged:
+        return []
+    source = result.approximate_models()[0]
+    return [f"estimates a gate refuses ({source.spec}: {source.backend}): {', '.join(flagged)}"]
+
+
 def _compare_cold_start(args) -> int:
     # heavy: torch loads when the command runs, not for `codeguard --help`
     from codeguard.probes.cold_start import ColdStartConfig, run_cold_start
@@ -180,7 +218,7 @@ def _compare_cold_start(args) -> int:
     mass_config = KeywordMassConfig(languages=tuple(languages) if languages else None, start_token=args.start_token)
     # the cold start reads no corpus: a reference-first cache scores none
     ref, opt = _pair(args, cold_start=config, keyword_mass=mass_config, registry=registry, with_corpus=False)
-    if args.reference_first:
+    if _from_cache(args):
         result, mass = ref.cold_start(opt, config, registry), ref.keyword_mass(opt, mass_config, registry)
     else:
         result, mass = run_cold_start(ref, opt, config), run_keyword_mass(ref, opt, mass_config, registry)

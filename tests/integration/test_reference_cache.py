@@ -324,3 +324,33 @@ def test_a_top_k_cache_with_tail_draws_outside_the_vocabulary_is_refused_by_name
     with pytest.raises(ReferenceCacheError, match=r"corpus\.npz: array tail_ids holds token ids outside the "
                                                   r"reference's 8192 outputs"):
         load_reference_cache(directory).corpus_probes(pair[1], config)
+
+
+@pytest.mark.parametrize("probe", ["cold-start", "corpus-kld", "keyword-shift"])
+def test_codeguard_compare_takes_a_cache_as_ref_and_gives_the_live_numbers(probe, corpus, caches, tmp_path, capsys):
+    from codeguard.cli.main import main
+    common = ["zoo:tiny-code@int4-rtn", "--probe", probe, "--corpus", str(corpus), "--ctx", "16"]
+    assert main(["compare", "zoo:tiny-code", *common, "--json", str(tmp_path / "live.json")]) == 0
+    assert main(["compare", str(caches["exact"]), *common, "--json", str(tmp_path / "cached.json")]) == 0
+    live, cached = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("live", "cached"))
+    ref_cached, ref_live = cached.pop("ref"), live.pop("ref")
+    assert ref_cached["backend"] == f"{ref_live['backend']} via reference-cache (exact)"
+    assert (ref_cached["spec"], ref_cached["fingerprint"]) == (ref_live["spec"], ref_live["fingerprint"])
+    assert cached == live  # every number
+
+
+def test_codeguard_compare_with_a_cache_refuses_what_it_cannot_serve(caches, capsys):
+    from codeguard.cli.main import main
+    assert main(["compare", str(caches["exact"]), "zoo:tiny-code@int4-rtn", "--probe", "pass-at-k"]) == 2
+    assert "holds no pass@k completions of the reference: build it with `codeguard reference-cache REF " \
+           "--pass-at-k`" in capsys.readouterr().err
+    assert main(["compare", str(caches["exact"]), "zoo:tiny-code@int4-rtn", "--reference-first"]) == 2
+    assert "is already a reference cache; drop --reference-first" in capsys.readouterr().err
+
+
+def test_codeguard_compare_names_the_estimates_of_a_top_k_cache(corpus, caches, capsys):
+    from codeguard.cli.main import main
+    assert main(["compare", str(caches["top-k"]), "zoo:tiny-code@int4-rtn", "--probe", "corpus-kld", "--corpus",
+                 str(corpus), "--ctx", "16"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("estimates a gate refuses"))
+    assert "reference-cache (top-k)" in line and "kld_p99" in line and "kld_mean" not in line
