@@ -354,3 +354,18 @@ def test_codeguard_compare_names_the_estimates_of_a_top_k_cache(corpus, caches, 
                  str(corpus), "--ctx", "16"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("estimates a gate refuses"))
     assert "reference-cache (top-k)" in line and "kld_p99" in line and "kld_mean" not in line
+
+
+def test_codeguard_compare_runs_pass_at_k_from_a_cache_with_the_references_completions(tmp_path, capsys):
+    from codeguard.cli.main import main
+    settings = ["--problems", "humaneval:2", "--samples", "2"]
+    assert main(["reference-cache", "zoo:tiny-code-he", "--out", str(tmp_path / "cache"), "--no-corpus",
+                 "--pass-at-k", *settings]) == 0
+    capsys.readouterr()
+    common = ["zoo:tiny-code-he@bf16", "--probe", "pass-at-k", *settings, "--k", "1"]
+    assert main(["compare", "zoo:tiny-code-he", *common, "--no-completion-cache",
+                 "--json", str(tmp_path / "live.json")]) == 0
+    assert main(["compare", str(tmp_path / "cache"), *common, "--json", str(tmp_path / "cached.json")]) == 0
+    assert "probe: pass-at-k   ref: zoo:tiny-code-he   opt: zoo:tiny-code-he@bf16" in capsys.readouterr().out
+    live, cached = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("live", "cached"))
+    assert cached["metrics"] == live["metrics"] and cached["samples"] == live["samples"]
