@@ -12,8 +12,8 @@
 # Usage, from the repository root: bash bench/run_on_gpu.sh [OUT_DIR]
 # Each step has its own time limit (TESTS_S, CLI_S, BENCH_S seconds) and writes its log to OUT_DIR as it goes, so
 # a step cut short still leaves what it printed; STEPS picks the steps (default "tests cli bench"; "cache" is
-# bench_reference_cache at CACHE_SHAPE, default 1.5b, in CACHE_MODE, default exact), TESTS the test files, SHAPES
-# bench_scale's shapes (default 1.5b,7b).
+# bench_reference_cache at CACHE_SHAPE, default 1.5b, in each mode of CACHE_MODE, default exact, e.g. "exact top-k"),
+# TESTS the test files, SHAPES bench_scale's shapes (default 1.5b,7b).
 set -u
 out=${1:-${OUT:-/tmp/gpu-checks}}
 mkdir -p "$out"
@@ -41,7 +41,7 @@ step() {  # step NAME SECONDS COMMAND...: runs COMMAND under a time limit, its o
   case " ${STEPS:-tests cli bench} " in *" $name "*) ;; *) return 0 ;; esac
   echo "=== $name (limit ${limit} s): $*"
   local started=$SECONDS
-  timeout --kill-after=10 "$limit" "$@" > >(tee "$out/$name.log") 2>&1
+  timeout --kill-after=10 "$limit" "$@" > >(tee "$out/$name${LOG_SUFFIX:-}.log") 2>&1
   local rc=$?
   echo "=== $name: exit $rc after $((SECONDS - started)) s" | tee -a "$out/summary.txt"
 }
@@ -57,6 +57,8 @@ step cli "${CLI_S:-90}" python3 -m codeguard.cli compare zoo:tiny-code zoo:tiny-
   --probe corpus-kld --reference-first --json "$out/compare.json"
 step bench "${BENCH_S:-420}" python3 bench/bench_scale.py --shapes "${SHAPES:-1.5b,7b}" --device cuda \
   --vocab-dir .bench-vocab --reference-first --json "$out/scale.json"
-step cache "${CACHE_S:-240}" python3 bench/bench_reference_cache.py --shape "${CACHE_SHAPE:-1.5b}" --device cuda \
-  --mode "${CACHE_MODE:-exact}" --max-tokens 16384 --vocab-dir .bench-vocab --repeats 2
+for mode in ${CACHE_MODE:-exact}; do
+  LOG_SUFFIX="-$mode" step cache "${CACHE_S:-240}" python3 bench/bench_reference_cache.py --shape "${CACHE_SHAPE:-1.5b}" \
+    --device cuda --mode "$mode" --max-tokens 16384 --vocab-dir .bench-vocab --repeats 2
+done
 cat "$out/summary.txt"
