@@ -73,9 +73,7 @@ def _compare_pass_at_k(args) -> int:
     where = placement(args)
     if args.cached:  # the reference's completions come from the cache; both models' samples run here
         cache = _open_cache(args)
-        if not cache.serves_pass_at_k:
-            raise CodeguardError(f"reference cache {args.ref} holds no pass@k completions of the reference: build "
-                                 "it with `codeguard reference-cache REF --pass-at-k`, or give the live REF")
+        cache.require_pass_at_k()
         result = cache.pass_at_k(load_model(args.opt, device=where, alone=True), config)
     else:
         ref, opt = load_model(args.ref, device=where), load_model(args.opt, device=where)
@@ -117,8 +115,7 @@ def _pair(args, **build_options):
     from codeguard.models import load_model
     where = placement(args)
     if args.cached:
-        cache = _open_cache(args)
-        return cache, load_model(args.opt, device=where, alone=True)
+        return _open_cache(args), load_model(args.opt, device=where, alone=True)
     if not args.reference_first:
         return load_model(args.ref, device=where), load_model(args.opt, device=where)
     import atexit

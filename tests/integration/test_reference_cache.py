@@ -342,8 +342,8 @@ def test_codeguard_compare_takes_a_cache_as_ref_and_gives_the_live_numbers(probe
 def test_codeguard_compare_with_a_cache_refuses_what_it_cannot_serve(caches, capsys):
     from codeguard.cli.main import main
     assert main(["compare", str(caches["exact"]), "zoo:tiny-code@int4-rtn", "--probe", "pass-at-k"]) == 2
-    assert "holds no pass@k completions of the reference: build it with `codeguard reference-cache REF " \
-           "--pass-at-k`" in capsys.readouterr().err
+    assert "built without the reference's pass@k completions; build it with `codeguard reference-cache REF --out " \
+           "DIR --pass-at-k`" in capsys.readouterr().err
     assert main(["compare", str(caches["exact"]), "zoo:tiny-code@int4-rtn", "--reference-first"]) == 2
     assert "is already a reference cache; drop --reference-first" in capsys.readouterr().err
 

@@ -39,12 +39,18 @@ def write_completions(ref, out: Path, config, progress: bool | None = None) -> d
     return completions_entry(config, problem_set)
 
 
-def read_completions(directory: Path, manifest, config, problem_set) -> dict[str, list[str]]:
-    """The stored completions for `config` and `problem_set`, or a ReferenceCacheError naming what differs."""
+def stored_entry(directory: Path, manifest) -> dict:
+    """The manifest's pass@k entry, or a ReferenceCacheError for a cache built without completions."""
     entry = manifest.probes.get("pass_at_k")
     if entry is None:
         raise ReferenceCacheError(f"reference cache {directory}: built without the reference's pass@k completions; "
                                   f"build it with {BUILD_COMMAND}, or gate pass@k with the live reference")
+    return entry
+
+
+def read_completions(directory: Path, manifest, config, problem_set) -> dict[str, list[str]]:
+    """The stored completions for `config` and `problem_set`, or a ReferenceCacheError naming what differs."""
+    entry = stored_entry(directory, manifest)
     wanted = completions_entry(config, problem_set)
     if entry["problems_sha256"] != wanted["problems_sha256"]:
         raise ReferenceCacheError(

@@ -68,6 +68,11 @@ class ReferenceCache:
         """Whether the cache holds the reference's pass@k completions (for some problems and settings)."""
         return "pass_at_k" in self.manifest.probes
 
+    def require_pass_at_k(self) -> None:
+        """Refuses, by name, a cache built without the reference's pass@k completions (before a candidate loads)."""
+        from codeguard.probes.reference_cache.completions import stored_entry
+        stored_entry(self.directory, self.manifest)
+
     def pass_at_k(self, opt, config=None, problem_set=None, executor=None, progress: bool | None = None):
         """run_pass_at_k with ref's completions from the cache: only opt generates; both models' samples run in
         this run's sandbox. Other problems or generation settings than the cache's are refused by name."""
