@@ -40,15 +40,16 @@ def _sets(lr, mass, k, samples=8, seed=0):
 
 def _tail_terms(ref, opt, top):
     """Per row, computed by enumeration: the coarsened KL (top tokens, one tail bucket), and the mean and variance
-    of one draw's contribution t_r (e^x - 1 - x) over ref's renormalised tail (what the estimator averages)."""
+    of one draw's contribution t_r (e^x - 1 - x) over ref's renormalised tail (what the estimator averages), and
+    the largest distance of a draw's contribution from that mean."""
     lr, lo = log_softmax(ref.astype(np.float64), axis=1), log_softmax(opt.astype(np.float64), axis=1)
-    coarse, mean, variance = [], [], []
+    coarse, mean, variance, spread = [], [], [], []
     for row in range(ref.shape[0]):
         kept = top.ids[top.offsets[row]:top.offsets[row + 1]]
         rest = np.setdiff1d(np.arange(ref.shape[1]), kept)
         head = rel_entr(np.exp(lr[row, kept]), np.exp(lo[row, kept])).sum()
         if rest.size == 0 or not np.isfinite(top.tail[row]):
-            coarse.append(head), mean.append(0.0), variance.append(0.0)
+            coarse.append(head), mean.append(0.0), variance.append(0.0), spread.append(0.0)
             continue
         t_r, t_o = np.exp(lr[row, rest]).sum(), np.exp(lo[row, rest]).sum()
         coarse.append(head + rel_entr(t_r, t_o))
@@ -57,7 +58,17 @@ def _tail_terms(ref, opt, top):
         y = t_r * (np.expm1(x) - x)
         mean.append((p_r * y).sum())
         variance.append((p_r * (y - mean[-1]) ** 2).sum())
-    return np.array(coarse), np.array(mean), np.array(variance)
+        spread.append(np.abs(y - mean[-1]).max())
+    return np.array(coarse), np.array(mean), np.array(variance), np.array(spread)
+
+
+def _bernstein_bound(variance, spread, draws, failure=1e-9):
+    """t with P(|mean of `draws` draws - expectation| >= t) <= `failure` for terms within `spread` of their mean
+    (Bernstein's inequality, solved for t): ~6.5 standard errors for well-behaved rows, and wider where a rare draw
+    carries much of the mean (opt's mass on a token ref almost never emits), where a normal bound would not hold."""
+    log_term = np.log(2 / failure)
+    linear = 2 * log_term * spread / 3
+    return (linear + np.sqrt(linear ** 2 + 8 * draws * log_term * variance)) / (2 * draws)
 
 
 @settings(max_examples=200, deadline=None)
@@ -66,7 +77,7 @@ def test_the_tail_term_makes_the_coarsened_kld_exact_in_expectation(pair, mass, 
     """The identity the estimator rests on: coarsened KL + E[one draw's t_r (e^x - 1 - x)] = the exact KL."""
     ref, opt = pair
     exact, lr = _exact(ref, opt)
-    coarse, tail_mean, _ = _tail_terms(ref, opt, _sets(lr, mass, k))
+    coarse, tail_mean, _, _ = _tail_terms(ref, opt, _sets(lr, mass, k))
     np.testing.assert_allclose(coarse + tail_mean, exact, rtol=1e-9, atol=1e-9)
 
 
@@ -78,7 +89,7 @@ def test_top_k_kld_never_falls_below_the_coarsened_lower_bound(pair, mass, k):
     top = _sets(lr, mass, k)
     _, _, estimate = top_k_kld(top, torch.from_numpy(opt), rows=7)
     estimate = estimate.numpy()
-    coarse, _, _ = _tail_terms(ref, opt, top)
+    coarse, _, _, _ = _tail_terms(ref, opt, top)
     assert np.isfinite(estimate).all() and (estimate >= 0).all()
     assert (estimate >= coarse - FLOAT32_SLACK * (1 + coarse)).all()
     assert (coarse <= exact + FLOAT32_SLACK * (1 + exact)).all()
@@ -88,16 +99,19 @@ def test_top_k_kld_never_falls_below_the_coarsened_lower_bound(pair, mass, k):
 @given(logit_pairs(), st.floats(min_value=0.01, max_value=0.9), st.integers(min_value=1, max_value=8),
        st.integers(min_value=0, max_value=2**32 - 1))
 def test_top_k_kld_estimates_the_exact_kld_within_its_sampling_error(pair, mass, k, seed):
-    """Many draws: each row's estimate is within 6 standard errors (from the enumerated variance) of the exact KL.
-    Seeded draws make each example deterministic."""
+    """Many draws: each row's estimate is within a Bernstein bound (from the enumerated variance and range of one
+    draw's term, failing with probability 1e-9 a row) of the exact KL. Seeded draws make each example deterministic.
+
+    A bound of 6 standard errors was falsified: ref near-uniform with one token at -7, opt's mass on that token, so
+    the mean rests on a draw 4,096 draws from ref's tail mostly miss (the estimate is unbiased, not normal)."""
     ref, opt = pair
     exact, lr = _exact(ref, opt)
     draws = 4096
     top = _sets(lr, mass, k, samples=draws, seed=seed)
     _, _, estimate = top_k_kld(top, torch.from_numpy(opt))
-    _, _, variance = _tail_terms(ref, opt, top)
+    _, _, variance, spread = _tail_terms(ref, opt, top)
     error = np.abs(estimate.numpy() - exact)
-    assert (error <= 6 * np.sqrt(variance / draws) + FLOAT32_SLACK * (1 + exact)).all()
+    assert (error <= _bernstein_bound(variance, spread, draws) + FLOAT32_SLACK * (1 + exact)).all()
 
 
 def test_identical_models_give_no_divergence():
