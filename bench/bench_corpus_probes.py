@@ -56,7 +56,7 @@ def main() -> None:
     ref, opt = load_model("zoo:tiny-code"), load_model(args.opt)
     corpus = load_corpus()
     config = TeacherForcedConfig().resolved(ref, opt)
-    windows = [w.ids for w in make_windows(encode_corpus(ref.tokenizer, corpus), [0], config.ctx)]
+    windows = [w.ids for w in make_windows(encode_corpus(ref.fast_tokenizer, corpus), [0], config.ctx)]
     scored_tokens = sum(len(w) - 1 for w in windows)
     wall = {name: [] for name in ("probe", "sequential", "overlapped", "probe, torch reduction")}
     for _ in range(args.repeats):  # interleaved, so machine noise hits all alike

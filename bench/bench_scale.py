@@ -264,7 +264,7 @@ def run_shape(shape: Shape, args) -> dict:
 
     corpus = capped_corpus(ref.tokenizer, args.max_tokens)
     config = TeacherForcedConfig(ctx=args.ctx)
-    windows = [w.ids for w in make_windows(encode_corpus(ref.tokenizer, corpus), start_ids, args.ctx)]
+    windows = [w.ids for w in make_windows(encode_corpus(ref.fast_tokenizer, corpus), start_ids, args.ctx)]
     scored = sum(len(w) - len(start_ids) for w in windows)
     record["corpus"] = {"files": [str(f.path.relative_to(corpus.root)) for f in corpus.files],
                         "windows": len(windows), "ctx": args.ctx, "scored_tokens": scored}

@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", metavar="DIR", help="corpus-kld: code to score (default: the shipped corpus)")
     parser.add_argument("--ctx", type=int, default=None, metavar="N",
                          help="corpus-kld: window length in tokens (default 512, capped at the model's maximum)")
+    parser.add_argument("--min-context", type=int, default=0, metavar="N",
+                        help="corpus probes: score only tokens with at least N tokens of their chunk before them "
+                             "(default 0: every token; llama.cpp's perplexity scores the second half, ctx // 2)")
     parser.add_argument("--languages", help="comma-separated registry languages for the keyword aggregates "
                                              "(default: all)")
     parser.add_argument("--registry", action="append", default=[], metavar="TOML",
@@ -96,7 +99,8 @@ def _corpus_inputs(args):
     from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
     registry = load_registry(args.registry)
     corpus = load_corpus(args.corpus, registry)
-    config = TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token)
+    config = TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token,
+                                 min_context=args.min_context)
     ref, opt = _pair(args, corpus_config=config, corpus=corpus, registry=registry)
     return registry, corpus, ref, opt, config
 
@@ -139,11 +143,11 @@ def _compare_keyword_shift(args) -> int:
     result = ref.corpus_probes(opt, config, corpus, registry, ("keyword-shift",))["keyword-shift"] \
         if _from_cache(args) else run_keyword_shift(ref, opt, config, corpus=corpus, registry=registry)
     o = result.overall
-    lines = [f"probe: keyword-shift   ref: {result.ref.spec}   opt: {result.opt.spec}   ctx: {result.config.ctx}",
+    lines = [f"probe: keyword-shift   ref: {result.ref.spec}   opt: {result.opt.spec}   {_windows(result.config)}",
              f"{o['positions']} keyword positions: mean |Δlog p| {o['mean_abs_dlogp']:.4f}, max "
              f"{o['max_abs_dlogp']:.4f}; ref's top-1 lost by opt at {100 * o['top1_lost_share']:.1f} % of "
-             f"{o['ref_top1_positions']} positions; {result.skipped['crossing_a_window_boundary']} keyword(s) "
-             "crossing a window boundary skipped", *result.gate_notes(), "",
+             f"{o['ref_top1_positions']} positions; {result.skipped['outside_scored_positions']} keyword(s) "
+             "outside the scored positions (crossing a window boundary, or before min_context) skipped", *result.gate_notes(), "",
              f"{'language':<12}{'positions':>10}{'mean|Δ|':>9}{'max|Δ|':>8}{'lost top1':>10}  moved most"]
     for lang, s in result.per_language.items():
         moved = ", ".join(f"{m['keyword']}({m['count']})" for m in s["most_moved"][:4])
@@ -167,9 +171,13 @@ def _compare_corpus(args) -> int:
     return 0
 
 
+def _windows(config) -> str:
+    return f"ctx: {config.ctx}" + (f", scored from chunk token {config.min_context}" if config.min_context else "")
+
+
 def _format_corpus(result) -> str:
     m = result.metrics
-    lines = [f"probe: corpus-kld   ref: {result.ref.spec}   opt: {result.opt.spec}   ctx: {result.config.ctx}",
+    lines = [f"probe: corpus-kld   ref: {result.ref.spec}   opt: {result.opt.spec}   {_windows(result.config)}",
              f"positions {int(m['positions'])}; PPL ref {m['ppl_ref']:.3f}, opt {m['ppl_opt']:.3f}, "
              f"ratio {m['ppl_ratio']:.4f}",
              f"KLD mean {m['kld_mean']:.6f} ± {m['kld_stderr']:.6f} per position, median {m['kld_median']:.6f}, "

@@ -1,8 +1,8 @@
 """`codeguard reference-cache REF --out DIR`: scores the reference once for the distribution suites; a later gate
 with `--model-pair DIR,OPT` (or `--codeguard-reference-cache DIR`) loads only OPT.
 
-The measurement options are the plugin's (--corpus, --ctx, --start-token, --rollouts, --seed, and with --pass-at-k
---problems and --samples): the cache serves runs with the same values, and refuses others by name."""
+The measurement options are the plugin's (--corpus, --ctx, --min-context, --start-token, --rollouts, --seed, and with
+--pass-at-k --problems and --samples): the cache serves runs with the same values, and refuses others by name."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score no corpus: a cache for the cold_start and keyword_mass suites only")
     parser.add_argument("--ctx", type=int, default=None, metavar="N",
                         help="corpus window length (default 512, capped at the model's maximum context)")
+    parser.add_argument("--min-context", type=int, default=0, metavar="N",
+                        help="score only corpus tokens with N tokens of their chunk before them, as "
+                             "--codeguard-min-context (default 0: every token)")
     parser.add_argument("--start-token", help="start token (default: BOS, else EOS), as --codeguard-start-token")
     parser.add_argument("--rollouts", type=int, default=0, help="cold start rollouts, as --codeguard-rollouts")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed, as --codeguard-seed")
@@ -72,7 +75,8 @@ def run(args) -> int:
     corpus = None if args.no_corpus else load_corpus(args.corpus, registry)
     ref = load_model(args.ref, device=placement(args))
     manifest = build_reference_cache(
-        ref, args.out, TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token),
+        ref, args.out, TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token,
+                                       min_context=args.min_context),
         ColdStartConfig(start_token=args.start_token, rollouts=args.rollouts, seed=args.seed),
         KeywordMassConfig(start_token=args.start_token), corpus=corpus, registry=registry, mode=args.mode,
         mass=args.mass, k=args.top_k, tail_samples=args.tail_samples, with_corpus=not args.no_corpus,

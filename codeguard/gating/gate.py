@@ -166,10 +166,11 @@ def check_exact_sources(result, suite: str, checked=None) -> None:
             + advice)
 
 
-def check_probe_config(baseline: Baseline, probe_config: dict, nuisance=frozenset()) -> None:
+def check_probe_config(baseline: Baseline, probe_config: dict, nuisance=frozenset(), defaults=None) -> None:
     """The run must be measured like the baseline; `nuisance` keys (a sampling probe's seed) are recorded, not
-    compared."""
-    for key, value in baseline.probe_config.items():
+    compared. `defaults` are the values of keys a baseline accepted before they existed was measured with."""
+    recorded = {**(defaults or {}), **baseline.probe_config}
+    for key, value in recorded.items():
         if key in probe_config and key not in nuisance and probe_config[key] != value:
             raise BaselineError(
                 f"baseline {baseline.path} was measured with {key}={value!r}, this run uses "
@@ -224,7 +225,7 @@ def evaluate(result, suite: str, baseline: Baseline | None = None, limits: dict[
         if baseline.suite != suite:
             raise BaselineError(f"baseline {baseline.path} holds suite '{baseline.suite}', not '{suite}'")
         check_reference(baseline, result.ref.fingerprint, result.ref.spec)
-        check_probe_config(baseline, result.probe_config(), result.nuisance_config)
+        check_probe_config(baseline, result.probe_config(), result.nuisance_config, result.probe_config_defaults)
         check_complete(baseline, suite, result.gate_metrics())
     check_exact_sources(result, suite, None if baseline is None else {*baseline.metrics, *(limits or {})})
     verdict = gate(suite, result.gate_metrics(), baseline=baseline, limits=limits, ref_spec=result.ref.spec,

@@ -8,6 +8,7 @@ fixed thread count, so results repeat.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -22,7 +23,7 @@ from codeguard.models.logprobs import window_logprobs
 from codeguard.models.sampling import row_generators
 from codeguard.models.token_list import TokenListVocabulary
 from codeguard.tokenization.gguf import read_gguf_metadata, tokenizer_from_gguf
-from codeguard.tokenization.loader import transformers_tokenizer
+from codeguard.tokenization.loader import transformers_tokenizer, wrapped_backend
 
 BACKEND = "llama.cpp"
 
@@ -40,7 +41,8 @@ class GGUFCausalLM(TokenListVocabulary):
     fingerprint: str
     path: Path
     llama: object = field(repr=False)        # llama_cpp.Llama
-    hf_tokenizer: object = field(repr=False)  # transformers.PreTrainedTokenizerFast over the GGUF tokenizer
+    gguf_tokenizer: object = field(repr=False)  # codeguard.tokenization.gguf's, from the file's metadata
+    backend_tokenizer: object = field(repr=False)  # tokenizers.Tokenizer: loader.wrapped_backend of it
     tokens: list[str] = field(repr=False)
     special: dict[str, int]
     n_threads: int
@@ -77,9 +79,19 @@ class GGUFCausalLM(TokenListVocabulary):
         info = {"path": str(path), "kind": "gguf", "architecture": architecture, "n_ctx": n_ctx,
                 "n_threads": threads, "file_type": metadata.get("general.file_type"), **(details or {}),
                 "device": used}
-        return cls(spec=spec_text, fingerprint=fingerprint, path=path, llama=llama,
-                   hf_tokenizer=transformers_tokenizer(gguf_tokenizer, tokens), tokens=tokens,
+        return cls(spec=spec_text, fingerprint=fingerprint, path=path, llama=llama, gguf_tokenizer=gguf_tokenizer,
+                   backend_tokenizer=wrapped_backend(gguf_tokenizer, tokens), tokens=tokens,
                    special=dict(gguf_tokenizer.special_tokens), n_threads=threads, details=info)
+
+    @cached_property
+    def hf_tokenizer(self):
+        """The transformers wrapper, built on first use: the corpus probes need only `fast_tokenizer`, and importing
+        transformers was ~1.5 s of a GGUF pair's start-up."""
+        return transformers_tokenizer(self.gguf_tokenizer, self.tokens, self.backend_tokenizer)
+
+    @property
+    def fast_tokenizer(self):
+        return self.backend_tokenizer
 
     @property
     def max_context(self) -> int:
@@ -95,19 +107,26 @@ class GGUFCausalLM(TokenListVocabulary):
         self.llama.eval(ids)
         return self._finite(self.llama.scores[:len(ids)], where)
 
-    def _decode(self, ids: Sequence[int], where: str) -> torch.Tensor:
-        """`_eval`'s logits as a tensor of their own, read straight from llama.cpp's output buffer.
+    def _decode(self, ids: Sequence[int], where: str, first_row: int = 0) -> torch.Tensor:
+        """`_eval`'s logits of positions first_row.. as a tensor of their own, read straight from llama.cpp's output
+        buffer.
 
         `Llama.eval` first copies every position's logits into its own (n_ctx, vocab) array, which we then copied
         again: for a 49,152-token vocabulary at ctx 512 that is 100 MB copied and kept resident per window and model
-        for nothing (bench/bench_llama_parity.py). The same `llama_decode` of the same batch, so the same numbers."""
+        for nothing (bench/bench_llama_parity.py). The same `llama_decode` of the same batch, so the same numbers.
+        Only positions from `first_row` on are marked as outputs, so llama.cpp computes the output layer for those
+        alone (as `llama-perplexity` does for the second half of each chunk); its buffer holds their rows in order."""
         ids = self._checked(ids, where)
+        if not 0 <= first_row < len(ids):
+            raise ProbeInputError(f"{self.spec}: {where} has {len(ids)} tokens, none from position {first_row} on")
         llama = self.llama
         llama.reset()  # nothing is kept for `sample`: it starts from `_eval`, which clears the KV cache again
         llama._ctx.kv_cache_seq_rm(-1, 0, -1)
         llama._batch.set_batch(batch=ids, n_past=0, logits_all=True)
+        for position in range(first_row):
+            llama._batch.batch.logits[position] = False
         llama._ctx.decode(llama._batch)
-        out = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(len(ids), self.output_width))
+        out = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(len(ids) - first_row, self.output_width))
         return torch.from_numpy(self._finite(out, where).copy())
 
     def _checked(self, ids: Sequence[int], where: str) -> list[int]:
@@ -140,10 +159,11 @@ class GGUFCausalLM(TokenListVocabulary):
         rows = np.stack([self._eval(c, f"context {i}")[-1].astype(np.float64) for i, c in enumerate(contexts)])
         return torch.log_softmax(torch.from_numpy(rows), dim=-1).numpy()
 
-    def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]:
-        """Per-window (len, vocab) float32 logits at every position, finite-checked, streamed window by window."""
+    def sequence_logits(self, windows: Sequence[Sequence[int]], first_row: int = 0) -> Iterator[torch.Tensor]:
+        """Per-window (len - first_row, vocab) float32 logits of positions first_row.., finite-checked, streamed
+        window by window."""
         for index, window in enumerate(windows):
-            yield self._decode(window, f"window {index}")
+            yield self._decode(window, f"window {index}", first_row)
 
     def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
         """Per-window (len, vocab) float64 log-probabilities at every position, streamed window by window."""

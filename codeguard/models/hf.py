@@ -34,6 +34,11 @@ class HFCausalLM:
         return self.hf_tokenizer
 
     @property
+    def fast_tokenizer(self):
+        """The `tokenizers.Tokenizer` that encodes text (what the corpus probes use)."""
+        return self.hf_tokenizer.backend_tokenizer
+
+    @property
     def samples_across_problems(self) -> bool:
         """Whether pass@k may put many problems' rows in one sample() call without changing any completion.
 
@@ -138,8 +143,11 @@ class HFCausalLM:
                 f"{self.spec} ({self.backend}) produced {int(bad.sum())} non-finite logits ({where}, first at index "
                 f"{first}); the model's weights or its derivation are broken")
 
-    def forward_windows(self, windows: Sequence[Sequence[int]]) -> Iterator[tuple[int, list, torch.Tensor]]:
-        """Raw logits of right-padded window batches: yields (first window index, windows, logits).
+    def forward_windows(self, windows: Sequence[Sequence[int]],
+                        first_row: int = 0) -> Iterator[tuple[int, list, torch.Tensor]]:
+        """Raw logits of right-padded window batches from position `first_row` on: yields (first window index,
+        windows, logits). A transformers model computes its output layer only from `first_row` on
+        (`logits_to_keep`); an ONNX model computes every row, and those before it are dropped.
 
         Batches stay under a token budget and a logit budget (`models/window_batches.py`: fixed on the host, by
         free memory on a GPU), so memory is bounded for long corpora and large vocabularies; causal attention never
@@ -152,7 +160,7 @@ class HFCausalLM:
         while start < len(windows):
             batch = list(windows[start:start + per_batch])
             try:
-                logits = self._window_logits(batch)
+                logits = self._window_logits(batch, first_row)
             except torch.OutOfMemoryError:
                 logits = None  # handled below, once the exception (and the failed call's tensors) are gone
             if logits is None:
@@ -169,8 +177,9 @@ class HFCausalLM:
             yield start, batch, logits
             start += len(batch)
 
-    def _window_logits(self, batch: list) -> torch.Tensor:
-        """One forward call over right-padded windows: (windows, longest, vocabulary) logits on the model's device."""
+    def _window_logits(self, batch: list, first_row: int = 0) -> torch.Tensor:
+        """One forward call over right-padded windows: (windows, longest - first_row, vocabulary) logits on the
+        model's device."""
         pad = self.hf_tokenizer.pad_token_id if self.hf_tokenizer.pad_token_id is not None else 0
         width = max(len(w) for w in batch)
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
@@ -180,24 +189,27 @@ class HFCausalLM:
             mask[row, :len(window)] = 1
         positions = torch.arange(width).unsqueeze(0).expand(len(batch), -1)
         ids, mask, positions = self._on_device(ids, mask, positions)
+        # right padding: rows first_row.. of every window are within the last (width - first_row) positions
+        keep = {"logits_to_keep": width - first_row} if first_row and self._keeps_last_logits() else {}
         with torch.inference_mode():  # exited before the caller sees the logits: its code must not run in it
-            return self.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, **keep).logits
+        return logits if keep else logits[:, first_row:]
 
     def _free_gpu_bytes(self) -> int | None:
         """Free memory of the CUDA GPU the model runs on (None on the host and on MPS, whose budget is the host's)."""
         device = torch.device(self.device)
         return torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
 
-    def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]:
-        """Per-window (len, vocab) float32 logits at every position, finite-checked, streamed window by window, on
-        the model's device.
+    def sequence_logits(self, windows: Sequence[Sequence[int]], first_row: int = 0) -> Iterator[torch.Tensor]:
+        """Per-window (len - first_row, vocab) float32 logits of positions first_row.., finite-checked, streamed
+        window by window, on the model's device.
 
         The corpus probes reduce these in float64 themselves (probes/pair_stats.py), so no full float64
         log-softmax is ever materialised for them.
         """
-        for start, batch, logits in self.forward_windows(windows):
+        for start, batch, logits in self.forward_windows(windows, first_row):
             for row, window in enumerate(batch):
-                window_logits = logits[row, :len(window)]
+                window_logits = logits[row, :len(window) - first_row]
                 # A NaN/inf anywhere makes its row sum non-finite: 25x cheaper than isfinite over the rows.
                 if not bool(torch.isfinite(window_logits.sum(dim=-1)).all()):
                     self._check_finite(window_logits, f"window {start + row}")

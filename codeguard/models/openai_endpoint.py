@@ -411,10 +411,11 @@ class OpenAIEndpointLM(TokenListVocabulary):
             row -= np.logaddexp.reduce(row)
         return rows
 
-    def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]:
-        """Per-window (len, vocab) float32 rows of log-probabilities from the server's echoed prompt
+    def sequence_logits(self, windows: Sequence[Sequence[int]], first_row: int = 0) -> Iterator[torch.Tensor]:
+        """Per-window (len - first_row, vocab) float32 rows of log-probabilities from the server's echoed prompt
         log-probabilities (codeguard.models.prompt_logprobs): the actual next token's and the top K exact, the
-        rest of the mass spread. Windows go out `concurrency` at a time and come back in order."""
+        rest of the mass spread. Windows go out `concurrency` at a time and come back in order. The server scores
+        every position (the prompt is echoed whole); rows before `first_row` are dropped here."""
         import torch
 
         scorer = self._scorer = self._scorer or PromptScorer(self)
@@ -423,7 +424,7 @@ class OpenAIEndpointLM(TokenListVocabulary):
             for start in range(0, len(windows), step):
                 batch = windows[start:start + step]
                 for rows in pool.map(scorer.window_rows, range(start, start + len(batch)), batch):
-                    yield torch.from_numpy(rows)
+                    yield torch.from_numpy(rows[first_row:])
                 self.details["unresolved_top1_positions"] = scorer.unresolved_top1
                 self.details["forced_logprob_requests"] = scorer.filled_requests
 

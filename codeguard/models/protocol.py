@@ -34,7 +34,8 @@ class LanguageModel(Protocol):
 
     def next_token_logprobs(self, contexts: Sequence[Sequence[int]]) -> np.ndarray: ...
 
-    def sequence_logits(self, windows: Sequence[Sequence[int]]) -> Iterator[torch.Tensor]: ...
+    def sequence_logits(self, windows: Sequence[Sequence[int]], first_row: int = 0) -> Iterator[torch.Tensor]:
+        """Per window, the logits of positions first_row..len-1 (rows before it need not be computed)."""
 
     def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]: ...
 

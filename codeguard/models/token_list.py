@@ -23,6 +23,11 @@ class TokenListVocabulary:
         return self.hf_tokenizer
 
     @property
+    def fast_tokenizer(self):
+        """The `tokenizers.Tokenizer` that encodes text (what the corpus probes use)."""
+        return self.hf_tokenizer.backend_tokenizer
+
+    @property
     def output_width(self) -> int:
         return len(self.tokens)
 

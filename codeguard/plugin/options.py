@@ -28,6 +28,7 @@ class Options:
     registry: object = None  # LanguageRegistry, built and validated at configure time
     corpus: str | None = None  # None: the shipped per-language corpus
     ctx: int | None = None     # None: 512, capped at the models' maximum context
+    min_context: int = 0       # chunk tokens before a position is scored (0: every position)
     problems: str | None = None  # None: the pass@k probe's default subset
     samples: int | None = None   # None: the pass@k probe's default n
     rootdir: Path | None = None  # where .hypothesis/ (the worst-case search's example database) lives
@@ -79,6 +80,10 @@ def add_options(parser) -> None:
     group.addoption("--codeguard-ctx", dest="codeguard_ctx", metavar="N",
                     help="window length in tokens for the teacher-forced probes (default 512, capped at the "
                          "models' maximum context)")
+    group.addoption("--codeguard-min-context", dest="codeguard_min_context", metavar="N",
+                    help="teacher-forced probes score only tokens with at least N tokens of their window's chunk "
+                         "before them (default 0: every token; llama.cpp's perplexity scores the second half of "
+                         "each chunk, N = ctx // 2, and skips the output layer before it)")
     group.addoption("--codeguard-problems", dest="codeguard_problems", metavar="SPEC",
                     help="pass@k problems: humaneval, humaneval:N (first N), humaneval:sample:N:SEED or a JSONL file "
                          "in HumanEval format (default humaneval:40; ini codeguard_problems)")
@@ -99,6 +104,7 @@ def add_options(parser) -> None:
                   default=[])
     parser.addini("codeguard_corpus", "code folder for the teacher-forced probes", default="")
     parser.addini("codeguard_ctx", "window length for the teacher-forced probes", default="")
+    parser.addini("codeguard_min_context", "chunk tokens before a teacher-forced position is scored", default="")
     parser.addini("codeguard_problems", "pass@k problems spec or JSONL file", default="")
     parser.addini("codeguard_samples", "pass@k samples per problem and model", default="")
     parser.addini("codeguard_seed", "sampling seed", default="")
@@ -194,6 +200,8 @@ def resolve_options(config) -> Options:
         corpus=corpus,
         ctx=_whole_number(config.getoption("codeguard_ctx") or ini("codeguard_ctx"), "--codeguard-ctx", 2,
                           "tokens in a window"),
+        min_context=_whole_number(config.getoption("codeguard_min_context") or ini("codeguard_min_context"),
+                                  "--codeguard-min-context", 0, "tokens of context") or 0,
         problems=config.getoption("codeguard_problems") or ini("codeguard_problems"),
         samples=_whole_number(config.getoption("codeguard_samples") or ini("codeguard_samples"),
                               "--codeguard-samples", 1, "samples per problem"),
@@ -209,9 +217,9 @@ def resolve_options(config) -> Options:
 
 # The options that define a measurement (what a probe computes, on which device): a calibration run after an update
 # passes the ones given on the command line again (ini values apply to it anyway: it runs in the same folder).
-MEASUREMENT_OPTIONS = ("codeguard_corpus", "codeguard_ctx", "codeguard_problems", "codeguard_samples",
-                       "codeguard_seed", "codeguard_start_token", "codeguard_rollouts", "codeguard_languages",
-                       "codeguard_device", "codeguard_dtype")
+MEASUREMENT_OPTIONS = ("codeguard_corpus", "codeguard_ctx", "codeguard_min_context", "codeguard_problems",
+                       "codeguard_samples", "codeguard_seed", "codeguard_start_token", "codeguard_rollouts",
+                       "codeguard_languages", "codeguard_device", "codeguard_dtype")
 
 
 def measurement_args(config) -> list[str]:

@@ -148,7 +148,8 @@ class CodeguardSession:
         from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
         from codeguard.probes.keyword_mass import KeywordMassConfig
         o = self.options
-        return dict(corpus_config=TeacherForcedConfig(ctx=o.ctx, corpus=o.corpus, start_token=o.start_token),
+        return dict(corpus_config=TeacherForcedConfig(ctx=o.ctx, corpus=o.corpus, start_token=o.start_token,
+                                                      min_context=o.min_context),
                     cold_start=ColdStartConfig(seed=o.seed, start_token=o.start_token, rollouts=o.rollouts),
                     keyword_mass=KeywordMassConfig(start_token=o.start_token),
                     corpus=load_corpus(o.corpus, o.registry), registry=o.registry)
@@ -228,7 +229,8 @@ class CodeguardSession:
         from codeguard.probes.corpus.runner import CORPUS_PROBES, run_corpus_probes
         from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
         config = TeacherForcedConfig(**{"ctx": self.options.ctx, "corpus": self.options.corpus,
-                                        "start_token": self.options.start_token, **overrides})
+                                        "start_token": self.options.start_token,
+                                        "min_context": self.options.min_context, **overrides})
         if (probe, config) not in self._results:
             pair = self.model_pair()
             started = time.perf_counter()

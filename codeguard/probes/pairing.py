@@ -7,6 +7,8 @@ from codeguard.errors import ProbeInputError, VocabularyMismatchError
 def require_same_vocabulary(ref, opt) -> None:
     """Raises when the vocabularies differ in size or in any token string, naming both tokenizers."""
     ref_vocab, opt_vocab = ref.vocabulary(), opt.vocabulary()
+    if ref_vocab == opt_vocab:
+        return  # before the names: naming a GGUF model's tokenizer type builds its transformers wrapper
     ref_name = f"{ref.spec} ({type(ref.tokenizer).__name__}, {len(ref_vocab)} tokens)"
     opt_name = f"{opt.spec} ({type(opt.tokenizer).__name__}, {len(opt_vocab)} tokens)"
     for index, (a, b) in enumerate(zip(ref_vocab, opt_vocab)):

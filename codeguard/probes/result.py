@@ -32,6 +32,8 @@ class ProbeResult:
     # Probe-config keys a baseline records (to reproduce a run) but does not require to match: a sampling probe's
     # seed is a nuisance, and its verdict must hold for any seed, not only for the one the baseline was taken with.
     nuisance_config: frozenset[str] = frozenset()
+    # probe_config keys added after baselines were accepted, with the value those baselines were measured with
+    probe_config_defaults: dict = {}
     more_data = "more data"  # what a re-run needs to shrink the noise ("a larger corpus"), for within-noise notes
 
     @property

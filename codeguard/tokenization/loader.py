@@ -121,11 +121,32 @@ def model_tokenizer(model) -> CodeTokenizer:
                          special_tokens=model.special_tokens())
 
 
-def transformers_tokenizer(gguf_tokenizer, tokens: list[str]):
-    """A GGUF tokenizer as a transformers fast tokenizer, with its BOS/EOS/PAD/UNK by role."""
+_ROLE_ARGUMENTS = {"bos": "bos_token", "eos": "eos_token", "pad": "pad_token", "unk": "unk_token"}
+
+
+def _named_special_tokens(gguf_tokenizer, tokens: list[str]) -> dict[str, str]:
+    return {argument: tokens[gguf_tokenizer.special_tokens[role]] for role, argument in _ROLE_ARGUMENTS.items()
+            if role in gguf_tokenizer.special_tokens}
+
+
+def transformers_tokenizer(gguf_tokenizer, tokens: list[str], backend=None):
+    """A GGUF tokenizer as a transformers fast tokenizer, with its BOS/EOS/PAD/UNK by role (over `backend`, the
+    `wrapped_backend` of the same tokenizer, when one was built already)."""
     from transformers import PreTrainedTokenizerFast  # transformers is heavy: only the backends that need it pay
-    roles = {"bos": "bos_token", "eos": "eos_token", "pad": "pad_token", "unk": "unk_token"}
-    named = {argument: tokens[gguf_tokenizer.special_tokens[role]] for role, argument in roles.items()
-             if role in gguf_tokenizer.special_tokens}
-    return PreTrainedTokenizerFast(tokenizer_object=gguf_tokenizer.tokenizer,
-                                   model_input_names=["input_ids", "attention_mask"], **named)
+    return PreTrainedTokenizerFast(tokenizer_object=backend or gguf_tokenizer.tokenizer,
+                                   model_input_names=["input_ids", "attention_mask"],
+                                   **_named_special_tokens(gguf_tokenizer, tokens))
+
+
+def wrapped_backend(gguf_tokenizer, tokens: list[str]):
+    """The `tokenizers.Tokenizer` that `transformers_tokenizer`'s wrapper runs, built without importing transformers
+    (~1.5 s of a GGUF gate's start-up; bench/bench_llama_parity.py): a copy of the GGUF tokenizer with its
+    BOS/EOS/PAD/UNK added as special tokens, as PreTrainedTokenizerFast adds them (so text holding their strings
+    encodes to the special ids). The same serialized tokenizer for every shipped GGUF vocabulary (tested)."""
+    import copy
+
+    from tokenizers import AddedToken
+    backend = copy.deepcopy(gguf_tokenizer.tokenizer)
+    backend.add_special_tokens([AddedToken(token, special=True, normalized=False)
+                                for token in _named_special_tokens(gguf_tokenizer, tokens).values()])
+    return backend

@@ -38,8 +38,9 @@ def pair():
     return load_model("zoo:tiny-code"), load_model("zoo:tiny-code@int4-rtn")
 
 
-def _independent_kld(ref, opt, corpus_root, ctx):
-    """Window by window with plain torch: the same windows, no batching, no streaming."""
+def _independent_kld(ref, opt, corpus_root, ctx, min_context=0):
+    """Window by window with plain torch: the same windows, no batching, no streaming; chunk token k is scored when
+    k >= min_context."""
     corpus = load_corpus(corpus_root)
     kld, same = [], []
     for f in corpus.files:
@@ -49,6 +50,7 @@ def _independent_kld(ref, opt, corpus_root, ctx):
             with torch.no_grad():
                 lr = torch.log_softmax(ref.model(window).logits[0, :-1].double(), -1)
                 lo = torch.log_softmax(opt.model(window).logits[0, :-1].double(), -1)
+            lr, lo = lr[min_context:], lo[min_context:]
             kld.append((lr.exp() * (lr - lo)).sum(-1).numpy())
             same.append((lr.argmax(-1) == lo.argmax(-1)).numpy())
     return np.concatenate(kld), np.concatenate(same)
@@ -64,6 +66,37 @@ def test_statistics_match_an_independent_computation(pair, small_corpus):
                        ("kld_p90", np.percentile(kld, 90)), ("kld_p99", np.percentile(kld, 99)),
                        ("kld_stderr", kld.std(ddof=1) / np.sqrt(kld.size)), ("same_top_p", same.mean())]:
         assert m[key] == pytest.approx(value, rel=1e-6), key
+
+
+def test_min_context_scores_only_tokens_with_that_much_of_their_chunk_before_them(pair, small_corpus):
+    """llama.cpp's rule when min_context is half the chunk: the same statistics as the independent computation over
+    the later tokens of each chunk (opt's output layer computed only there: transformers' logits_to_keep), and
+    keyword-shift counts only keywords wholly among them."""
+    ref, opt = pair
+    config = TeacherForcedConfig(ctx=16, corpus=str(small_corpus), min_context=6)
+    results = run_corpus_probes(ref, opt, config)
+    kld, same = _independent_kld(ref, opt, small_corpus, ctx=16, min_context=6)
+    full = run_corpus_probes(ref, opt, TeacherForcedConfig(ctx=16, corpus=str(small_corpus)))
+    m = results["corpus-kld"].metrics
+    assert 0 < m["positions"] == kld.size < full["corpus-kld"].metrics["positions"]
+    for key, value in [("kld_mean", kld.mean()), ("kld_max", kld.max()), ("same_top_p", same.mean())]:
+        assert m[key] == pytest.approx(value, rel=1e-6), key
+    assert results["corpus-kld"].probe_config()["min_context"] == 6
+    assert full["corpus-kld"].probe_config()["min_context"] == 0
+    shift, every = results["keyword-shift"], full["keyword-shift"]
+    assert 0 < shift.overall["positions"] < every.overall["positions"]
+    assert shift.skipped["outside_scored_positions"] > every.skipped["outside_scored_positions"]
+    assert shift.skipped["keywords_found"] == every.skipped["keywords_found"]
+
+
+def test_min_context_that_leaves_nothing_to_score_is_refused(pair, small_corpus):
+    ref, opt = pair
+    with pytest.raises(ProbeInputError, match="min_context=15 leaves nothing to score in chunks of 15 tokens"):
+        run_corpus_kld(ref, opt, TeacherForcedConfig(ctx=16, corpus=str(small_corpus), min_context=15))
+    with pytest.raises(ProbeInputError, match="no file longer than min_context=200 tokens"):
+        run_corpus_kld(ref, opt, TeacherForcedConfig(ctx=256, corpus=str(small_corpus), min_context=200))
+    with pytest.raises(ProbeInputError, match="min_context=-1: expected a whole number >= 0"):
+        TeacherForcedConfig(min_context=-1)
 
 
 def test_identical_models_give_zero_everywhere(small_corpus):

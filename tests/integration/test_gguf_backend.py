@@ -41,7 +41,7 @@ def f16(llama_cpp):
 def corpus_windows(ref):
     """Three 256-token windows from each of four languages of the shipped corpus, as the corpus probes cut them."""
     corpus = load_corpus()
-    files = encode_corpus(ref.tokenizer, corpus)
+    files = encode_corpus(ref.fast_tokenizer, corpus)
     windows = []
     for language in ("python", "c", "java", "javascript"):
         chosen = [f for f in files if f.language == language]
@@ -62,6 +62,17 @@ def test_f16_is_the_same_model_on_another_engine(ref, f16, corpus_windows):
         agree += int((ref_logits.argmax(-1) == gguf_logits.argmax(-1)).sum())
         total += len(ref_logits)
     assert total == 12 * 256 and agree / total >= 0.999
+
+
+def test_logits_from_a_first_row_are_those_rows_of_the_whole_window(f16, corpus_windows):
+    """min_context's saving: llama.cpp computes the output layer only for rows marked as outputs, bit for bit the
+    same numbers; a window with no row from there on is refused by name."""
+    full = list(f16.sequence_logits(corpus_windows[:2]))
+    part = list(f16.sequence_logits(corpus_windows[:2], 200))
+    for whole, later in zip(full, part):
+        assert later.shape == (whole.shape[0] - 200, whole.shape[1]) and torch.equal(later, whole[200:])
+    with pytest.raises(ProbeInputError, match="window 0 has 3 tokens, none from position 3 on"):
+        next(f16.sequence_logits([[0, 1, 2]], 3))
 
 
 def test_quantization_levels_order_by_bits(ref, f16):

@@ -33,7 +33,7 @@ def test_keyword_log_probabilities_match_a_direct_computation(small_corpus):
     ref, opt = load_model("zoo:tiny-code"), load_model("zoo:tiny-code@int4-rtn")
     result = run_keyword_shift(ref, opt, TeacherForcedConfig(ctx=64, corpus=str(small_corpus)))
     python = result.per_language["python"]
-    assert python["positions"] == 5 and result.skipped["crossing_a_window_boundary"] == 0
+    assert python["positions"] == 5 and result.skipped["outside_scored_positions"] == 0
     text = (small_corpus / "m.py").read_text()
     ids = ref.tokenizer(text, add_special_tokens=False)["input_ids"]
     window = torch.tensor([[0] + ids])
@@ -62,4 +62,4 @@ def test_keywords_crossing_a_window_boundary_are_counted(small_corpus):
     ref = load_model("zoo:tiny-code")
     result = run_keyword_shift(ref, ref, TeacherForcedConfig(ctx=3, corpus=str(small_corpus)))
     assert result.skipped["keywords_found"] == 5
-    assert result.skipped["crossing_a_window_boundary"] + result.overall["positions"] == 5
+    assert result.skipped["outside_scored_positions"] + result.overall["positions"] == 5

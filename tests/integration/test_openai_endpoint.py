@@ -133,7 +133,7 @@ def small_corpus(tmp_path_factory):
 def test_served_prompt_logprobs_agree_with_the_in_process_backend(served, local, small_corpus):
     from codeguard.languages.corpus import load_corpus
     from codeguard.probes.corpus.teacher_forced import encode_corpus, make_windows
-    windows = [w.ids for w in make_windows(encode_corpus(local.tokenizer, load_corpus(str(small_corpus))),
+    windows = [w.ids for w in make_windows(encode_corpus(local.fast_tokenizer, load_corpus(str(small_corpus))),
                                            local.start_ids()[0], 256)]
     diffs, flips = [], 0
     for window, got, want in zip(windows, served.sequence_logprobs(windows), local.sequence_logprobs(windows)):

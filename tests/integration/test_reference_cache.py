@@ -138,6 +138,30 @@ def test_another_probe_configuration_is_refused_by_name(pair, corpus, caches):
         cache.cold_start(pair[1], ColdStartConfig(rollouts=3))
 
 
+@pytest.mark.parametrize("mode", ["exact", "top-k"])
+def test_a_cache_scored_from_a_min_context_gives_the_live_results_and_refuses_other_values(pair, corpus, tmp_path,
+                                                                                            mode):
+    """llama.cpp's rule (min_context): the reference scores, and the cache stores, only the later positions; the
+    replay equals the live run (exact) or its exact metrics (top-K); the default, and the cache built with it,
+    refuse each other by name."""
+    ref, opt = pair
+    config = TeacherForcedConfig(ctx=16, corpus=str(corpus), min_context=6)
+    manifest = build_reference_cache(ref, tmp_path / mode, config, mode=mode)
+    cache = load_reference_cache(tmp_path / mode)
+    live, cached = run_corpus_probes(ref, opt, config), cache.corpus_probes(opt, config)
+    assert manifest.positions == live["corpus-kld"].metrics["positions"]
+    if mode == "exact":
+        assert {p: r.gate_metrics() for p, r in cached.items()} == {p: r.gate_metrics() for p, r in live.items()}
+    else:
+        exact = {"positions", "same_top_p", "ppl_ratio"}
+        assert {k: v for k, v in cached["corpus-kld"].metrics.items() if k in exact} == \
+            pytest.approx({k: v for k, v in live["corpus-kld"].metrics.items() if k in exact}, rel=1e-6)
+    with pytest.raises(ReferenceCacheError, match=r"key config does not match.*\"min_context\": 6"):
+        cache.corpus_probes(opt, TeacherForcedConfig(ctx=16, corpus=str(corpus)))
+    with pytest.raises(ReferenceCacheError, match=r"key config does not match.*\"min_context\": 3"):
+        cache.corpus_probes(opt, TeacherForcedConfig(ctx=16, corpus=str(corpus), min_context=3))
+
+
 def test_another_tokenizer_is_refused_by_name(caches):
     class OtherVocabulary:
         spec = "other-tokenizer"

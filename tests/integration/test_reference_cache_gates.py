@@ -183,3 +183,18 @@ def test_pass_at_k_runs_from_a_cache_with_the_references_completions(pytester, t
     result, loaded = gate(f"{cache},zoo:tiny-code-he", "other-seed", "--codeguard-seed", "1")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*key pass_at_k generation does not match: seed 0 (cached) vs 1*"])
+
+
+def test_baselines_scored_from_a_min_context_gate_only_runs_scored_the_same_way(pytester, corpus):
+    """--codeguard-min-context (llama.cpp's second-half rule) is part of the corpus suites' measurement: a run
+    without it fails against baselines accepted with it, naming the setting, and the other suites are unaffected."""
+    pair = "zoo:tiny-code,zoo:tiny-code@bf16"
+    result, _ = _gate(pytester, corpus, pair, "--codeguard-min-context", "16", "--codeguard-update", report="accept")
+    result.assert_outcomes(passed=4)
+    accepted = json.loads(next((pytester.path / "baselines").rglob("corpus_kld*.json")).read_text())
+    assert accepted["probe_config"]["min_context"] == 16
+    result, _ = _gate(pytester, corpus, pair, "--codeguard-min-context", "16", report="same")
+    result.assert_outcomes(passed=4)
+    result, _ = _gate(pytester, corpus, pair, report="other")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(["*measured with min_context=16, this run uses min_context=0*"])

@@ -29,6 +29,7 @@ class KeywordShiftResult(FileClusteredErrors, ProbeResult):
     ref: ModelInfo
     opt: ModelInfo
     config: TeacherForcedConfig
+    probe_config_defaults = {"min_context": 0}  # baselines accepted before the option scored every position
     start_ids: list[int]
     start_source: str
     per_language: dict[str, dict]
@@ -46,7 +47,8 @@ class KeywordShiftResult(FileClusteredErrors, ProbeResult):
         return self.uncertainty_notes(self.gate_metrics())
 
     def probe_config(self) -> dict:
-        return {**super().probe_config(), "ctx": self.config.ctx, "corpus": self.config.corpus or "shipped"}
+        return {**super().probe_config(), "ctx": self.config.ctx, "corpus": self.config.corpus or "shipped",
+                "min_context": self.config.min_context}
 
     def gate_metrics(self) -> dict[str, float]:
         """Overall |Δ log p| and lost-top-1 share, and |Δ log p| per language. Per-language lost-top-1 shares
@@ -153,7 +155,7 @@ class KeywordShiftAccumulator:
         stderr, stderr_files = _file_clustered_errors(self.files, file_of, np.abs(lp_opt - lp_ref), ref_top, lost)
         return KeywordShiftResult(**header, per_language=per_language,
                                   overall=_stats(lp_opt - lp_ref, ref_top, lost, lp_ref, lp_opt),
-                                  skipped={"keywords_found": total, "crossing_a_window_boundary": total - self.placed},
+                                  skipped={"keywords_found": total, "outside_scored_positions": total - self.placed},
                                   stderr=stderr, stderr_files=stderr_files)
 
 

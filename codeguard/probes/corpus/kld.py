@@ -32,6 +32,7 @@ class CorpusKLDResult(FileClusteredErrors, ProbeResult):
     ref: ModelInfo
     opt: ModelInfo
     config: TeacherForcedConfig
+    probe_config_defaults = {"min_context": 0}  # baselines accepted before the option scored every position
     start_ids: list[int]
     start_source: str
     metrics: dict[str, float]                  # overall llama.cpp-style statistics
@@ -60,7 +61,8 @@ class CorpusKLDResult(FileClusteredErrors, ProbeResult):
         return notes
 
     def probe_config(self) -> dict:
-        return {**super().probe_config(), "ctx": self.config.ctx, "corpus": self.config.corpus or "shipped"}
+        return {**super().probe_config(), "ctx": self.config.ctx, "corpus": self.config.corpus or "shipped",
+                "min_context": self.config.min_context}
 
     def gate_metrics(self) -> dict[str, float]:
         """Flat metrics for the gate: overall ones and `kld_mean.<language>` / `same_top_p.<language>`."""

@@ -21,7 +21,8 @@ def run_corpus_probes(ref, opt, config: TeacherForcedConfig = TeacherForcedConfi
     """Scores every window once with each model and feeds each requested probe; returns results by probe name."""
     corpus, registry = corpus_inputs(config, corpus, registry, probes)
     config = config.resolved(ref, opt)
-    files, _, start_ids, source, stream = score_windows(ref, opt, corpus, config.ctx, config.start_token)
+    files, _, start_ids, source, stream = score_windows(ref, opt, corpus, config.ctx, config.start_token,
+                                                        config.min_context)
     header = dict(ref=ModelInfo.of(ref), opt=ModelInfo.of(opt), config=config, start_ids=start_ids,
                   start_source=source)
     return reduce_windows(stream, files, corpus, registry, probes, header)

@@ -2,8 +2,14 @@
 
 Window rule (part of every baseline of these probes): each file is tokenized whole, without special tokens, and
 cut into consecutive chunks of `ctx - len(start_ids)` tokens; a window is the model's start ids followed by one
-chunk. Every chunk token is scored: the token at chunk position k is predicted from the window's start ids and
-chunk[:k]. Nothing else is added inside a window, and no window crosses a file boundary.
+chunk. The token at chunk position k is predicted from the window's start ids and chunk[:k], and it is scored when
+k >= `min_context` (default 0: every chunk token). Nothing else is added inside a window, and no window crosses a
+file boundary.
+
+`min_context` is llama.cpp's convention when set to half the chunk: `llama-perplexity` scores only the second half of
+each chunk, so that every scored token has at least half a window of context, and computes the output layer only
+for those positions. The backends skip the rows before the first scored one where they can (llama.cpp, transformers
+models), which is most of the cost saved: with a 49,152-token vocabulary the output layer is half a small model.
 """
 from __future__ import annotations
 
@@ -34,6 +40,18 @@ class TeacherForcedConfig:
     ctx: int | None = None        # None: DEFAULT_CTX, capped at the smaller maximum context of the two models
     corpus: str | None = None     # None: the shipped per-language corpus
     start_token: str | None = None
+    min_context: int = 0          # chunk tokens a position needs before it is scored (llama.cpp's rule: ctx // 2)
+
+    def __post_init__(self):
+        if isinstance(self.min_context, bool) or not isinstance(self.min_context, int) or self.min_context < 0:
+            raise ProbeInputError(f"min_context={self.min_context!r}: expected a whole number >= 0 (chunk tokens of "
+                                  "context before a position is scored; 0 scores every position)")
+
+    def key(self) -> dict:
+        """What a baseline or a reference cache records of the windows (min_context only when set, so records made
+        before it existed keep matching)."""
+        return {"ctx": self.ctx, "start_token": self.start_token,
+                **({"min_context": self.min_context} if self.min_context else {})}
 
     def resolved(self, ref, opt) -> "TeacherForcedConfig":
         return self.within_contexts(int(ref.max_context), int(opt.max_context))
@@ -74,8 +92,14 @@ class EncodedFile:
 @dataclass
 class Window:
     file: int          # index into the encoded files
-    first_token: int   # file token index of chunk[0]
+    first_token: int   # file token index of the first scored token
     ids: list[int]     # start ids + chunk
+    first_row: int     # the position whose logits predict the first scored token (the same in every window)
+
+    @property
+    def targets(self) -> np.ndarray:
+        """The scored tokens: row `first_row + k` of the window's logits predicts targets[k]."""
+        return np.asarray(self.ids[self.first_row + 1:])
 
 
 @dataclass
@@ -97,21 +121,34 @@ class ScoredWindow:
 
 
 def encode_corpus(tokenizer, corpus: Corpus) -> list[EncodedFile]:
+    """Every file tokenized whole by `tokenizer` (a model's `fast_tokenizer`), without special tokens."""
     files = []
     for f in corpus.files:
-        encoding = tokenizer.backend_tokenizer.encode(f.text, add_special_tokens=False)
+        encoding = tokenizer.encode(f.text, add_special_tokens=False)
         files.append(EncodedFile(str(f.path.relative_to(corpus.root)), f.language, f.text, encoding.ids,
                                  encoding.offsets))
     return files
 
 
-def make_windows(files: list[EncodedFile], start_ids: list[int], ctx: int) -> list[Window]:
+def make_windows(files: list[EncodedFile], start_ids: list[int], ctx: int, min_context: int = 0) -> list[Window]:
+    """The windows of the rule above; a chunk with no token at or beyond `min_context` gives none."""
     chunk = ctx - len(start_ids)
     if chunk < 1:
         raise ProbeInputError(f"ctx={ctx} leaves no room after the {len(start_ids)} start token(s); use ctx >= "
                               f"{len(start_ids) + 1}")
-    return [Window(i, first, start_ids + f.ids[first:first + chunk])
-            for i, f in enumerate(files) for first in range(0, len(f.ids), chunk)]
+    if min_context >= chunk:
+        raise ProbeInputError(f"min_context={min_context} leaves nothing to score in chunks of {chunk} tokens "
+                              f"(ctx={ctx} less {len(start_ids)} start token(s)); use min_context < {chunk}, e.g. "
+                              f"{chunk // 2} (llama.cpp's second half)")
+    first_row = len(start_ids) - 1 + min_context
+    return [Window(i, first + min_context, start_ids + f.ids[first:first + chunk], first_row)
+            for i, f in enumerate(files) for first in range(0, len(f.ids), chunk)
+            if len(f.ids) - first > min_context]
+
+
+def first_row(windows: list[Window]) -> int:
+    """The first row every window scores (what the backends are asked for)."""
+    return windows[0].first_row if windows else 0
 
 
 def check_context_length(model, ctx: int) -> None:
@@ -127,32 +164,36 @@ def prefetch_depth(ref, opt, ctx: int) -> int:
     return max(2, PREFETCH_BYTES // per_window)
 
 
-def score_windows(ref, opt, corpus: Corpus, ctx: int, start_token: str | None = None):
+def no_windows(corpus: Corpus, min_context: int) -> ProbeInputError:
+    if min_context:
+        return ProbeInputError(f"the corpus at {corpus.root} has no file longer than min_context={min_context} "
+                               "tokens, so nothing would be scored; lower min_context or use longer files")
+    return ProbeInputError(f"the corpus at {corpus.root} encodes to no tokens")
+
+
+def score_windows(ref, opt, corpus: Corpus, ctx: int, start_token: str | None = None, min_context: int = 0):
     """Checks the pair, encodes the corpus and returns (files, windows, start ids, source, stream of scores)."""
     require_same_vocabulary(ref, opt)
     start_ids, source = matching_start_ids(ref, opt, start_token)
     for model in (ref, opt):
         check_context_length(model, ctx)
-    files = encode_corpus(ref.tokenizer, corpus)
-    windows = make_windows(files, start_ids, ctx)
+    files = encode_corpus(ref.fast_tokenizer, corpus)
+    windows = make_windows(files, start_ids, ctx, min_context)
     if not windows:
-        raise ProbeInputError(f"the corpus at {corpus.root} encodes to no tokens")
+        raise no_windows(corpus, min_context)
 
     def stream() -> Iterator[ScoredWindow]:
-        n = len(start_ids)
-        id_lists = [w.ids for w in windows]
-        # opt is scored ahead in a thread, so the two models' forward passes overlap (an ONNX Runtime session
-        # runs on one thread; torch's ops release the GIL). Each model's numbers are the same as unthreaded.
+        id_lists, row = [w.ids for w in windows], first_row(windows)
         # Each model scores ahead in a thread of its own while this thread reduces the windows already scored
         # (torch's and ONNX Runtime's ops release the GIL). A model must be able to run a whole batch ahead: with
         # only two windows of slack, opt's next batch waited for the statistics of the current one and the probe
         # took 1.20x the bare forward passes; with both models a batch ahead, 1.08x (bench/RESULTS.md). Each
         # model's numbers are the same as unthreaded.
         depth = prefetch_depth(ref, opt, ctx)
-        scores = zip(prefetched(ref.sequence_logits(id_lists), depth), prefetched(opt.sequence_logits(id_lists), depth))
+        scores = zip(prefetched(ref.sequence_logits(id_lists, row), depth),
+                     prefetched(opt.sequence_logits(id_lists, row), depth))
         for window, (ref_logits, opt_logits) in zip(windows, scores):
-            # position n-1+k (after start ids and chunk[:k]) predicts chunk[k]
-            ref_logits, opt_logits = ref_logits[n - 1:-1], opt_logits[n - 1:-1]
-            yield ScoredWindow(window, np.asarray(window.ids[n:]), ref_logits, opt_logits,
-                               pair_stats(ref_logits, opt_logits))
+            # rows from `row` on: row k predicts targets[k]; the last position predicts past the window
+            ref_logits, opt_logits = ref_logits[:-1], opt_logits[:-1]
+            yield ScoredWindow(window, window.targets, ref_logits, opt_logits, pair_stats(ref_logits, opt_logits))
     return files, windows, start_ids, source, stream()

@@ -59,8 +59,8 @@ def open_or_build(ref_spec, placement: str, load_reference: Callable[[], object]
     directory = auto_directory(
         {"spec": ref_spec.text, "fingerprint": fingerprint, "kind": kind}, placement,
         corpus_digest(build_options["corpus"]),
-        config_key(corpus_config.ctx, corpus_config.start_token, build_options["cold_start"],
-                   build_options["keyword_mass"], build_options["registry"]))
+        config_key(corpus_config.key(), build_options["cold_start"], build_options["keyword_mass"],
+                   build_options["registry"]))
     budget = budget_bytes()
     cache = cached(directory)
     if cache is not None:

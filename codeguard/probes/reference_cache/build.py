@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ from codeguard.probes.cold_start import ColdStartConfig, rollout_summary
 from codeguard.probes.corpus.pair_stats import pair_stats, reduction_device, token_logprobs
 from codeguard.probes.corpus.streaming import prefetched
 from codeguard.probes.corpus.teacher_forced import (DEFAULT_CTX, TeacherForcedConfig, check_context_length,
-                                                    encode_corpus, make_windows, prefetch_depth)
+                                                    encode_corpus, first_row, make_windows, no_windows,
+                                                    prefetch_depth)
 from codeguard.probes.keyword_mass import KeywordMassConfig, load_control_words, model_aggregates
 from codeguard.probes.reference_cache.completions import FILE as COMPLETIONS_FILE
 from codeguard.probes.reference_cache.completions import write_completions
@@ -67,15 +69,18 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
     out = _fresh_directory(Path(out))
     registry = registry or load_registry()
     ctx = corpus_config.ctx or min(DEFAULT_CTX, int(ref.max_context))
+    corpus_config = replace(corpus_config, ctx=ctx)
     start_ids, source = ref.start_ids(corpus_config.start_token)
-    n, width = len(start_ids), int(ref.output_width)
+    width = int(ref.output_width)
     tail_samples = tail_samples or default_tail_samples(width)
     windows, positions = [], 0
     if with_corpus:
         corpus = corpus or load_corpus(corpus_config.corpus, registry)
         check_context_length(ref, ctx)
-        windows = make_windows(encode_corpus(ref.tokenizer, corpus), start_ids, ctx)
-        positions = sum(len(w.ids) - n for w in windows)
+        windows = make_windows(encode_corpus(ref.fast_tokenizer, corpus), start_ids, ctx, corpus_config.min_context)
+        if not windows:
+            raise no_windows(corpus, corpus_config.min_context)
+        positions = sum(w.targets.size for w in windows)
     if not with_corpus:
         mode = "exact"  # no positions: nothing is approximated
     elif mode == "auto":
@@ -85,16 +90,16 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
     manifest = Manifest(
         keys=cache_keys({"spec": ref.spec, "fingerprint": ref.fingerprint, "backend": ref.backend},
                         tokenizer_digest(ref), corpus_digest(corpus) if with_corpus else None,
-                        config_key(ctx, corpus_config.start_token, cold_start, keyword_mass, registry)),
+                        config_key(corpus_config.key(), cold_start, keyword_mass, registry)),
         reference={"spec": ref.spec, "fingerprint": ref.fingerprint, "backend": ref.backend,
                    "max_context": int(ref.max_context), "output_width": width},
         mode=mode, start_ids=list(start_ids), start_source=source, positions=positions,
         top_k={"mass": mass, "k": k, "tail_samples": tail_samples, "seed": TAIL_SEED} if mode == "top-k" else {})
     if with_corpus:  # else no corpus probe entry: replay refuses the corpus probes by name
-        targets = np.concatenate([np.asarray(w.ids[n:], dtype=np.int32) for w in windows]) if windows else \
+        targets = np.concatenate([w.targets.astype(np.int32) for w in windows]) if windows else \
             np.zeros(0, dtype=np.int32)
         manifest.probes["corpus"] = {"targets": digest(targets.tobytes()), "windows": len(windows)}
-        _score_corpus(ref, windows, n, ctx, out, manifest, targets)
+        _score_corpus(ref, windows, ctx, out, manifest, targets)
     _cold_start(ref, cold_start, out, manifest)
     _keyword_mass(ref, keyword_mass, registry, manifest)
     if pass_at_k is not None:
@@ -130,7 +135,7 @@ def gib(size: int) -> str:
     return f"{size / 2**30:.3g} GiB"
 
 
-def _score_corpus(ref, windows, n: int, ctx: int, out: Path, manifest: Manifest, targets: np.ndarray) -> None:
+def _score_corpus(ref, windows, ctx: int, out: Path, manifest: Manifest, targets: np.ndarray) -> None:
     """Exact mode: ref's float32 logits as scored (corpus_logits.npy). Top-K mode: per position what the corpus
     probes read from ref (top-1, log-probabilities of the target and of the top-1) and the top sets (corpus.npz)."""
     exact = manifest.mode == "exact"
@@ -140,16 +145,17 @@ def _score_corpus(ref, windows, n: int, ctx: int, out: Path, manifest: Manifest,
     depth = prefetch_depth(ref, ref, ctx)
     generator = None
     try:
-        for window, logits in zip(windows, prefetched(ref.sequence_logits([w.ids for w in windows]), depth)):
-            # position n-1+k predicts chunk[k], as in teacher_forced.score_windows; in float32, which holds a bfloat16
+        scored = prefetched(ref.sequence_logits([w.ids for w in windows], first_row(windows)), depth)
+        for window, logits in zip(windows, scored):
+            # row k predicts window.targets[k], as in teacher_forced.score_windows; in float32, which holds a bfloat16
             # or float16 model's logits exactly (numpy has no bfloat16). Exact mode stores them from the host; top-K
             # mode reduces them where the live probes would (a GPU; else the CPU) and moves only what it keeps.
             device = "cpu" if exact else reduction_device(logits)
-            logits = logits[n - 1:-1].to(device, torch.float32)
+            logits = logits[:-1].to(device, torch.float32)
             if exact:
                 writer.write(logits.numpy())
                 continue
-            window_targets = np.asarray(window.ids[n:])
+            window_targets = window.targets
             stats = pair_stats(logits, logits)  # ref's log-normalisers and top-1, computed as the live probes do
             rows = np.arange(window_targets.size)
             top1 = stats.top_ref.numpy()

@@ -23,8 +23,9 @@ def registry_digest(registry: LanguageRegistry) -> str:
     return digest({lang.id: list(lang.keywords) for lang in registry.languages.values()})
 
 
-def config_key(ctx: int, corpus_start_token, cold_start, keyword_mass, registry: LanguageRegistry) -> dict:
-    return {"corpus": {"ctx": ctx, "start_token": corpus_start_token},
+def config_key(corpus: dict, cold_start, keyword_mass, registry: LanguageRegistry) -> dict:
+    """The probe settings a cache serves; `corpus` is TeacherForcedConfig.key()."""
+    return {"corpus": corpus,
             "cold-start": asdict(cold_start),
             "keyword-mass": {**asdict(keyword_mass), "registry": registry_digest(registry)}}
 

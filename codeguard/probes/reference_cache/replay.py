@@ -19,8 +19,8 @@ from codeguard.probes.cold_start import ColdStartConfig, compare_cold_start
 from codeguard.probes.corpus.pair_stats import PairStats, pair_stats, token_logprobs
 from codeguard.probes.corpus.runner import CORPUS_PROBES, corpus_inputs, reduce_windows
 from codeguard.probes.corpus.streaming import prefetched
-from codeguard.probes.corpus.teacher_forced import (ScoredWindow, TeacherForcedConfig,
-                                                    check_context_length, encode_corpus, make_windows,
+from codeguard.probes.corpus.teacher_forced import (ScoredWindow, TeacherForcedConfig, check_context_length,
+                                                    encode_corpus, first_row, make_windows, no_windows,
                                                     prefetch_depth)
 from codeguard.probes.keyword_mass import KeywordMassConfig, compare_keyword_mass
 from codeguard.probes.reference_cache.build import CORPUS_ARRAYS
@@ -120,7 +120,7 @@ class ReferenceCache:
         """run_cold_start with ref's distribution (and rollouts) from the cache: exact."""
         registry = registry or load_registry()
         self._check_opt(opt)
-        self._check_config("cold-start", config_key(0, None, config, KeywordMassConfig(), registry)["cold-start"],
+        self._check_config("cold-start", config_key({}, config, KeywordMassConfig(), registry)["cold-start"],
                            registry)
         stored = self.manifest.probes["cold-start"]
         start_ids, source = self._start_ids(opt, config.start_token, stored["start_ids"], stored["start_source"])
@@ -132,7 +132,7 @@ class ReferenceCache:
         """run_keyword_mass with ref's aggregates from the cache: exact."""
         registry = registry or load_registry()
         self._check_opt(opt)
-        self._check_config("keyword-mass", config_key(0, None, ColdStartConfig(), config, registry)["keyword-mass"],
+        self._check_config("keyword-mass", config_key({}, ColdStartConfig(), config, registry)["keyword-mass"],
                            registry)
         stored = self.manifest.probes["keyword-mass"]
         start_ids, source = self._start_ids(opt, config.start_token, stored["start_ids"], stored["start_source"])
@@ -152,17 +152,16 @@ class ReferenceCache:
         corpus, registry = corpus_inputs(config, corpus, registry, probes)
         self._check_opt(opt)
         config = config.within_contexts(int(self.manifest.reference["max_context"]), int(opt.max_context))
-        self._check_config("corpus", {"ctx": config.ctx, "start_token": config.start_token}, registry)
+        self._check_config("corpus", config.key(), registry)
         require_key(self.directory, self.manifest, "corpus", corpus_digest(corpus), f"the corpus at {corpus.root}")
         check_context_length(opt, config.ctx)
         start_ids, source = self._start_ids(opt, config.start_token, self.manifest.start_ids,
                                             self.manifest.start_source)
-        files = encode_corpus(opt.tokenizer, corpus)
-        windows = make_windows(files, start_ids, config.ctx)
+        files = encode_corpus(opt.fast_tokenizer, corpus)
+        windows = make_windows(files, start_ids, config.ctx, config.min_context)
         if not windows:
-            raise ProbeInputError(f"the corpus at {corpus.root} encodes to no tokens")
-        n = len(start_ids)
-        targets = np.concatenate([np.asarray(w.ids[n:], dtype=np.int32) for w in windows])
+            raise no_windows(corpus, config.min_context)
+        targets = np.concatenate([w.targets.astype(np.int32) for w in windows])
         if digest(targets.tobytes()) != self.manifest.probes["corpus"]["targets"]:
             raise ReferenceCacheError(
                 f"reference cache {self.directory / MANIFEST}: key tokenizer: {opt.spec} encodes the corpus into "
@@ -170,7 +169,7 @@ class ReferenceCache:
         approximate = self.manifest.mode == "top-k"
         header = dict(ref=self.info(approximate), opt=ModelInfo.of(opt), config=config, start_ids=start_ids,
                       start_source=source)
-        return reduce_windows(self._stream(opt, windows, n, config.ctx), files, corpus, registry, probes, header)
+        return reduce_windows(self._stream(opt, windows, config.ctx), files, corpus, registry, probes, header)
 
     # -- reading --------------------------------------------------------------------------------------------------
 
@@ -204,16 +203,15 @@ class ReferenceCache:
                                           f"reference's {width} outputs; the cache is corrupt: build it again")
         return arrays
 
-    def _stream(self, opt, windows, n: int, ctx: int):
+    def _stream(self, opt, windows, ctx: int):
         depth = prefetch_depth(opt, opt, ctx)
-        opt_scores = prefetched(opt.sequence_logits([w.ids for w in windows]), depth)
+        opt_scores = prefetched(opt.sequence_logits([w.ids for w in windows], first_row(windows)), depth)
         if self.manifest.mode != "exact":
             position = 0
             for window, opt_logits in zip(windows, opt_scores):
-                opt_logits = opt_logits[n - 1:-1]
+                opt_logits = opt_logits[:-1]
                 stop = position + opt_logits.shape[0]
-                yield CachedWindow.of(window, np.asarray(window.ids[n:]), self._corpus_arrays, position, stop,
-                                      opt_logits)
+                yield CachedWindow.of(window, window.targets, self._corpus_arrays, position, stop, opt_logits)
                 position = stop
             return
         name = "corpus_logits.npy"
@@ -221,12 +219,11 @@ class ReferenceCache:
                        self.manifest.files[name]["sha256"] if self.verify_files else None)
         # ref's rows are read (and hashed) two windows ahead in a thread of their own, beside opt's forward passes:
         # reading is fast, and as deep as opt's queue (30 windows of the zoo's) it added 0.25 GB to the peak
-        blocks = prefetched(_row_blocks(rows, windows, n), 2)
+        blocks = prefetched(_row_blocks(rows, windows), 2)
         try:
             for window, ref_logits, opt_logits in zip(windows, blocks, opt_scores):
-                opt_logits = opt_logits[n - 1:-1]
-                yield ScoredWindow(window, np.asarray(window.ids[n:]), ref_logits, opt_logits,
-                                   pair_stats(ref_logits, opt_logits))
+                opt_logits = opt_logits[:-1]
+                yield ScoredWindow(window, window.targets, ref_logits, opt_logits, pair_stats(ref_logits, opt_logits))
         except Exception:
             blocks.close()
             rows.verify()  # a corrupt file explains a failure better than what its bytes caused
@@ -238,11 +235,11 @@ class ReferenceCache:
             rows.close()
 
 
-def _row_blocks(rows: RowFile, windows, n: int):
+def _row_blocks(rows: RowFile, windows):
     """Each window's rows of the reference's logits, in order, as CPU tensors."""
     position = 0
     for window in windows:
-        stop = position + len(window.ids) - n
+        stop = position + window.targets.size
         yield torch.from_numpy(rows.read(position, stop))
         position = stop
 

@@ -144,3 +144,22 @@ def test_a_sampling_seed_is_recorded_not_compared_while_other_settings_must_matc
         check_probe_config(b, {"seed": 7, "n_samples": 10}, PassAtKResult.nuisance_config)
     with pytest.raises(BaselineError, match="seed=0.*seed=7"):
         check_probe_config(b, {"seed": 7, "n_samples": 5})  # a probe that declares no nuisance compares it
+
+
+def test_min_context_must_match_even_against_baselines_older_than_the_option(tmp_path):
+    """A corpus baseline accepted before min_context existed scored every position: it gates a run with 0 and
+    refuses one with another value, as a baseline that records it does."""
+    from codeguard.gating.gate import check_probe_config
+    from codeguard.probes.corpus.kld import CorpusKLDResult
+
+    older = Baseline("corpus_kld", {"fingerprint": "x"}, {}, {"ctx": 512, "corpus": "shipped"}, {},
+                     path=tmp_path / "old.json")
+    defaults = CorpusKLDResult.probe_config_defaults
+    check_probe_config(older, {"ctx": 512, "corpus": "shipped", "min_context": 0}, frozenset(), defaults)
+    with pytest.raises(BaselineError, match="min_context=0.*min_context=256"):
+        check_probe_config(older, {"ctx": 512, "corpus": "shipped", "min_context": 256}, frozenset(), defaults)
+    newer = Baseline("corpus_kld", {"fingerprint": "x"}, {}, {"ctx": 512, "corpus": "shipped", "min_context": 256},
+                     {}, path=tmp_path / "new.json")
+    check_probe_config(newer, {"ctx": 512, "corpus": "shipped", "min_context": 256}, frozenset(), defaults)
+    with pytest.raises(BaselineError, match="min_context=256.*min_context=0"):
+        check_probe_config(newer, {"ctx": 512, "corpus": "shipped", "min_context": 0}, frozenset(), defaults)

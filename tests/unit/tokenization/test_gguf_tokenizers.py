@@ -139,3 +139,19 @@ def test_what_llama_cpp_reads_next_to_the_vocabulary(load):
     assert (bpe.model, bpe.pre, bpe.add_bos, bpe.special_tokens) == ("gpt2", "llama-bpe", True,
                                                                      {"bos": 128000, "eos": 128001})
     assert load("gpt-2").add_bos is False and load("aquila").pre is None
+
+
+@pytest.mark.parametrize("name", WITH_VECTORS + WITHOUT_VECTORS)
+def test_the_backend_built_without_transformers_is_the_one_its_wrapper_runs(load, vocab_files, name):
+    """A GGUF model encodes corpora with `wrapped_backend` (no transformers import at start-up) and everything else
+    with the transformers wrapper: both must be one tokenizer, special tokens included."""
+    from codeguard.tokenization.loader import transformers_tokenizer, wrapped_backend
+    gguf = load(name)
+    tokens = [str(t) for t in read_gguf_metadata(vocab_files[name])["tokenizer.ggml.tokens"]]
+    backend = wrapped_backend(gguf, tokens)
+    wrapper = transformers_tokenizer(gguf, tokens)
+    assert backend.to_str() == wrapper.backend_tokenizer.to_str()
+    assert transformers_tokenizer(gguf, tokens, backend).backend_tokenizer.to_str() == backend.to_str()
+    specials = " ".join(tokens[i] for i in gguf.special_tokens.values())
+    text = f"x = 1 {specials} def"
+    assert backend.encode(text, add_special_tokens=False).ids == wrapper(text, add_special_tokens=False)["input_ids"]
