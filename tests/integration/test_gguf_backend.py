@@ -75,6 +75,23 @@ def test_logits_from_a_first_row_are_those_rows_of_the_whole_window(f16, corpus_
         next(f16.sequence_logits([[0, 1, 2]], 3))
 
 
+def test_a_gguf_pairs_corpus_probes_never_import_transformers(f16, tmp_path):
+    """Start-up: importing transformers for the tokenizer wrapper was ~1.5 s of a GGUF gate
+    (bench/bench_llama_parity.py); the corpus probes encode with the GGUF tokenizer's own backend."""
+    import subprocess
+    (tmp_path / "a.py").write_text("def f(x):\n    return x + 1\n" * 4)
+    script = ("import sys\n"
+              "from codeguard import load_model\n"
+              "from codeguard.probes.corpus.runner import run_corpus_probes\n"
+              "from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig\n"
+              "ref, opt = load_model('zoo:tiny-code@gguf-f16'), load_model('zoo:tiny-code@gguf-f16')\n"
+              f"results = run_corpus_probes(ref, opt, TeacherForcedConfig(ctx=32, corpus={str(tmp_path)!r}))\n"
+              "print(sorted(results), 'transformers' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "['corpus-kld', 'keyword-shift'] False"
+
+
 def test_quantization_levels_order_by_bits(ref, f16):
     kl = {name: run_cold_start(ref, load_model(f"zoo:tiny-code@gguf-{name}")).metrics["kl_ref_opt"]
           for name in ("q8_0", "q4_k_m", "q2_k")}
