@@ -46,7 +46,8 @@ def main() -> None:
         models[spec] = load_model(spec)
         assert isinstance(models[spec], GGUFCausalLM), f"{spec} is not a GGUF model"
     ref = models[args.ref]
-    windows = [w.ids for w in make_windows(encode_corpus(ref.fast_tokenizer, load_corpus()), ref.start_ids()[0], args.ctx)]
+    windows = [w.ids for w in make_windows(encode_corpus(ref.fast_tokenizer, load_corpus()), ref.start_ids()[0],
+                                           args.ctx)]
     positions = sum(len(w) for w in windows)
     for model in models.values():  # warm-up: first-call allocations, page faults
         score(model, windows[:2])

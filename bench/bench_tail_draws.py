@@ -42,7 +42,8 @@ def main() -> None:
 
     ref, opt = load_model(args.ref), load_model(args.opt)
     start, _ = ref.start_ids(None)
-    windows = make_windows(encode_corpus(ref.fast_tokenizer, load_corpus(args.corpus, load_registry())), start, args.ctx)
+    corpus = load_corpus(args.corpus, load_registry())
+    windows = make_windows(encode_corpus(ref.fast_tokenizer, corpus), start, args.ctx)
     chosen = np.random.default_rng(0).choice(len(windows), min(args.windows, len(windows)), replace=False)
     ids = [windows[i].ids for i in sorted(chosen)]
     n = len(start)

@@ -147,7 +147,8 @@ def _compare_keyword_shift(args) -> int:
              f"{o['positions']} keyword positions: mean |Δlog p| {o['mean_abs_dlogp']:.4f}, max "
              f"{o['max_abs_dlogp']:.4f}; ref's top-1 lost by opt at {100 * o['top1_lost_share']:.1f} % of "
              f"{o['ref_top1_positions']} positions; {result.skipped['outside_scored_positions']} keyword(s) "
-             "outside the scored positions (crossing a window boundary, or before min_context) skipped", *result.gate_notes(), "",
+             "outside the scored positions (crossing a window boundary, or before min_context) skipped",
+             *result.gate_notes(), "",
              f"{'language':<12}{'positions':>10}{'mean|Δ|':>9}{'max|Δ|':>8}{'lost top1':>10}  moved most"]
     for lang, s in result.per_language.items():
         moved = ", ".join(f"{m['keyword']}({m['count']})" for m in s["most_moved"][:4])

@@ -25,11 +25,11 @@ MOST_MOVED = 10
 @dataclass
 class KeywordShiftResult(FileClusteredErrors, ProbeResult):
     probe = "keyword-shift"
+    probe_config_defaults = {"min_context": 0}  # baselines accepted before the option scored every position
     exact_from_top_k = frozenset({"mean_abs_dlogp", "top1_lost_share"})  # actual-token log-probs and top-1 only
     ref: ModelInfo
     opt: ModelInfo
     config: TeacherForcedConfig
-    probe_config_defaults = {"min_context": 0}  # baselines accepted before the option scored every position
     start_ids: list[int]
     start_source: str
     per_language: dict[str, dict]

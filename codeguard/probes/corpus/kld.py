@@ -23,6 +23,7 @@ DP_PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
 @dataclass
 class CorpusKLDResult(FileClusteredErrors, ProbeResult):
     probe = "corpus-kld"
+    probe_config_defaults = {"min_context": 0}  # baselines accepted before the option scored every position
     # From a served model: perplexity and top-1 agreement are exact, the KL divergence is not (and neither is the
     # Δp of ref's top token where opt's top K miss it; reported, not gated).
     exact_from_top_k = frozenset({"positions", "same_top_p", "same_top_p_stderr", "ppl_ref", "ppl_opt", "ppl_ratio"})
@@ -32,7 +33,6 @@ class CorpusKLDResult(FileClusteredErrors, ProbeResult):
     ref: ModelInfo
     opt: ModelInfo
     config: TeacherForcedConfig
-    probe_config_defaults = {"min_context": 0}  # baselines accepted before the option scored every position
     start_ids: list[int]
     start_source: str
     metrics: dict[str, float]                  # overall llama.cpp-style statistics
