@@ -22,6 +22,8 @@ Per shape, in a fresh interpreter of its own (so one shape's memory does not car
     them), against the anchor of bench/bench_corpus_probes.py: both models' bare forward passes over exactly the
     probe's windows with the probe's batching, opt's run ahead in a thread as the probe runs them ("overlapped").
     Anchor and probes are interleaved --repeats times; medians are reported.
+  - with --min-context N, corpus KLD again scoring only tokens with N tokens of their chunk before them (llama.cpp's
+    positions at N = ctx/2; transformers computes the output layer only there, `logits_to_keep`);
   - on a GPU, the anchor and corpus KLD again with one window per forward call (what codeguard did before its
     windows per call followed free GPU memory), interleaved with the others;
   - with --reference-first, last: both models freed, then REF alone loads, scores the corpus into an exact cache on
@@ -274,6 +276,10 @@ def run_shape(shape: Shape, args) -> dict:
     if args.torch_reduction:
         runs["corpus-kld, torch reduction"] = lambda: _with_torch_reduction(
             lambda: run_corpus_probes(ref, opt, config, corpus, probes=("corpus-kld",)))
+    if args.min_context:
+        half = TeacherForcedConfig(ctx=args.ctx, min_context=args.min_context)
+        runs[f"corpus-kld, min_context {args.min_context}"] = lambda: run_corpus_probes(ref, opt, half, corpus,
+                                                                                       probes=("corpus-kld",))
     if args.sequential:
         runs["anchor_sequential"] = lambda: (bare_forward(ref, windows), bare_forward(opt, windows))
     longest = max(len(w) for w in windows)
@@ -300,11 +306,14 @@ def run_shape(shape: Shape, args) -> dict:
                     peaks[name][key] = max(peaks[name].get(key, 0), one[key])
             if name == "corpus-kld":
                 record["corpus"]["kld_mean_random_weights"] = out["corpus-kld"].metrics["kld_mean"]
+            if name.startswith("corpus-kld, min_context"):
+                record["corpus"]["min_context_scored_tokens"] = int(out["corpus-kld"].metrics["positions"])
     anchor = statistics.median(walls["anchor_overlapped"])
     for name in runs:
         median = statistics.median(walls[name])
+        tokens = record["corpus"]["min_context_scored_tokens"] if "min_context" in name else scored
         phases[name] = {"seconds": round(median, 3), "all_seconds": walls[name],
-                        "tokens_per_second": round(scored / median, 1), **peaks[name]}
+                        "tokens_per_second": round(tokens / median, 1), **peaks[name]}
         if name != "anchor_overlapped":
             phases[name]["ratio"] = round(median / anchor, 3)
     if args.reference_first:
@@ -445,6 +454,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--torch-reduction", action="store_true", help="also time corpus KLD with torch's "
                         "reduction on the CPU (what ran before numpy's), interleaved")
+    parser.add_argument("--min-context", type=int, default=0, metavar="N",
+                        help="also time corpus KLD scoring only tokens with N tokens of their chunk before them")
     parser.add_argument("--sequential", action="store_true", help="also time the two models one after the other")
     parser.add_argument("--shallow-prefetch", action="store_true", help="also time corpus KLD + keyword shift "
                         "with each model's scored windows queued one deep instead of prefetch_depth's (at least 2)")
