@@ -5,9 +5,6 @@ import argparse
 from pathlib import Path
 
 from codeguard.cli.arguments import parse_ks, write_json
-from codeguard.humaneval.exec_eval import exec_eval, read_samples
-from codeguard.humaneval.problems import load_problems
-from codeguard.sandbox.executor import Executor, SandboxConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    # heavy (scipy.stats, ~0.55 s): imported when this command runs, not by every `codeguard` command
+    from codeguard.humaneval.exec_eval import exec_eval, read_samples
+    from codeguard.humaneval.problems import load_problems
+    from codeguard.sandbox.executor import Executor, SandboxConfig
     ks = parse_ks(args.k)
     problem_set = load_problems(args.problems)
     samples = read_samples(args.samples, problem_set)

@@ -6,11 +6,6 @@ from pathlib import Path
 
 from codeguard.atomic_files import write_text_atomically
 from codeguard.errors import ReportError
-from codeguard.report.history import load_run_results, read_history
-from codeguard.report.html import render_html
-from codeguard.report.markdown import render_markdown
-from codeguard.report.results import dumps, load_results, validate_results
-from codeguard.report.trends import analyse, render_trends_html, render_trends_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     """Renders what was asked; raises ReportError (the CLI exits 2) on bad input or an unwritable output."""
+    # heavy (matplotlib, ~0.3 s): imported when this command runs, not by every `codeguard` command
+    from codeguard.report.html import render_html
+    from codeguard.report.markdown import render_markdown
+    from codeguard.report.results import dumps
+    from codeguard.report.trends import analyse, render_trends_html, render_trends_json
+    from codeguard.report.history import read_history
     if not (args.html or args.md or args.json):
         raise ReportError("codeguard report: nothing to write; give --html OUT, --md OUT and/or --json OUT")
     if args.results is not None or args.run is not None:
@@ -58,6 +59,8 @@ def run(args) -> int:
 
 
 def _run_results(args) -> dict:
+    from codeguard.report.history import load_run_results
+    from codeguard.report.results import load_results, validate_results
     if args.results is not None:
         return load_results(args.results)
     data = load_run_results(args.history, args.run)

@@ -9,10 +9,6 @@ from codeguard.atomic_files import write_text_atomically
 from codeguard.cli.arguments import add_device_arguments, parse_ks, placement, split_list
 from codeguard.errors import ConfigError
 from codeguard.languages.registry import load_registry
-from codeguard.probes.pass_at_k import PassAtKConfig
-from codeguard.report.markdown import table
-from codeguard.report.results import dumps
-from codeguard.report.study import check_writable, study_table, write_study_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     """`codeguard study`: checks its outputs can be written, runs the study, writes the report, prints the table."""
     from codeguard.study import StudyConfig, run_study  # imports torch: only when a study runs
+    # heavy (scipy.stats, matplotlib): imported when this command runs, not by every `codeguard` command
+    from codeguard.probes.pass_at_k import PassAtKConfig
+    from codeguard.report.markdown import table
+    from codeguard.report.results import dumps
+    from codeguard.report.study import check_writable, study_table, write_study_dir
     if args.ctx is not None and args.ctx < 2:
         raise ConfigError(f"--ctx {args.ctx}: a window needs at least 2 tokens")
     where = placement(args)  # an unavailable device fails before anything runs

@@ -114,3 +114,13 @@ def test_device_is_checked_before_any_model_loads(command):
 def test_compare_on_the_cpu_device(capsys):
     assert main(["compare", "zoo:tiny-code", "zoo:tiny-code@bf16", "--device", "cpu", "--dtype", "auto"]) == 0
     assert "kl_ref_opt" in capsys.readouterr().out
+
+
+def test_the_command_line_imports_heavy_libraries_only_for_the_commands_that_use_them():
+    """Every `codeguard` command parses all subcommands' options: importing scipy.stats and matplotlib for that was
+    ~0.8 s of each run's start-up (bench/RESULTS.md, llama.cpp parity)."""
+    script = ("import sys, codeguard.cli.main\n"
+              "print(sorted(m for m in ('scipy.stats', 'matplotlib', 'torch', 'transformers') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
