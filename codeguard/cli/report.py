@@ -25,11 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     """Renders what was asked; raises ReportError (the CLI exits 2) on bad input or an unwritable output."""
     # heavy (matplotlib, ~0.3 s): imported when this command runs, not by every `codeguard` command
+    from codeguard.report.history import read_history
     from codeguard.report.html import render_html
     from codeguard.report.markdown import render_markdown
     from codeguard.report.results import dumps
     from codeguard.report.trends import analyse, render_trends_html, render_trends_json
-    from codeguard.report.history import read_history
     if not (args.html or args.md or args.json):
         raise ReportError("codeguard report: nothing to write; give --html OUT, --md OUT and/or --json OUT")
     if args.results is not None or args.run is not None:
