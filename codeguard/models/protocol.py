@@ -18,7 +18,10 @@ class LanguageModel(Protocol):
     backend: str
 
     @property
-    def tokenizer(self): ...
+    def tokenizer(self): ...  # a transformers fast tokenizer
+
+    @property
+    def fast_tokenizer(self): ...  # its `tokenizers.Tokenizer`: what encodes text (no transformers import needed)
 
     @property
     def max_context(self) -> int: ...
