@@ -29,6 +29,13 @@ def write_json(target: str, data: dict) -> None:
     write_output(target, json_text(data))
 
 
+def add_min_context_argument(parser: argparse.ArgumentParser) -> None:
+    """--min-context, as the plugin's --codeguard-min-context (part of the corpus probes' measurement)."""
+    parser.add_argument("--min-context", type=int, default=0, metavar="N",
+                        help="corpus probes: score only tokens with at least N tokens of their chunk before them "
+                             "(default 0: every token; llama.cpp's perplexity scores the second half, ctx // 2)")
+
+
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:
     """--device and --dtype, as the plugin's --codeguard-device/--codeguard-dtype (same parsing, same meaning)."""
     parser.add_argument("--device", type=_checked(parse_device, "--device"), default="auto",

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from codeguard.cli.arguments import add_device_arguments, parse_ks, placement, split_list, write_json
+from codeguard.cli.arguments import (add_device_arguments, add_min_context_argument, parse_ks, placement, split_list,
+                                     write_json)
 from codeguard.errors import CodeguardError
 from codeguard.languages.corpus import load_corpus
 from codeguard.languages.registry import load_registry
@@ -28,9 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", metavar="DIR", help="corpus-kld: code to score (default: the shipped corpus)")
     parser.add_argument("--ctx", type=int, default=None, metavar="N",
                          help="corpus-kld: window length in tokens (default 512, capped at the model's maximum)")
-    parser.add_argument("--min-context", type=int, default=0, metavar="N",
-                        help="corpus probes: score only tokens with at least N tokens of their chunk before them "
-                             "(default 0: every token; llama.cpp's perplexity scores the second half, ctx // 2)")
+    add_min_context_argument(parser)
     parser.add_argument("--languages", help="comma-separated registry languages for the keyword aggregates "
                                              "(default: all)")
     parser.add_argument("--registry", action="append", default=[], metavar="TOML",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from codeguard.cli.arguments import add_device_arguments, placement
+from codeguard.cli.arguments import add_device_arguments, add_min_context_argument, placement
 from codeguard.errors import CodeguardError
 from codeguard.languages.corpus import load_corpus
 from codeguard.languages.registry import load_registry
@@ -36,9 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score no corpus: a cache for the cold_start and keyword_mass suites only")
     parser.add_argument("--ctx", type=int, default=None, metavar="N",
                         help="corpus window length (default 512, capped at the model's maximum context)")
-    parser.add_argument("--min-context", type=int, default=0, metavar="N",
-                        help="score only corpus tokens with N tokens of their chunk before them, as "
-                             "--codeguard-min-context (default 0: every token)")
+    add_min_context_argument(parser)
     parser.add_argument("--start-token", help="start token (default: BOS, else EOS), as --codeguard-start-token")
     parser.add_argument("--rollouts", type=int, default=0, help="cold start rollouts, as --codeguard-rollouts")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed, as --codeguard-seed")

@@ -25,7 +25,7 @@ MOST_MOVED = 10
 @dataclass
 class KeywordShiftResult(FileClusteredErrors, ProbeResult):
     probe = "keyword-shift"
-    probe_config_defaults = {"min_context": 0}  # baselines accepted before the option scored every position
+    probe_config_defaults = TeacherForcedConfig.probe_config_defaults
     exact_from_top_k = frozenset({"mean_abs_dlogp", "top1_lost_share"})  # actual-token log-probs and top-1 only
     ref: ModelInfo
     opt: ModelInfo
@@ -47,8 +47,7 @@ class KeywordShiftResult(FileClusteredErrors, ProbeResult):
         return self.uncertainty_notes(self.gate_metrics())
 
     def probe_config(self) -> dict:
-        return {**super().probe_config(), "ctx": self.config.ctx, "corpus": self.config.corpus or "shipped",
-                "min_context": self.config.min_context}
+        return {**super().probe_config(), **self.config.probe_config()}
 
     def gate_metrics(self) -> dict[str, float]:
         """Overall |Δ log p| and lost-top-1 share, and |Δ log p| per language. Per-language lost-top-1 shares

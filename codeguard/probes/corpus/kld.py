@@ -23,7 +23,7 @@ DP_PERCENTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
 @dataclass
 class CorpusKLDResult(FileClusteredErrors, ProbeResult):
     probe = "corpus-kld"
-    probe_config_defaults = {"min_context": 0}  # baselines accepted before the option scored every position
+    probe_config_defaults = TeacherForcedConfig.probe_config_defaults
     # From a served model: perplexity and top-1 agreement are exact, the KL divergence is not (and neither is the
     # Δp of ref's top token where opt's top K miss it; reported, not gated).
     exact_from_top_k = frozenset({"positions", "same_top_p", "same_top_p_stderr", "ppl_ref", "ppl_opt", "ppl_ratio"})
@@ -61,8 +61,7 @@ class CorpusKLDResult(FileClusteredErrors, ProbeResult):
         return notes
 
     def probe_config(self) -> dict:
-        return {**super().probe_config(), "ctx": self.config.ctx, "corpus": self.config.corpus or "shipped",
-                "min_context": self.config.min_context}
+        return {**super().probe_config(), **self.config.probe_config()}
 
     def gate_metrics(self) -> dict[str, float]:
         """Flat metrics for the gate: overall ones and `kld_mean.<language>` / `same_top_p.<language>`."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Iterator
+from typing import ClassVar, Iterator
 
 import numpy as np
 import torch
@@ -46,6 +46,13 @@ class TeacherForcedConfig:
         if isinstance(self.min_context, bool) or not isinstance(self.min_context, int) or self.min_context < 0:
             raise ProbeInputError(f"min_context={self.min_context!r}: expected a whole number >= 0 (chunk tokens of "
                                   "context before a position is scored; 0 scores every position)")
+
+    # probe_config keys added after baselines were accepted, with the value those baselines were measured with
+    probe_config_defaults: ClassVar[dict] = {"min_context": 0}
+
+    def probe_config(self) -> dict:
+        """What a baseline of a corpus probe records of the windows (gating/gate.py check_probe_config)."""
+        return {"ctx": self.ctx, "corpus": self.corpus or "shipped", "min_context": self.min_context}
 
     def key(self) -> dict:
         """What a baseline or a reference cache records of the windows (min_context only when set, so records made

@@ -96,8 +96,7 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
         mode=mode, start_ids=list(start_ids), start_source=source, positions=positions,
         top_k={"mass": mass, "k": k, "tail_samples": tail_samples, "seed": TAIL_SEED} if mode == "top-k" else {})
     if with_corpus:  # else no corpus probe entry: replay refuses the corpus probes by name
-        targets = np.concatenate([w.targets.astype(np.int32) for w in windows]) if windows else \
-            np.zeros(0, dtype=np.int32)
+        targets = np.concatenate([w.targets.astype(np.int32) for w in windows])
         manifest.probes["corpus"] = {"targets": digest(targets.tobytes()), "windows": len(windows)}
         _score_corpus(ref, windows, ctx, out, manifest, targets)
     _cold_start(ref, cold_start, out, manifest)

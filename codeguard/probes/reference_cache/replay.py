@@ -257,9 +257,8 @@ class CachedWindow:
 
     @classmethod
     def of(cls, window, targets, arrays, start: int, stop: int, opt_logits) -> "CachedWindow":
-        a, b = int(arrays["offsets"][start]), int(arrays["offsets"][stop])
-        top = TopK(arrays["offsets"][start:stop + 1] - a, arrays["ids"][a:b], arrays["logprobs"][a:b],
-                   arrays["tail"][start:stop], arrays["tail_ids"][start:stop], arrays["tail_logprobs"][start:stop])
+        top = TopK(arrays["offsets"], arrays["ids"], arrays["logprobs"], arrays["tail"], arrays["tail_ids"],
+                   arrays["tail_logprobs"]).rows(start, stop)
         lse_opt, top_opt, kld = top_k_kld(top, opt_logits)
         top_ref = torch.from_numpy(arrays["top1"][start:stop].astype(np.int64))
         stats = PairStats(torch.full_like(lse_opt, torch.nan), lse_opt, top_ref, top_opt, kld)
