@@ -13,7 +13,7 @@ What runs, each in a subprocess of its own, --repeats times interleaved (medians
   - llama.cpp: `llama-perplexity -m f16.gguf -f TEXT --kl-divergence-base BASE -c CTX -t T` (scores the base and
     writes its logits), then `llama-perplexity -m q4_k_m.gguf --kl-divergence-base BASE --kl-divergence -c CTX -t T`;
     the two runs together are the anchor;
-  - codeguard: `codeguard compare REF OPT --probe corpus-kld --corpus DIR --ctx CTX` with
+  - codeguard: `codeguard compare REF OPT --probe corpus-kld --corpus DIR --ctx CTX --device cpu` with
     `CODEGUARD_GGUF_THREADS=T` (llama-cpp-python 0.3.36 on the same llama.cpp sources), start-up included, as a user
     runs it: once scoring every position (the default), once with `--min-context CTX/2`, llama.cpp's own rule.
 Both score the same text: ~--max-tokens tokens of Python (the shipped corpus's Python files, then the standard
@@ -173,7 +173,7 @@ def run(args) -> dict:
     threads = str(args.threads)
     perplexity = [str(binary), "-c", str(args.ctx), "-t", threads, "-tb", threads, "--kl-divergence-base", str(base)]
     compare = [sys.executable, "-m", "codeguard.cli", "compare", ref, opt, "--probe", "corpus-kld", "--corpus",
-               str(corpus), "--ctx", str(args.ctx)]
+               str(corpus), "--ctx", str(args.ctx), "--device", "cpu"]  # as llama-perplexity's CPU-only build
     runs = {
         "llama-perplexity base": perplexity + ["-m", str(ggufs[REF_DERIVATION]), "-f", str(corpus / "python.py")],
         "llama-perplexity kld": perplexity + ["-m", str(ggufs[OPT_DERIVATION]), "--kl-divergence"],

@@ -1,9 +1,10 @@
 """GGUF files through llama.cpp (llama-cpp-python): the `LanguageModel` protocol on a `.gguf` model.
 
 The tokenizer is built from the file's own metadata (codeguard.tokenization.gguf, which tokenizes as llama.cpp does)
-and wrapped as a transformers fast tokenizer, the interface every probe already uses. Logits come from
-`Llama(logits_all=True)`: one sequence per context, every position's logits from one `eval`, on the CPU with a
-fixed thread count, so results repeat.
+as a `tokenizers.Tokenizer`; the transformers wrapper the other probes use is built on first use. Logits come from
+llama.cpp as numpy arrays, one sequence per context, on the CPU (or offloaded to a GPU) with a fixed thread count, so
+results repeat. Neither torch nor transformers is imported on a GGUF pair's corpus probes (with `--device cpu`:
+`auto` asks torch for GPUs): 1.2 s and 0.19 GB of a run at llama.cpp's own scale (bench/bench_llama_parity.py).
 """
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-import torch
 
 from codeguard.errors import ModelSpecError, NonFiniteLogitsError, ProbeInputError, TokenizerError
 from codeguard.models.derive.gguf_convert import require_llama_cpp
 from codeguard.models.devices import CPU, Placement
 from codeguard.models.env_settings import available_cores, positive_int_from_env
-from codeguard.models.logprobs import window_logprobs
+from codeguard.models.logprobs import log_softmax, window_logprobs
 from codeguard.models.sampling import row_generators
 from codeguard.models.token_list import TokenListVocabulary
 from codeguard.tokenization.gguf import read_gguf_metadata, tokenizer_from_gguf
@@ -107,8 +107,8 @@ class GGUFCausalLM(TokenListVocabulary):
         self.llama.eval(ids)
         return self._finite(self.llama.scores[:len(ids)], where)
 
-    def _decode(self, ids: Sequence[int], where: str, first_row: int = 0) -> torch.Tensor:
-        """`_eval`'s logits of positions first_row.. as a tensor of their own, read straight from llama.cpp's output
+    def _decode(self, ids: Sequence[int], where: str, first_row: int = 0) -> np.ndarray:
+        """`_eval`'s logits of positions first_row.. as an array of their own, read straight from llama.cpp's output
         buffer.
 
         `Llama.eval` first copies every position's logits into its own (n_ctx, vocab) array, which we then copied
@@ -127,7 +127,7 @@ class GGUFCausalLM(TokenListVocabulary):
             llama._batch.batch.logits[position] = False
         llama._ctx.decode(llama._batch)
         out = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(len(ids) - first_row, self.output_width))
-        return torch.from_numpy(self._finite(out, where).copy())
+        return self._finite(out, where).copy()
 
     def _checked(self, ids: Sequence[int], where: str) -> list[int]:
         if len(ids) == 0:
@@ -157,11 +157,11 @@ class GGUFCausalLM(TokenListVocabulary):
         if not contexts:
             raise ProbeInputError(f"{self.spec}: every context needs at least one token id (no contexts given)")
         rows = np.stack([self._eval(c, f"context {i}")[-1].astype(np.float64) for i, c in enumerate(contexts)])
-        return torch.log_softmax(torch.from_numpy(rows), dim=-1).numpy()
+        return log_softmax(rows)
 
-    def sequence_logits(self, windows: Sequence[Sequence[int]], first_row: int = 0) -> Iterator[torch.Tensor]:
+    def sequence_logits(self, windows: Sequence[Sequence[int]], first_row: int = 0) -> Iterator[np.ndarray]:
         """Per-window (len - first_row, vocab) float32 logits of positions first_row.., finite-checked, streamed
-        window by window."""
+        window by window as numpy arrays (no torch import on a GGUF pair's way)."""
         for index, window in enumerate(windows):
             yield self._decode(window, f"window {index}", first_row)
 

@@ -9,7 +9,6 @@ from codeguard.models.derive.derivations import apply_dynamic_int8, read_manifes
 from codeguard.models.devices import CPU, Placement, device_map, resolve_placement, torch_dtype_name, weight_bytes
 from codeguard.models.env_settings import available_cores, positive_int_from_env
 from codeguard.models.gguf import GGUFCausalLM
-from codeguard.models.hf import HFCausalLM
 from codeguard.models.openai_endpoint import OpenAIEndpointLM
 from codeguard.models.protocol import LanguageModel
 from codeguard.models.resolve import materialize
@@ -33,6 +32,7 @@ def load_model(spec_text: str | ModelSpec, batch_size: int = 16, device: str | P
         manifest = {} if directory.is_file() else read_manifest(directory)
         path = directory if directory.is_file() else directory / manifest["file_name"]
         return GGUFCausalLM.load(path, spec.text, fingerprint, details=manifest, placement=placement)
+    from codeguard.models.hf import HFCausalLM  # torch and transformers: not on a GGUF pair's way
     tokenizer = _load_tokenizer(directory, spec.text)
     if kind == "onnx":
         (model, used), backend = _load_onnx(directory, placement, alone), "onnxruntime"
@@ -63,6 +63,7 @@ def token_budget(gpu: bool = False) -> int:
 
     Batch composition moves dynamically quantized models (ONNX Runtime's and torch's int8 quantize activations
     per tensor, over the whole batch), so `codeguard calibrate` varies it; a gate keeps the default."""
+    from codeguard.models.hf import HFCausalLM
     return positive_int_from_env("CODEGUARD_TOKEN_BUDGET", "tokens") or (
         GPU_TOKEN_BUDGET if gpu else HFCausalLM.token_budget)
 

@@ -7,10 +7,12 @@ the low bits a batched matmul may change in the logits themselves).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # row_generators is llama.cpp's too, which must not import torch
+    import torch
 
 
 def row_generators(seeds: Sequence) -> list[np.random.Generator]:
@@ -30,6 +32,7 @@ def choose_tokens(logits: torch.Tensor, temperature: float, top_p: float,
     from the smallest set of most probable tokens whose mass reaches `top_p` (top-k off), by inverse CDF over that
     set in order of probability, with the row's own uniform draw. Every step is row-wise and in float64, so a row's
     choice does not depend on the other rows. MPS, which has no float64, hands its rows to the CPU."""
+    import torch
     logits = (logits.cpu() if logits.device.type == "mps" else logits).to(torch.float64)
     if temperature <= 0:
         return [int(t) for t in logits.argmax(dim=-1).tolist()]
@@ -54,6 +57,7 @@ def choose_tokens(logits: torch.Tensor, temperature: float, top_p: float,
 
 def _inverse_cdf(sorted_probs: torch.Tensor, order: torch.Tensor, top_p: float, uniforms: torch.Tensor):
     """Token ids drawn from rows of probabilities sorted in descending order (`order`: their token ids)."""
+    import torch
     kept = torch.full((len(sorted_probs),), sorted_probs.shape[-1], dtype=torch.long, device=sorted_probs.device)
     if top_p < 1.0:
         # keep each token whose predecessors' mass is still below top_p (at least the first)

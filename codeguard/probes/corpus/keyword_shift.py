@@ -126,8 +126,8 @@ class KeywordShiftAccumulator:
         steps = np.repeat(first - starts, length) + np.arange(length.sum())
         lp_ref = np.add.reduceat(scored.ref_logprobs(steps, targets[steps]), starts)
         lp_opt = np.add.reduceat(scored.opt_logprobs(steps, targets[steps]), starts)
-        ref_top = scored.stats.top_ref.numpy()[first] == targets[first]
-        lost = ref_top & (scored.stats.top_opt.numpy()[first] != targets[first])
+        ref_top = scored.stats.top_ref[first] == targets[first]
+        lost = ref_top & (scored.stats.top_opt[first] != targets[first])
         rows = self.rows[self.files[window.file].language]
         for index, word in enumerate(found.words[i] for i in inside):
             rows.append((word, float(lp_ref[index]), float(lp_opt[index]), bool(ref_top[index]), bool(lost[index]),

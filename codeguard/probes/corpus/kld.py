@@ -110,9 +110,9 @@ class CorpusKLDAccumulator:
     def add(self, scored) -> None:
         stats, targets, c = scored.stats, scored.targets, self.columns
         rows = np.arange(targets.size)
-        top_ref = stats.top_ref.numpy()
-        c["kld"].append(stats.kld.numpy())
-        c["same"].append(top_ref == stats.top_opt.numpy())
+        top_ref = stats.top_ref
+        c["kld"].append(stats.kld)
+        c["same"].append(top_ref == stats.top_opt)
         c["p_ref"].append(np.exp(scored.ref_logprobs(rows, targets)))   # the actual next token
         c["p_opt"].append(np.exp(scored.opt_logprobs(rows, targets)))
         c["top_ref"].append(np.exp(scored.ref_logprobs(rows, top_ref)))  # ref's top token

@@ -27,9 +27,16 @@ log-probability is `z[token] − lse` in float64: the same numbers `log_softmax(
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
+
+# A backend's logits: numpy arrays from llama.cpp (so a GGUF pair's corpus probes never import torch), torch tensors
+# from transformers and ONNX Runtime models (on the device that scored them).
+Logits = Union[np.ndarray, "torch.Tensor"]
 
 LOGITS_PER_CHUNK = 32 * 8192
 DEVICE_LOGITS_PER_CHUNK = 1 << 24  # float64 temporaries of 128 MiB each on a GPU
@@ -42,64 +49,77 @@ def chunk_rows(vocab: int, logits_per_chunk: int = LOGITS_PER_CHUNK) -> int:
 
 @dataclass
 class PairStats:
-    """Per position: both models' log-normalisers and top-1 tokens, and KL(ref‖opt) in nats (CPU tensors)."""
+    """Per position: both models' log-normalisers and top-1 tokens, and KL(ref‖opt) in nats (host arrays)."""
 
-    lse_ref: torch.Tensor   # (n,) float64
-    lse_opt: torch.Tensor
-    top_ref: torch.Tensor   # (n,) int64
-    top_opt: torch.Tensor
-    kld: torch.Tensor       # (n,) float64, >= 0
+    lse_ref: np.ndarray   # (n,) float64
+    lse_opt: np.ndarray
+    top_ref: np.ndarray   # (n,) int64
+    top_opt: np.ndarray
+    kld: np.ndarray       # (n,) float64, >= 0
 
 
-def reduction_device(*logits: torch.Tensor) -> torch.device:
+def reduction_device(*logits: Logits) -> "torch.device":
     """Where logits are reduced: the first CUDA device among them, else the CPU (MPS has no float64)."""
+    import torch
     for tensor in logits:
-        if tensor.device.type == "cuda":
+        if not isinstance(tensor, np.ndarray) and tensor.device.type == "cuda":
             return tensor.device
     return torch.device("cpu")
 
 
-def pair_stats(ref_logits: torch.Tensor, opt_logits: torch.Tensor, rows: int | None = None) -> PairStats:
+def on_host(*logits: Logits) -> bool:
+    """True when every matrix is a numpy array, which numpy reduces without importing torch."""
+    return all(isinstance(x, np.ndarray) for x in logits)
+
+
+def pair_stats(ref_logits: Logits, opt_logits: Logits, rows: int | None = None) -> PairStats:
     """Statistics of two (n, vocab) logit matrices that predict the same n positions, reduced where they are."""
     _check_shapes(ref_logits, opt_logits)
-    device = reduction_device(ref_logits, opt_logits)
-    if device.type != "cpu":
-        return device_pair_stats(ref_logits, opt_logits, device, rows)
+    if not on_host(ref_logits, opt_logits):
+        device = reduction_device(ref_logits, opt_logits)
+        if device.type != "cpu":
+            return device_pair_stats(ref_logits, opt_logits, device, rows)
     rows = rows or chunk_rows(ref_logits.shape[-1])
     parts = [_host_chunk(_host_array(ref_logits[i:i + rows]), _host_array(opt_logits[i:i + rows]))
              for i in range(0, ref_logits.shape[0], rows)]
     if not parts:
         return _empty()
-    return PairStats(*(torch.from_numpy(np.concatenate(column)) for column in zip(*parts)))
+    return PairStats(*(np.concatenate(column) for column in zip(*parts)))
 
 
-def device_pair_stats(ref_logits: torch.Tensor, opt_logits: torch.Tensor, device: torch.device | str,
+def device_pair_stats(ref_logits: Logits, opt_logits: Logits, device: "torch.device | str",
                       rows: int | None = None) -> PairStats:
-    """pair_stats computed by torch on `device` (a GPU; the CPU in tests), results on the CPU."""
+    """pair_stats computed by torch on `device` (a GPU; the CPU in tests), results on the host. A numpy side (a GGUF
+    or host-scored model beside a GPU one) goes to the device chunk by chunk."""
+    import torch
     _check_shapes(ref_logits, opt_logits)
     device = torch.device(device)
     rows = rows or chunk_rows(ref_logits.shape[-1], DEVICE_LOGITS_PER_CHUNK if device.type != "cpu"
                               else LOGITS_PER_CHUNK)
-    parts = [_device_chunk(ref_logits[i:i + rows].to(device), opt_logits[i:i + rows].to(device))
+    parts = [_device_chunk(torch.as_tensor(ref_logits[i:i + rows]).to(device),
+                           torch.as_tensor(opt_logits[i:i + rows]).to(device))
              for i in range(0, ref_logits.shape[0], rows)]
     if not parts:
         return _empty()
-    return PairStats(*(torch.cat(column).cpu() for column in zip(*parts)))
+    return PairStats(*(torch.cat(column).cpu().numpy() for column in zip(*parts)))
 
 
-def _check_shapes(ref_logits: torch.Tensor, opt_logits: torch.Tensor) -> None:
+def _check_shapes(ref_logits: Logits, opt_logits: Logits) -> None:
     if ref_logits.shape != opt_logits.shape:
         raise ValueError(f"logit shapes differ: {tuple(ref_logits.shape)} vs {tuple(opt_logits.shape)}")
 
 
 def _empty() -> PairStats:
-    empty_f, empty_i = torch.empty(0, dtype=torch.float64), torch.empty(0, dtype=torch.int64)
+    empty_f, empty_i = np.empty(0, dtype=np.float64), np.empty(0, dtype=np.int64)
     return PairStats(empty_f, empty_f, empty_i, empty_i, empty_f)
 
 
-def _host_array(logits: torch.Tensor) -> np.ndarray:
+def _host_array(logits: Logits) -> np.ndarray:
     """A CPU view of the logits (a copy only from a device without float64, e.g. MPS, or of bfloat16 logits, which
     numpy has no type for: widened to float32, exactly)."""
+    if isinstance(logits, np.ndarray):
+        return logits
+    import torch
     logits = logits.detach().cpu()
     return (logits.float() if logits.dtype == torch.bfloat16 else logits).numpy()
 
@@ -122,9 +142,11 @@ def _host_shifted(z: np.ndarray):
     return peak, top.astype(np.int64), np.subtract(z, peak[:, None], dtype=np.float64)
 
 
-def exp_rows(z: torch.Tensor):
+def exp_rows(z: Logits):
     """(max, top-1, exp(z − max), Σ exp(z − max), its log) per row of float32 logits, in float64, computed as pair_stats
-    computes them (so a log-normaliser max + log Σ is bit for bit pair_stats's), on the reduction device."""
+    computes them (so a log-normaliser max + log Σ is bit for bit pair_stats's), on the reduction device (tensors:
+    the reference cache's top-K estimator works in torch)."""
+    import torch
     device = reduction_device(z)
     if device.type == "cpu":
         peak, top, shifted = _host_shifted(_host_array(z))
@@ -138,7 +160,8 @@ def exp_rows(z: torch.Tensor):
         return peak, top, shifted, sums, sums.log()
 
 
-def _device_chunk(zr: torch.Tensor, zo: torch.Tensor):
+def _device_chunk(zr: "torch.Tensor", zo: "torch.Tensor"):
+    import torch
     with torch.inference_mode():
         max_r, top_r = zr.max(dim=1)
         max_o, top_o = zo.max(dim=1)
@@ -153,10 +176,15 @@ def _device_chunk(zr: torch.Tensor, zo: torch.Tensor):
         return max_r + log_r, max_o + log_o, top_r, top_o, kld
 
 
-def token_logprobs(logits: torch.Tensor, lse: torch.Tensor, rows, tokens) -> np.ndarray:
+def token_logprobs(logits: Logits, lse: np.ndarray, rows, tokens) -> np.ndarray:
     """float64 log-probabilities of `tokens` at `rows` (index arrays of equal length); the logits may be on any
     device, only the picked ones come to the host."""
+    lse = np.asarray(lse)
+    if isinstance(logits, np.ndarray):
+        rows, tokens = np.asarray(rows, dtype=np.int64), np.asarray(tokens, dtype=np.int64)
+        return logits[rows, tokens].astype(np.float64) - lse[rows]
+    import torch
     rows = torch.as_tensor(rows, dtype=torch.long)
     tokens = torch.as_tensor(tokens, dtype=torch.long)
     picked = logits[rows.to(logits.device), tokens.to(logits.device)].cpu().double()
-    return (picked - lse[rows]).numpy()
+    return picked.numpy() - lse[rows.numpy()]

@@ -19,11 +19,10 @@ from functools import cached_property
 from typing import ClassVar, Iterator
 
 import numpy as np
-import torch
 
 from codeguard.errors import ProbeInputError
 from codeguard.languages.corpus import Corpus
-from codeguard.probes.corpus.pair_stats import PairStats, pair_stats, token_logprobs
+from codeguard.probes.corpus.pair_stats import Logits, PairStats, pair_stats, token_logprobs
 from codeguard.probes.corpus.streaming import prefetched
 from codeguard.probes.pairing import matching_start_ids, require_same_vocabulary
 
@@ -115,8 +114,8 @@ class ScoredWindow:
 
     window: Window
     targets: np.ndarray         # chunk token ids, shape (n,)
-    ref_logits: torch.Tensor    # (n, vocab) float32 on the device that scored it, row k predicts targets[k]
-    opt_logits: torch.Tensor
+    ref_logits: Logits          # (n, vocab) float32 on the device that scored it, row k predicts targets[k]
+    opt_logits: Logits
     stats: PairStats            # per row: log-normalisers, top-1 tokens, KL(ref‖opt)
 
     def ref_logprobs(self, rows, tokens) -> np.ndarray:

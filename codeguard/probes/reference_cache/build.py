@@ -150,21 +150,21 @@ def _score_corpus(ref, windows, ctx: int, out: Path, manifest: Manifest, targets
             # or float16 model's logits exactly (numpy has no bfloat16). Exact mode stores them from the host; top-K
             # mode reduces them where the live probes would (a GPU; else the CPU) and moves only what it keeps.
             device = "cpu" if exact else reduction_device(logits)
-            logits = logits[:-1].to(device, torch.float32)
+            logits = torch.as_tensor(logits[:-1]).to(device, torch.float32)
             if exact:
                 writer.write(logits.numpy())
                 continue
             window_targets = window.targets
             stats = pair_stats(logits, logits)  # ref's log-normalisers and top-1, computed as the live probes do
             rows = np.arange(window_targets.size)
-            top1 = stats.top_ref.numpy()
+            top1 = stats.top_ref
             columns["top1"].append(top1.astype(np.int32))
             columns["target_logprob"].append(token_logprobs(logits, stats.lse_ref, rows, window_targets))
             columns["top1_logprob"].append(token_logprobs(logits, stats.lse_ref, rows, top1))
             if generator is None:  # seeded on the device that draws (a CUDA generator draws other numbers)
                 generator = torch.Generator(device=logits.device).manual_seed(manifest.top_k["seed"])
             with torch.inference_mode():
-                logprobs = logits.double() - stats.lse_ref.to(logits.device)[:, None]
+                logprobs = logits.double() - torch.from_numpy(stats.lse_ref).to(logits.device)[:, None]
                 columns["sets"].append(top_sets(logprobs, manifest.top_k["mass"], manifest.top_k["k"],
                                                 manifest.top_k["tail_samples"], generator))
     except BaseException:

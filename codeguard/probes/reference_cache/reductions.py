@@ -103,7 +103,7 @@ def _chunk(top: TopK, zo: torch.Tensor):
     """One exp pass over opt's logits, as pair_stats makes (its log-normaliser is computed the same way), on the
     device opt scored on (the CPU for MPS, which has no float64); results on that device."""
     device = reduction_device(zo)
-    zo = zo.to(device)
+    zo = torch.as_tensor(zo).to(device)
     ids, lr = (t.to(device) for t in _padded(top))
     max_o, top_o, e, sum_o, log_sum = exp_rows(zo)
     with torch.inference_mode():

@@ -10,13 +10,12 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from codeguard.errors import ProbeInputError, ReferenceCacheError
 from codeguard.languages.corpus import Corpus
 from codeguard.languages.registry import LanguageRegistry, load_registry
 from codeguard.probes.cold_start import ColdStartConfig, compare_cold_start
-from codeguard.probes.corpus.pair_stats import PairStats, pair_stats, token_logprobs
+from codeguard.probes.corpus.pair_stats import Logits, PairStats, pair_stats, token_logprobs
 from codeguard.probes.corpus.runner import CORPUS_PROBES, corpus_inputs, reduce_windows
 from codeguard.probes.corpus.streaming import prefetched
 from codeguard.probes.corpus.teacher_forced import (ScoredWindow, TeacherForcedConfig, check_context_length,
@@ -236,11 +235,11 @@ class ReferenceCache:
 
 
 def _row_blocks(rows: RowFile, windows):
-    """Each window's rows of the reference's logits, in order, as CPU tensors."""
+    """Each window's rows of the reference's logits, in order, as host arrays."""
     position = 0
     for window in windows:
         stop = position + window.targets.size
-        yield torch.from_numpy(rows.read(position, stop))
+        yield rows.read(position, stop)
         position = stop
 
 
@@ -250,7 +249,7 @@ class CachedWindow:
 
     window: object
     targets: np.ndarray
-    opt_logits: torch.Tensor
+    opt_logits: Logits
     stats: PairStats
     target_logprob: np.ndarray
     top1_logprob: np.ndarray
@@ -260,15 +259,16 @@ class CachedWindow:
         top = TopK(arrays["offsets"], arrays["ids"], arrays["logprobs"], arrays["tail"], arrays["tail_ids"],
                    arrays["tail_logprobs"]).rows(start, stop)
         lse_opt, top_opt, kld = top_k_kld(top, opt_logits)
-        top_ref = torch.from_numpy(arrays["top1"][start:stop].astype(np.int64))
-        stats = PairStats(torch.full_like(lse_opt, torch.nan), lse_opt, top_ref, top_opt, kld)
+        top_ref = arrays["top1"][start:stop].astype(np.int64)
+        lse_opt, top_opt, kld = (x.cpu().numpy() for x in (lse_opt, top_opt, kld))
+        stats = PairStats(np.full_like(lse_opt, np.nan), lse_opt, top_ref, top_opt, kld)
         return cls(window, targets, opt_logits, stats, arrays["target_logprob"][start:stop],
                    arrays["top1_logprob"][start:stop])
 
     def ref_logprobs(self, rows, tokens) -> np.ndarray:
         """ref's log-probabilities of the target or of ref's top-1 token at `rows` (all the probes read)."""
         rows, tokens = np.asarray(rows), np.asarray(tokens)
-        top1 = self.stats.top_ref.numpy()[rows]
+        top1 = self.stats.top_ref[rows]
         found = np.where(tokens == self.targets[rows], self.target_logprob[rows],
                          np.where(tokens == top1, self.top1_logprob[rows], np.nan))
         assert not np.isnan(found).any(), "a top-K cache holds ref's log-probabilities of targets and top-1 only"

@@ -1,10 +1,13 @@
 """Device and dtype requests: parsing, checking against this machine, and where a checkpoint goes."""
+import subprocess
+import sys
+
 import pytest
 import torch
 
 from codeguard.errors import ConfigError, DeviceError
-from codeguard.models.devices import (GPU_FILL_SHARE, Placement, device_map, parse_device, parse_dtype,
-                                      resolve_placement, torch_dtype_name, weight_bytes)
+from codeguard.models.devices import (GPU_FILL_SHARE, Placement, device_map, no_gpu_driver, parse_device,
+                                      parse_dtype, resolve_placement, torch_dtype_name, weight_bytes)
 from codeguard.models.zoo import zoo_path
 
 GPUS = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -88,3 +91,30 @@ def test_when_a_model_is_spread_over_the_gpus():
     with pytest.raises(DeviceError, match=r"^--codeguard-device cuda:1: the model needs about 70.0 GiB .* 80.0 GiB "
                                           r"free on cuda:1; use --codeguard-device auto"):
         device_map(Placement("cuda:1", "cuda:1", 2, option="--codeguard-device"), 70 * GIB, 80 * GIB)
+
+
+def test_no_gpu_driver_reads_the_driver_paths(tmp_path):
+    present = tmp_path / "nvidiactl"
+    present.touch()
+    assert no_gpu_driver((str(tmp_path / "kfd"),)) is sys.platform.startswith("linux")
+    assert not no_gpu_driver((str(tmp_path / "kfd"), str(present)))
+
+
+@pytest.mark.skipif(not no_gpu_driver(), reason="a GPU driver is present: auto asks torch")
+def test_auto_without_a_gpu_driver_is_the_cpu_without_importing_torch():
+    """A GGUF pair never needs torch; asking it for GPUs cost 1.2 s and 0.19 GB (bench/bench_llama_parity.py)."""
+    script = ("import sys\nfrom codeguard.models.devices import resolve_placement\n"
+              "print(resolve_placement('auto').device, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "cpu False"
+
+
+def test_auto_with_a_gpu_driver_asks_torch(monkeypatch, tmp_path):
+    """A driver alone does not make a GPU usable (a CPU build of torch): torch decides, as without the shortcut."""
+    (tmp_path / "nvidiactl").touch()
+    monkeypatch.setattr("codeguard.models.devices.GPU_DRIVER_PATHS", (str(tmp_path / "nvidiactl"),))
+    asked = []
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: asked.append(True) or False)
+    assert resolve_placement("auto").device == "cpu" and asked == [True]

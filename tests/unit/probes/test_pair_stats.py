@@ -32,12 +32,12 @@ def test_matches_scipy_definitions_for_any_chunk_size(pair, rows_per_chunk):
     stats = pair_stats(torch.from_numpy(ref), torch.from_numpy(opt), rows=rows_per_chunk)
     lr, lo = log_softmax(ref.astype(np.float64), axis=1), log_softmax(opt.astype(np.float64), axis=1)
     expected = rel_entr(np.exp(lr), np.exp(lo)).sum(axis=1)
-    np.testing.assert_allclose(stats.kld.numpy(), expected, rtol=1e-9, atol=1e-12)
-    assert (stats.kld.numpy() >= 0).all()
-    np.testing.assert_allclose(stats.lse_ref.numpy(), ref.astype(np.float64)[:, 0] - lr[:, 0], rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(stats.lse_opt.numpy(), opt.astype(np.float64)[:, 0] - lo[:, 0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(stats.kld, expected, rtol=1e-9, atol=1e-12)
+    assert (stats.kld >= 0).all()
+    np.testing.assert_allclose(stats.lse_ref, ref.astype(np.float64)[:, 0] - lr[:, 0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(stats.lse_opt, opt.astype(np.float64)[:, 0] - lo[:, 0], rtol=1e-12, atol=1e-12)
     # top-1 is a maximum of the log-probabilities (ties may pick either index)
-    picked = lr[np.arange(len(lr)), stats.top_ref.numpy()]
+    picked = lr[np.arange(len(lr)), stats.top_ref]
     assert (picked == lr.max(axis=1)).all()
     targets = np.arange(len(ref)) % ref.shape[1]
     got = token_logprobs(torch.from_numpy(ref), stats.lse_ref, np.arange(len(ref)), targets)
@@ -49,8 +49,8 @@ def test_matches_scipy_definitions_for_any_chunk_size(pair, rows_per_chunk):
 def test_identical_logits_give_exactly_zero(pair):
     ref, _ = pair
     stats = pair_stats(torch.from_numpy(ref), torch.from_numpy(ref.copy()))
-    assert (stats.kld.numpy() == 0).all()
-    assert torch.equal(stats.top_ref, stats.top_opt)
+    assert (stats.kld == 0).all()
+    assert np.array_equal(stats.top_ref, stats.top_opt)
 
 
 def test_small_divergences_keep_their_relative_precision():
@@ -63,7 +63,7 @@ def test_small_divergences_keep_their_relative_precision():
     lr, lo = torch.log_softmax(ref.double(), 1), torch.log_softmax(opt.double(), 1)
     expected = (lr.exp() * (lr - lo)).sum(1)
     assert expected.max() < 1e-6 and expected.min() > 1e-8
-    np.testing.assert_allclose(stats.kld.numpy(), expected.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(stats.kld, expected.numpy(), rtol=1e-6)
 
 
 def test_mismatched_shapes_are_refused():
@@ -81,8 +81,8 @@ def test_chunks_scale_with_the_vocabulary_and_do_not_change_a_row():
     opt = ref + torch.randn(23, 49152, generator=generator) * 0.05
     default, one_chunk = pair_stats(ref, opt), pair_stats(ref, opt, rows=23)
     for name in ("kld", "lse_ref", "lse_opt"):
-        np.testing.assert_allclose(getattr(default, name).numpy(), getattr(one_chunk, name).numpy(), rtol=1e-12)
-    assert torch.equal(default.top_ref, one_chunk.top_ref) and torch.equal(default.top_opt, one_chunk.top_opt)
+        np.testing.assert_allclose(getattr(default, name), getattr(one_chunk, name), rtol=1e-12)
+    assert np.array_equal(default.top_ref, one_chunk.top_ref) and np.array_equal(default.top_opt, one_chunk.top_opt)
 
 
 @settings(max_examples=100, deadline=None)
@@ -93,13 +93,13 @@ def test_the_device_reduction_gives_the_host_numbers(pair, rows_per_chunk):
     ref, opt = (torch.from_numpy(x) for x in pair)
     host, device = pair_stats(ref, opt, rows=rows_per_chunk), device_pair_stats(ref, opt, "cpu")
     for name in ("kld", "lse_ref", "lse_opt"):
-        np.testing.assert_allclose(getattr(device, name).numpy(), getattr(host, name).numpy(), rtol=1e-12,
-                                   atol=1e-14)
+        np.testing.assert_allclose(getattr(device, name), getattr(host, name), rtol=1e-12, atol=1e-14)
     for name in ("top_ref", "top_opt"):  # ties may pick either index; both are maxima
         logits = ref if name == "top_ref" else opt
         rows = torch.arange(len(logits))
-        assert torch.equal(logits[rows, getattr(device, name)], logits[rows, getattr(host, name)])
-    assert all(getattr(host, name).device.type == "cpu" for name in ("kld", "top_ref"))
+        assert torch.equal(logits[rows, torch.from_numpy(getattr(device, name))],
+                           logits[rows, torch.from_numpy(getattr(host, name))])
+    assert all(isinstance(getattr(s, name), np.ndarray) for s in (host, device) for name in ("kld", "top_ref"))
 
 
 def test_the_reduction_runs_on_a_cuda_device_when_either_side_is_there():
@@ -115,7 +115,7 @@ def test_the_reduction_runs_on_a_cuda_device_when_either_side_is_there():
 def test_empty_windows_give_empty_statistics():
     for stats in (pair_stats(torch.zeros(0, 7), torch.zeros(0, 7)), device_pair_stats(torch.zeros(0, 7),
                                                                                        torch.zeros(0, 7), "cpu")):
-        assert stats.kld.shape == (0,) and stats.kld.dtype == torch.float64 and stats.top_ref.dtype == torch.int64
+        assert stats.kld.shape == (0,) and stats.kld.dtype == np.float64 and stats.top_ref.dtype == np.int64
 
 
 def test_bfloat16_logits_give_the_numbers_of_their_float32_values():
@@ -125,4 +125,30 @@ def test_bfloat16_logits_give_the_numbers_of_their_float32_values():
     opt = (ref.float() + 0.1 * torch.randn(9, 300, generator=generator)).bfloat16()
     narrow, wide = pair_stats(ref, opt), pair_stats(ref.float(), opt.float())
     for name in ("kld", "lse_ref", "lse_opt", "top_ref", "top_opt"):
-        assert torch.equal(getattr(narrow, name), getattr(wide, name)), name
+        assert np.array_equal(getattr(narrow, name), getattr(wide, name)), name
+
+
+@settings(max_examples=50, deadline=None)
+@given(logit_pairs(), st.integers(min_value=1, max_value=17))
+def test_numpy_logits_give_the_numbers_of_tensors_bit_for_bit(pair, rows_per_chunk):
+    """llama.cpp hands numpy arrays (no torch on a GGUF pair's way); beside a tensor, or alone, the same numbers."""
+    ref, opt = pair
+    tensors = pair_stats(torch.from_numpy(ref), torch.from_numpy(opt), rows=rows_per_chunk)
+    for left, right in ((ref, opt), (torch.from_numpy(ref), opt), (ref, torch.from_numpy(opt))):
+        stats = pair_stats(left, right, rows=rows_per_chunk)
+        for name in ("kld", "lse_ref", "lse_opt", "top_ref", "top_opt"):
+            assert np.array_equal(getattr(stats, name), getattr(tensors, name)), name
+    rows, targets = np.arange(len(ref)), np.arange(len(ref)) % ref.shape[1]
+    assert np.array_equal(token_logprobs(ref, tensors.lse_ref, rows, targets),
+                          token_logprobs(torch.from_numpy(ref), tensors.lse_ref, rows, targets))
+
+
+def test_the_device_reduction_takes_a_numpy_side():
+    """A GGUF candidate (numpy, host) beside a GPU reference: its chunks go to the reference's device."""
+    generator = np.random.default_rng(3)
+    ref = (generator.standard_normal((20, 500)) * 3).astype(np.float32)
+    opt = (ref + 0.1 * generator.standard_normal((20, 500))).astype(np.float32)
+    host, device = pair_stats(ref, opt), device_pair_stats(torch.from_numpy(ref), opt, "cpu")
+    for name in ("kld", "lse_ref", "lse_opt"):
+        np.testing.assert_allclose(getattr(device, name), getattr(host, name), rtol=1e-12, atol=1e-14)
+    assert np.array_equal(device.top_opt, host.top_opt)
