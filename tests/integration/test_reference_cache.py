@@ -393,3 +393,22 @@ def test_codeguard_compare_runs_pass_at_k_from_a_cache_with_the_references_compl
     assert "probe: pass-at-k   ref: zoo:tiny-code-he   opt: zoo:tiny-code-he@bf16" in capsys.readouterr().out
     live, cached = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("live", "cached"))
     assert cached["metrics"] == live["metrics"] and cached["samples"] == live["samples"]
+
+
+@pytest.mark.parametrize("mode", ["exact", "top-k"])
+def test_a_gguf_pair_is_served_from_a_cache_of_its_reference(config, tmp_path, mode):
+    """llama.cpp hands numpy arrays, not tensors: the cache stores and replays them as it does a torch model's logits
+    (exact: the live metrics; top-K: the same statistics where they are exact, kld_mean within its sampling error)."""
+    pytest.importorskip("llama_cpp", reason="the gguf extra (llama-cpp-python) is not installed")
+    ref, opt = load_model("zoo:tiny-code@gguf-f16"), load_model("zoo:tiny-code@gguf-q4_k_m")
+    assert isinstance(next(opt.sequence_logits([[1, 2, 3]])), np.ndarray)
+    build_reference_cache(ref, tmp_path / mode, config, mode=mode)
+    live, cached = run_corpus_probes(ref, opt, config), load_reference_cache(tmp_path / mode).corpus_probes(opt, config)
+    assert cached["keyword-shift"].gate_metrics() == live["keyword-shift"].gate_metrics()
+    kld, live_kld = cached["corpus-kld"], live["corpus-kld"]
+    if mode == "exact":
+        assert kld.gate_metrics() == live_kld.gate_metrics()
+        return
+    for name in ("positions", "same_top_p", "ppl_ref", "ppl_opt", "ppl_ratio"):
+        assert kld.metrics[name] == live_kld.metrics[name], name
+    assert kld.metrics["kld_mean"] == pytest.approx(live_kld.metrics["kld_mean"], rel=0.05)
