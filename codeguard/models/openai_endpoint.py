@@ -35,19 +35,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from codeguard.errors import CodeguardWarning, EndpointError, ModelSpecError, ProbeInputError
 from codeguard.models.endpoint_spec import API_KEY_VARIABLES, EndpointSpec, parse_endpoint_spec
+from codeguard.models.logprobs import window_logprobs
 from codeguard.models.prompt_logprobs import PromptScorer
 from codeguard.models.token_list import TokenListVocabulary
 from codeguard.models.tokenizers import load_tokenizer
 from codeguard.tokenization.loader import transformers_tokenizer
 
-if TYPE_CHECKING:
-    import torch
 
 BACKEND = "openai-endpoint"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -411,28 +410,25 @@ class OpenAIEndpointLM(TokenListVocabulary):
             row -= np.logaddexp.reduce(row)
         return rows
 
-    def sequence_logits(self, windows: Sequence[Sequence[int]], first_row: int = 0) -> Iterator[torch.Tensor]:
+    def sequence_logits(self, windows: Sequence[Sequence[int]], first_row: int = 0) -> Iterator[np.ndarray]:
         """Per-window (len - first_row, vocab) float32 rows of log-probabilities from the server's echoed prompt
         log-probabilities (codeguard.models.prompt_logprobs): the actual next token's and the top K exact, the
         rest of the mass spread. Windows go out `concurrency` at a time and come back in order. The server scores
-        every position (the prompt is echoed whole); rows before `first_row` are dropped here."""
-        import torch
-
+        every position (the prompt is echoed whole); rows before `first_row` are dropped here. numpy arrays, as
+        llama.cpp's: host rows, reduced by numpy."""
         scorer = self._scorer = self._scorer or PromptScorer(self)
         step = self.endpoint.concurrency
         with self._pool() as pool:
             for start in range(0, len(windows), step):
                 batch = windows[start:start + step]
                 for rows in pool.map(scorer.window_rows, range(start, start + len(batch)), batch):
-                    yield torch.from_numpy(rows[first_row:])
+                    yield rows[first_row:]
                 self.details["unresolved_top1_positions"] = scorer.unresolved_top1
                 self.details["forced_logprob_requests"] = scorer.filled_requests
 
     def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
         """Per-window (len, vocab) float64 log-probabilities, as sequence_logits (approximate beyond the top K)."""
-        import torch
-        for window_logits in self.sequence_logits(windows):
-            yield torch.log_softmax(window_logits, dim=-1, dtype=torch.float64).numpy()
+        return window_logprobs(self.sequence_logits(windows))
 
     # -- sampling -----------------------------------------------------------------------------------------------
     def check_sampling(self, temperature: float, top_p: float) -> None:
