@@ -40,8 +40,8 @@ class LanguageModel(Protocol):
     def sequence_logits(self, windows: Sequence[Sequence[int]], first_row: int = 0
                         ) -> Iterator[torch.Tensor | np.ndarray]:
         """Per window, the logits of positions first_row..len-1 (rows before it need not be computed): a tensor on
-        the device that scored them, or a numpy array from a host-only backend (llama.cpp, a served model), which spares a GGUF
-        pair's corpus probes the torch import."""
+        the device that scored them, or a numpy array from a host-only backend (llama.cpp, a served model), which
+        spares a GGUF pair's corpus probes the torch import."""
 
     def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]: ...
 
