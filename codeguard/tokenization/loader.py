@@ -116,8 +116,9 @@ def load_tokenizer_file(path: str | Path) -> CodeTokenizer | None:
 
 
 def model_tokenizer(model) -> CodeTokenizer:
-    """The tokenizer a loaded model (any LanguageModel) runs, as a CodeTokenizer for analyses."""
-    return CodeTokenizer(name=model.spec, kind="model", backend=model.tokenizer.backend_tokenizer,
+    """The tokenizer a loaded model (any LanguageModel) runs, as a CodeTokenizer for analyses (its fast tokenizer: a
+    GGUF model's needs no transformers)."""
+    return CodeTokenizer(name=model.spec, kind="model", backend=model.fast_tokenizer,
                          special_tokens=model.special_tokens())
 
 

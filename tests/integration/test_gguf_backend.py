@@ -74,7 +74,7 @@ def test_logits_from_a_first_row_are_those_rows_of_the_whole_window(f16, corpus_
         next(f16.sequence_logits([[0, 1, 2]], 3))
 
 
-def test_a_gguf_pairs_corpus_probes_never_import_transformers_or_torch(f16, tmp_path):
+def test_a_gguf_pairs_distribution_probes_never_import_transformers_or_torch(f16, tmp_path):
     """Start-up and memory: importing transformers for the tokenizer wrapper was ~1.5 s of a GGUF gate, and torch
     another 1.2 s and 0.19 GB of its peak (bench/bench_llama_parity.py); the corpus probes encode with the GGUF
     tokenizer's own backend and reduce llama.cpp's numpy logits in numpy. On the CPU, as asked: `auto` asks torch
@@ -89,10 +89,13 @@ def test_a_gguf_pairs_corpus_probes_never_import_transformers_or_torch(f16, tmp_
               "ref = load_model('zoo:tiny-code@gguf-f16', device='cpu')\n"
               "opt = load_model('zoo:tiny-code@gguf-q4_k_m', device='cpu')\n"
               f"results = run_corpus_probes(ref, opt, TeacherForcedConfig(ctx=32, corpus={str(tmp_path)!r}))\n"
+              "from codeguard.probes.cold_start import run_cold_start\n"
+              "from codeguard.probes.keyword_mass import run_keyword_mass\n"
+              "results.update(cold_start=run_cold_start(ref, opt), keyword_mass=run_keyword_mass(ref, opt))\n"
               "print(sorted(results), [m for m in ('transformers', 'torch') if m in sys.modules])\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[0] == "['corpus-kld', 'keyword-shift'] []"
+    assert done.stdout.split("\n")[0] == "['cold_start', 'corpus-kld', 'keyword-shift', 'keyword_mass'] []"
 
 
 def test_quantization_levels_order_by_bits(ref, f16):

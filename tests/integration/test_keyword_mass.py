@@ -21,6 +21,7 @@ class TableModel:
         self._zoo = load_model("zoo:tiny-code")
         self.spec, self.fingerprint, self.table = spec, "sha256:" + spec, table
         self.tokenizer = self._zoo.tokenizer
+        self.fast_tokenizer = self._zoo.fast_tokenizer
 
     def vocabulary(self):
         return self._zoo.vocabulary()
