@@ -52,7 +52,7 @@ def main() -> None:
         ref_logits.append(zr[n - 1:-1].float())
         opt_logits.append(zo[n - 1:-1].float())
     zr, zo = torch.cat(ref_logits), torch.cat(opt_logits)
-    exact = statistics(pair_stats(zr, zo).kld.numpy())
+    exact = statistics(pair_stats(zr, zo).kld)
     lr, lo = torch.log_softmax(zr.double(), dim=1), torch.log_softmax(zo.double(), dim=1)
     print(f"{args.ref} -> {args.opt}: {zr.shape[0]} positions, vocabulary {zr.shape[1]}, top-{args.top_k} "
           f"up to mass {DEFAULT_MASS}")
