@@ -59,9 +59,10 @@ def check_prompts_fit(model, problems) -> None:
     too_long = [(p.task_id, n) for p in problems if (n := len(prompt_ids(model, p))) >= limit]
     if too_long:
         listed = ", ".join(f"{task} ({n} tokens)" for task, n in too_long[:8])
-        raise ProbeInputError(f"{len(too_long)} prompt(s) fill the {limit}-position context of {model.spec}, leaving "
-                              f"no room to generate: {listed}{' ...' if len(too_long) > 8 else ''}. Choose "
-                              "problems that fit (--codeguard-problems) or a model with a longer context")
+        raise ProbeInputError(f"{len(too_long)} prompt(s) fill the {limit}-position context of {model.spec}"
+                              f"{getattr(model, 'context_hint', '')}, leaving no room to generate: {listed}"
+                              f"{' ...' if len(too_long) > 8 else ''}. Choose problems that fit "
+                              "(--codeguard-problems) or a model with a longer context")
 
 
 def generate_completions(model, problems, config: GenerationConfig = GenerationConfig(),

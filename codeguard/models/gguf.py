@@ -26,6 +26,15 @@ from codeguard.tokenization.gguf import read_gguf_metadata, tokenizer_from_gguf
 from codeguard.tokenization.loader import transformers_tokenizer, wrapped_backend
 
 BACKEND = "llama.cpp"
+# llama.cpp allocates (and clears) the KV cache for the whole context a model is opened with, and reserves compute
+# buffers for the largest micro-batch. Opened at a file's trained context (32,768 positions for Qwen2.5-Coder,
+# 131,072 for Llama 3.1) a 7-8 B model's KV cache alone is 1.9-17 GB per model, for windows of 512 tokens and
+# generations of a few hundred (bench/bench_gguf_context.py). So the context opens at DEFAULT_CONTEXT positions
+# (or the trained length if shorter; $CODEGUARD_GGUF_CTX for more), and micro-batches hold MICRO_BATCH tokens,
+# llama-perplexity's default: a 512-token window is one micro-batch either way.
+DEFAULT_CONTEXT = 4096
+MICRO_BATCH = 512
+CONTEXT_VARIABLE = "CODEGUARD_GGUF_CTX"
 
 
 def default_threads() -> int:
@@ -48,6 +57,7 @@ class GGUFCausalLM(TokenListVocabulary):
     n_threads: int
     details: dict = field(default_factory=dict)
     backend: str = BACKEND
+    context_hint: str = ""  # appended to "longer than the model's context" errors when the context was capped
 
     @classmethod
     def load(cls, path: str | Path, spec_text: str, fingerprint: str, details: dict | None = None,
@@ -63,10 +73,12 @@ class GGUFCausalLM(TokenListVocabulary):
         except TokenizerError as error:
             raise ModelSpecError(f"model spec {spec_text!r}: {error}") from None
         architecture = metadata.get("general.architecture", "?")
-        n_ctx = int(metadata.get(f"{architecture}.context_length") or 0) or 4096
+        trained = int(metadata.get(f"{architecture}.context_length") or 0) or DEFAULT_CONTEXT
+        n_ctx = context_size(trained)
         threads = n_threads or default_threads()
         try:
-            llama = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, logits_all=True,
+            llama = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=n_ctx,
+                                    n_ubatch=min(n_ctx, MICRO_BATCH), logits_all=True,
                                     n_threads=threads, n_threads_batch=threads, seed=0, verbose=False,
                                     n_gpu_layers=gpu_layers, main_gpu=placement.cuda_index or 0)
         except (ValueError, RuntimeError) as error:
@@ -77,11 +89,12 @@ class GGUFCausalLM(TokenListVocabulary):
             raise ModelSpecError(f"model spec {spec_text!r}: {path} has {len(tokens)} tokens in its vocabulary but "
                                  f"{llama.n_vocab()} output logits")
         info = {"path": str(path), "kind": "gguf", "architecture": architecture, "n_ctx": n_ctx,
-                "n_threads": threads, "file_type": metadata.get("general.file_type"), **(details or {}),
-                "device": used}
+                "n_ctx_trained": trained, "n_threads": threads, "file_type": metadata.get("general.file_type"),
+                **(details or {}), "device": used}
         return cls(spec=spec_text, fingerprint=fingerprint, path=path, llama=llama, gguf_tokenizer=gguf_tokenizer,
                    backend_tokenizer=wrapped_backend(gguf_tokenizer, tokens), tokens=tokens,
-                   special=dict(gguf_tokenizer.special_tokens), n_threads=threads, details=info)
+                   special=dict(gguf_tokenizer.special_tokens), n_threads=threads, details=info,
+                   context_hint=_context_hint(n_ctx, trained))
 
     @cached_property
     def hf_tokenizer(self):
@@ -134,7 +147,7 @@ class GGUFCausalLM(TokenListVocabulary):
             raise ProbeInputError(f"{self.spec}: every context needs at least one token id ({where})")
         if len(ids) > self.max_context:
             raise ProbeInputError(f"{self.spec}: {where} has {len(ids)} tokens, more than the model's context of "
-                                  f"{self.max_context} positions")
+                                  f"{self.max_context} positions{self.context_hint}")
         ids = [int(i) for i in ids]
         if min(ids) < 0 or max(ids) >= self.output_width:
             bad = next(i for i in ids if not 0 <= i < self.output_width)
@@ -200,6 +213,19 @@ class GGUFCausalLM(TokenListVocabulary):
                 logits = self.llama.scores[self.llama.n_tokens - 1]
             samples.append(new)
         return samples
+
+
+def context_size(trained: int) -> int:
+    """The positions llama.cpp's context opens with: $CODEGUARD_GGUF_CTX, else DEFAULT_CONTEXT, never more than the
+    model was trained for."""
+    return min(trained, positive_int_from_env(CONTEXT_VARIABLE, "positions") or DEFAULT_CONTEXT)
+
+
+def _context_hint(n_ctx: int, trained: int) -> str:
+    if n_ctx >= trained:
+        return ""
+    return (f" (llama.cpp's context was opened at {n_ctx:,} of the {trained:,} positions the model was trained for; "
+            f"{CONTEXT_VARIABLE}=N opens more, and the KV cache grows with it)")
 
 
 def _gpu_layers(llama_cpp, placement: Placement) -> tuple[int, str]:

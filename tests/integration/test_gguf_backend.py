@@ -259,3 +259,46 @@ def test_manifest_is_json_with_the_recipe(f16):
     manifest = json.loads((f16.path.parent / "codeguard-derivation.json").read_text())
     assert manifest["kind"] == "gguf" and manifest["derivation"] == "gguf-f16"
     assert manifest["method"] == "convert_hf_to_gguf.py --outtype f16" and manifest["file_name"] == "model.gguf"
+
+
+@pytest.fixture(scope="module")
+def long_context_gguf(llama_cpp, tmp_path_factory):
+    """The zoo model as a GGUF whose metadata says it was trained for 16,384 positions (a config change only)."""
+    import shutil
+
+    from codeguard.models.zoo import zoo_path
+    source = tmp_path_factory.mktemp("long-context") / "tiny-code-16k"
+    shutil.copytree(zoo_path("tiny-code"), source)
+    config = json.loads((source / "config.json").read_text())
+    (source / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 16384}))
+    return load_model(f"{source}@gguf-f16").path
+
+
+def test_the_context_opens_at_4096_positions_not_the_trained_length(long_context_gguf, corpus_windows, monkeypatch):
+    """llama.cpp allocates the KV cache for the whole context it opens: at a file's trained length (131,072 for
+    Llama 3.1) a real model's KV cache alone is many GB. It opens at 4,096 positions, $CODEGUARD_GGUF_CTX for more
+    (never past the trained length), and the numbers of a window do not depend on it."""
+    model = load_model(str(long_context_gguf))
+    assert model.max_context == 4096 and model.details["n_ctx_trained"] == 16384
+    window = next(model.sequence_logits(corpus_windows[:1]))
+    with pytest.raises(ProbeInputError, match=r"4,096 of the 16,384 positions .* CODEGUARD_GGUF_CTX=N opens more"):
+        next(model.sequence_logits([[0] * 4097]))
+    monkeypatch.setenv("CODEGUARD_GGUF_CTX", "8192")
+    wider = load_model(str(long_context_gguf))
+    assert wider.max_context == 8192 and np.array_equal(next(wider.sequence_logits(corpus_windows[:1])), window)
+    monkeypatch.setenv("CODEGUARD_GGUF_CTX", "100000")
+    whole = load_model(str(long_context_gguf))
+    assert whole.max_context == 16384 and not whole.context_hint
+    monkeypatch.setenv("CODEGUARD_GGUF_CTX", "lots")
+    with pytest.raises(ModelSpecError, match="CODEGUARD_GGUF_CTX='lots': expected a positive number of positions"):
+        load_model(str(long_context_gguf))
+
+
+def test_a_corpus_ctx_beyond_the_opened_context_names_the_variable(long_context_gguf, tmp_path):
+    from codeguard.probes.corpus.runner import run_corpus_kld
+    from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig
+    model = load_model(str(long_context_gguf))
+    (tmp_path / "a.py").write_text("x = 1\n")
+    with pytest.raises(ProbeInputError, match=r"ctx=5000 is larger than the maximum context .*4096 positions \(llama"
+                                              r".*CODEGUARD_GGUF_CTX"):
+        run_corpus_kld(model, model, TeacherForcedConfig(ctx=5000, corpus=str(tmp_path)))

@@ -160,8 +160,8 @@ def first_row(windows: list[Window]) -> int:
 def check_context_length(model, ctx: int) -> None:
     limit = int(model.max_context)
     if ctx > limit:
-        raise ProbeInputError(f"ctx={ctx} is larger than the maximum context of {model.spec} ({limit} positions); "
-                              f"use --ctx {limit} or less")
+        raise ProbeInputError(f"ctx={ctx} is larger than the maximum context of {model.spec} ({limit} positions"
+                              f"{getattr(model, 'context_hint', '')}); use --ctx {limit} or less")
 
 
 def prefetch_depth(ref, opt, ctx: int) -> int:
