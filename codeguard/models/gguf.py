@@ -3,8 +3,9 @@
 The tokenizer is built from the file's own metadata (codeguard.tokenization.gguf, which tokenizes as llama.cpp does)
 as a `tokenizers.Tokenizer`; the transformers wrapper the other probes use is built on first use. Logits come from
 llama.cpp as numpy arrays, one sequence per context, on the CPU (or offloaded to a GPU) with a fixed thread count, so
-results repeat. Neither torch nor transformers is imported on a GGUF pair's corpus probes (with `--device cpu`:
-`auto` asks torch for GPUs): 1.2 s and 0.19 GB of a run at llama.cpp's own scale (bench/bench_llama_parity.py).
+results repeat. Neither torch nor transformers is imported on a GGUF pair's distribution probes on the CPU (`auto`
+asks torch only on a machine with a GPU driver): 1.2 s and 0.19 GB of a run at llama.cpp's own scale
+(bench/bench_llama_parity.py).
 """
 from __future__ import annotations
 
