@@ -165,7 +165,9 @@ def test_sequence_logits_are_llama_evals_bit_for_bit(f16, corpus_windows):
     direct = list(f16.sequence_logits(windows))
     for window, logits in zip(windows, direct):
         assert logits.shape == (len(window), 8192) and logits.dtype == np.float32
-        assert np.array_equal(logits, f16._eval(window, "window"))
+        f16.llama.reset()
+        f16.llama.eval(window)
+        assert np.array_equal(logits, f16.llama.scores[:len(window)])
     start = [f16.start_ids()[0]]
     before = f16.sample(start, max_new_tokens=8, temperature=0.8, seed=3)
     list(f16.sequence_logits(windows[:1]))
@@ -186,6 +188,43 @@ def test_sampling_is_seeded_and_stops_like_the_torch_backend(ref, f16):
     room = f16.sample([[0] * 250], max_new_tokens=50, temperature=0)[0]
     # positions 250..255 are fed back; the token after position 255 is the last one the context can predict
     assert len(room) == 7
+
+
+def llama_eval_samples(model, contexts, max_new_tokens, temperature, top_p, seed, stop_strings=()):
+    """sample() as it was written first: each row scores its whole prompt through `Llama.eval` (every position's
+    logits) and steps through it, reading Llama.eval's copy of the logits."""
+    from codeguard.models.gguf import _choose
+    from codeguard.models.sampling import row_generators
+    samples = []
+    for row, context in enumerate(contexts):
+        rng = row_generators([(seed, row)])[0]
+        model.llama.reset()
+        model.llama.eval(context)
+        logits, new = model.llama.scores[len(context) - 1], []
+        while len(new) < max_new_tokens:
+            token = _choose(logits.astype(np.float64), temperature, top_p, rng)
+            if token == model.special.get("eos"):
+                break
+            new.append(token)
+            if any(s in model.hf_tokenizer.decode(new) for s in stop_strings) or model.llama.n_tokens >= 256:
+                break
+            model.llama.eval([token])
+            logits = model.llama.scores[model.llama.n_tokens - 1]
+        samples.append(new)
+    return samples
+
+
+@pytest.mark.parametrize("temperature, top_p", [(0.0, 1.0), (0.8, 0.95), (1.0, 1.0)])
+def test_a_prompt_shared_by_rows_is_scored_once_and_the_samples_are_those_of_scoring_it_per_row(
+        f16, corpus_windows, temperature, top_p):
+    """sample() scores a prompt once for the rows that share it (only its last position's logits) and steps with
+    llama.cpp's output buffer; the tokens are those of scoring the whole prompt again per row through Llama.eval."""
+    a, b = corpus_windows[0][:30], corpus_windows[1][:12]
+    contexts = [a, a, a, b, b, a, corpus_windows[0][:250]]
+    ours = f16.sample(contexts, max_new_tokens=20, temperature=temperature, top_p=top_p, seed=5,
+                      stop_strings=["\n\n"])
+    assert ours == llama_eval_samples(f16, contexts, 20, temperature, top_p, 5, ["\n\n"])
+    assert sum(map(len, ours)) > 40 and len(ours[-1]) <= 7
 
 
 def test_non_finite_logits_name_the_model(llama_cpp, zoo_copy):
