@@ -77,8 +77,8 @@ def test_logits_from_a_first_row_are_those_rows_of_the_whole_window(f16, corpus_
 def test_a_gguf_pairs_distribution_probes_never_import_transformers_or_torch(f16, tmp_path):
     """Start-up and memory: importing transformers for the tokenizer wrapper was ~1.5 s of a GGUF gate, and torch
     another 1.2 s and 0.19 GB of its peak (bench/bench_llama_parity.py); the corpus probes encode with the GGUF
-    tokenizer's own backend and reduce llama.cpp's numpy logits in numpy. On the CPU, as asked: `auto` asks torch
-    for GPUs."""
+    tokenizer's own backend and reduce llama.cpp's numpy logits in numpy. On the CPU, as asked (`auto` asks torch
+    on a machine with a GPU driver)."""
     import subprocess
     load_model("zoo:tiny-code@gguf-q4_k_m")  # derived here (a derivation needs torch), loaded below
     (tmp_path / "a.py").write_text("def f(x):\n    return x + 1\n" * 4)
