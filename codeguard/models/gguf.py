@@ -121,19 +121,27 @@ class GGUFCausalLM(TokenListVocabulary):
         for nothing (bench/bench_llama_parity.py). The same `llama_decode` of the same batch, so the same numbers.
         Only positions from `first_row` on are marked as outputs, so llama.cpp computes the output layer for those
         alone (as `llama-perplexity` does for the second half of each chunk); its buffer holds their rows in order.
-        The KV cache keeps the sequence (`_prefill` continues from it)."""
+        The KV cache keeps the sequence (`sample` continues from it)."""
         ids = self._checked(ids, where)
         if not 0 <= first_row < len(ids):
             raise ProbeInputError(f"{self.spec}: {where} has {len(ids)} tokens, none from position {first_row} on")
+        self.llama.reset()  # and, for a recurrent model, its state
+        return self._decode_at(ids, 0, first_row, where).copy()
+
+    def _decode_at(self, ids: list[int], position: int, first_row: int, where: str) -> np.ndarray:
+        """One `llama_decode` of `ids` placed at `position` of the KV cache (its cells from there on dropped first,
+        as `Llama.eval` does), with outputs for rows first_row.. only; a view of their logits in llama.cpp's output
+        buffer, valid until the next decode. llama-cpp-python's token count follows, so the next call continues."""
         llama = self.llama
-        llama.reset()
-        llama._ctx.kv_cache_seq_rm(-1, 0, -1)
-        llama._batch.set_batch(batch=ids, n_past=0, logits_all=True)
-        for position in range(first_row):
-            llama._batch.batch.logits[position] = False
+        llama._ctx.kv_cache_seq_rm(-1, position, -1)
+        llama._batch.set_batch(batch=ids, n_past=position, logits_all=True)
+        for row in range(first_row):
+            llama._batch.batch.logits[row] = False
         llama._ctx.decode(llama._batch)
+        llama.input_ids[position:position + len(ids)] = ids
+        llama.n_tokens = position + len(ids)
         out = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(len(ids) - first_row, self.output_width))
-        return self._finite(out, where).copy()
+        return self._finite(out, where)
 
     def _checked(self, ids: Sequence[int], where: str) -> list[int]:
         if len(ids) == 0:
@@ -193,11 +201,13 @@ class GGUFCausalLM(TokenListVocabulary):
         prompt, prompt_logits = None, None
         for row, context in enumerate(contexts):
             rng = row_generators([row_seeds[row] if row_seeds is not None else (seed, row)])[0]
-            context = self._checked(context, f"context {row}")
-            if context != prompt:
-                prompt, prompt_logits = context, self._prefill(context, f"context {row}")
-            else:  # the rows of one problem share its prompt, scored once: only the last row's tokens are dropped
-                self.llama.n_tokens = len(prompt)
+            where = f"context {row}"
+            # the rows of one problem share its prompt, scored once, unless the cache cannot drop the last row's
+            # tokens (a recurrent model's state: llama_memory_seq_rm says so)
+            if list(context) != prompt or not self.llama._ctx.kv_cache_seq_rm(-1, len(prompt), -1):
+                prompt = list(context)
+                prompt_logits = self._decode(prompt, where, len(prompt) - 1)[0]  # the last position's row only
+            self.llama.n_tokens = len(prompt)
             logits = prompt_logits
             new: list[int] = []
             while len(new) < max_new_tokens:
@@ -209,31 +219,11 @@ class GGUFCausalLM(TokenListVocabulary):
                     break
                 if self.llama.n_tokens >= self.max_context:
                     break
-                logits = self._step(token, f"context {row}, generated token {len(new)}")
+                # llama.cpp's output buffer: Llama.eval would also copy each step's row into its (n_ctx, vocab)
+                # array, a fresh row per step (0.3 GB over 500 steps at 152 k tokens)
+                logits = self._decode_at([token], self.llama.n_tokens, 0, f"{where}, generated token {len(new)}")[0]
             samples.append(new)
         return samples
-
-    def _prefill(self, ids: list[int], where: str) -> np.ndarray:
-        """Puts `ids` into the KV cache for `_step` to continue from and returns the logits of the last position
-        alone: llama.cpp computes the output layer for that row only, the same numbers as with every row (tested).
-        Scoring every row of a 500-token prompt at a 152 k vocabulary was 0.3 GB of logits a sample for one row."""
-        logits = self._decode(ids, where, len(ids) - 1)[0]
-        self.llama.input_ids[:len(ids)] = ids
-        self.llama.n_tokens = len(ids)
-        return logits
-
-    def _step(self, token: int, where: str) -> np.ndarray:
-        """Appends one token after the first `llama.n_tokens` positions of the KV cache (cells past them are dropped
-        first, as `Llama.eval` does) and returns its logits, read from llama.cpp's output buffer: `Llama.eval` would
-        also copy them into its (n_ctx, vocab) array, a fresh row per step, 0.3 GB over 500 steps at 152 k tokens."""
-        llama = self.llama
-        position = llama.n_tokens
-        llama._ctx.kv_cache_seq_rm(-1, position, -1)
-        llama._batch.set_batch(batch=[token], n_past=position, logits_all=True)
-        llama._ctx.decode(llama._batch)
-        llama.input_ids[position] = token
-        llama.n_tokens = position + 1
-        return self._finite(np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(self.output_width,)), where)
 
 
 def context_size(trained: int) -> int:

@@ -227,6 +227,22 @@ def test_a_prompt_shared_by_rows_is_scored_once_and_the_samples_are_those_of_sco
     assert sum(map(len, ours)) > 40 and len(ours[-1]) <= 7
 
 
+def test_a_cache_that_cannot_drop_a_rows_tokens_scores_the_prompt_again(f16, corpus_windows, monkeypatch):
+    """A recurrent model's state cannot be cut back to the end of the prompt (llama_memory_seq_rm returns False):
+    each row then scores the prompt afresh, with the same samples. Here a transformer's cache says it cannot."""
+    a = corpus_windows[0][:30]
+    contexts, scored = [a, a, a], []
+    shared = f16.sample(contexts, max_new_tokens=12, temperature=0.8, seed=2)
+    real_rm, real_decode = f16.llama._ctx.kv_cache_seq_rm, f16._decode
+    monkeypatch.setattr(f16.llama._ctx, "kv_cache_seq_rm", lambda seq, p0, p1: real_rm(seq, p0, p1) and p0 == 0)
+    monkeypatch.setattr(f16, "_decode", lambda *args: scored.append(args) or real_decode(*args))
+    assert f16.sample(contexts, max_new_tokens=12, temperature=0.8, seed=2) == shared
+    assert len(scored) == 3 == len(contexts)
+    monkeypatch.undo()
+    monkeypatch.setattr(f16, "_decode", lambda *args: scored.append(args) or real_decode(*args))
+    assert f16.sample(contexts, max_new_tokens=12, temperature=0.8, seed=2) == shared and len(scored) == 4
+
+
 def test_non_finite_logits_name_the_model(llama_cpp, zoo_copy):
     from safetensors.torch import load_file, save_file
     weights = load_file(zoo_copy / "model.safetensors")
