@@ -100,7 +100,8 @@ def _corpus_inputs(args):
     corpus = load_corpus(args.corpus, registry)
     config = TeacherForcedConfig(ctx=args.ctx, corpus=args.corpus, start_token=args.start_token,
                                  min_context=args.min_context)
-    ref, opt = _pair(args, corpus_config=config, corpus=corpus, registry=registry)
+    # --reference-first: REF scores the corpus alone (its cold start and keyword masses would go unread)
+    ref, opt = _pair(args, corpus_config=config, corpus=corpus, registry=registry, with_start=False)
     return registry, corpus, ref, opt, config
 
 

@@ -9,6 +9,9 @@ asks torch only on a machine with a GPU driver): 1.2 s and 0.19 GB of a run at l
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -59,6 +62,7 @@ class GGUFCausalLM(TokenListVocabulary):
     details: dict = field(default_factory=dict)
     backend: str = BACKEND
     context_hint: str = ""  # appended to "longer than the model's context" errors when the context was capped
+    tokenizers: "GGUFTokenizers | None" = field(default=None, repr=False)  # held, so shared_tokenizers' entry lives
 
     @classmethod
     def load(cls, path: str | Path, spec_text: str, fingerprint: str, details: dict | None = None,
@@ -70,7 +74,7 @@ class GGUFCausalLM(TokenListVocabulary):
         gpu_layers, used = _gpu_layers(llama_cpp, placement)
         try:
             metadata = read_gguf_metadata(path)
-            gguf_tokenizer = tokenizer_from_gguf(path)
+            tokenizers = shared_tokenizers(path, metadata)
         except TokenizerError as error:
             raise ModelSpecError(f"model spec {spec_text!r}: {error}") from None
         architecture = metadata.get("general.architecture", "?")
@@ -85,7 +89,7 @@ class GGUFCausalLM(TokenListVocabulary):
         except (ValueError, RuntimeError) as error:
             raise ModelSpecError(f"model spec {spec_text!r}: llama.cpp cannot load {path} (architecture "
                                  f"{architecture!r}): {error}") from None
-        tokens = [str(t) for t in metadata["tokenizer.ggml.tokens"]]
+        tokens, gguf_tokenizer = tokenizers.tokens, tokenizers.gguf_tokenizer
         if llama.n_vocab() != len(tokens):
             raise ModelSpecError(f"model spec {spec_text!r}: {path} has {len(tokens)} tokens in its vocabulary but "
                                  f"{llama.n_vocab()} output logits")
@@ -93,15 +97,13 @@ class GGUFCausalLM(TokenListVocabulary):
                 "n_ctx_trained": trained, "n_threads": threads, "file_type": metadata.get("general.file_type"),
                 **(details or {}), "device": used}
         return cls(spec=spec_text, fingerprint=fingerprint, path=path, llama=llama, gguf_tokenizer=gguf_tokenizer,
-                   backend_tokenizer=wrapped_backend(gguf_tokenizer, tokens), tokens=tokens,
+                   backend_tokenizer=tokenizers.backend_tokenizer, tokens=tokens,
                    special=dict(gguf_tokenizer.special_tokens), n_threads=threads, details=info,
-                   context_hint=_context_hint(n_ctx, trained))
+                   context_hint=_context_hint(n_ctx, trained), tokenizers=tokenizers)
 
-    @cached_property
+    @property
     def hf_tokenizer(self):
-        """The transformers wrapper, built on first use: the corpus probes need only `fast_tokenizer`, and importing
-        transformers was ~1.5 s of a GGUF pair's start-up."""
-        return transformers_tokenizer(self.gguf_tokenizer, self.tokens, self.backend_tokenizer)
+        return self.tokenizers.hf_tokenizer
 
     @property
     def fast_tokenizer(self):
@@ -224,6 +226,43 @@ class GGUFCausalLM(TokenListVocabulary):
                 logits = self._decode_at([token], self.llama.n_tokens, 0, f"{where}, generated token {len(new)}")[0]
             samples.append(new)
         return samples
+
+
+@dataclass(eq=False)
+class GGUFTokenizers:
+    """A GGUF file's tokenizer in the forms the probes use, shared by the models loaded from files of one vocabulary
+    (a model and its quantizations: a gate's pair): built once, 0.06 GB and 0.3 s a model at StarCoder's 49,152
+    tokens (bench/bench_llama_parity.py). Its users only encode and decode."""
+
+    gguf_tokenizer: object      # codeguard.tokenization.gguf's, from the file's metadata
+    backend_tokenizer: object   # tokenizers.Tokenizer: loader.wrapped_backend of it
+    tokens: list[str]
+
+    @cached_property
+    def hf_tokenizer(self):
+        """The transformers wrapper, built on first use: the corpus probes need only the backend, and importing
+        transformers was ~1.5 s of a GGUF pair's start-up."""
+        return transformers_tokenizer(self.gguf_tokenizer, self.tokens, self.backend_tokenizer)
+
+
+# The tokenizers of the models alive in this process, by what they are built from; an entry goes with the last model
+# that holds it (a freed reference's with it).
+_TOKENIZERS: "weakref.WeakValueDictionary[str, GGUFTokenizers]" = weakref.WeakValueDictionary()
+
+
+def shared_tokenizers(path: Path, metadata: dict) -> GGUFTokenizers:
+    """The tokenizers of a loaded model whose file holds the same tokenizer metadata (every `tokenizer.*` key and the
+    model's name), else ones built from `path`; TokenizerError names the file."""
+    key = hashlib.sha256(json.dumps({k: v for k, v in metadata.items()
+                                     if k.startswith("tokenizer.") or k == "general.name"},
+                                    sort_keys=True, default=str).encode()).hexdigest()
+    tokenizers = _TOKENIZERS.get(key)
+    if tokenizers is None:
+        gguf_tokenizer = tokenizer_from_gguf(path)
+        tokens = [str(t) for t in metadata["tokenizer.ggml.tokens"]]
+        tokenizers = GGUFTokenizers(gguf_tokenizer, wrapped_backend(gguf_tokenizer, tokens), tokens)
+        _TOKENIZERS[key] = tokenizers
+    return tokenizers
 
 
 def context_size(trained: int) -> int:

@@ -98,6 +98,56 @@ def test_a_gguf_pairs_distribution_probes_never_import_transformers_or_torch(f16
     assert done.stdout.split("\n")[0] == "['cold_start', 'corpus-kld', 'keyword-shift', 'keyword_mass'] []"
 
 
+def test_a_gguf_reference_scored_first_never_imports_torch_and_gives_the_live_numbers(f16, tmp_path):
+    """--reference-first on a GGUF pair: REF's exact cache is written from llama.cpp's numpy rows, and freeing REF
+    imported torch only to empty a CUDA cache a torch-less process cannot have (1 s and 0.19 GB of the llama.cpp
+    parity bench's reference-first run). The replay's numbers are the live pair's."""
+    import subprocess
+    load_model("zoo:tiny-code@gguf-q4_k_m")  # derived here (a derivation needs torch), loaded below
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.py").write_text("def f(x):\n    return x + 1\n" * 4)
+    script = ("import sys\n"
+              "from codeguard import load_model\n"
+              "from codeguard.probes.corpus.runner import run_corpus_probes\n"
+              "from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig\n"
+              "from codeguard.probes.reference_cache.first import score_reference_first\n"
+              f"config = TeacherForcedConfig(ctx=32, corpus={str(tmp_path / 'corpus')!r})\n"
+              "cache = score_reference_first(lambda: load_model('zoo:tiny-code@gguf-f16', device='cpu'),\n"
+              f"                              {str(tmp_path / 'cache')!r}, corpus_config=config)\n"
+              "opt = load_model('zoo:tiny-code@gguf-q4_k_m', device='cpu')\n"
+              "first = cache.corpus_probes(opt, config)\n"
+              "cold = cache.cold_start(opt)\n"
+              "print([m for m in ('transformers', 'torch') if m in sys.modules])\n"
+              "live = run_corpus_probes(load_model('zoo:tiny-code@gguf-f16', device='cpu'), opt, config)\n"
+              "same = [{k: v for k, v in r[p].to_dict().items() if k != 'ref'} for r in (first, live) for p in r]\n"
+              "print(same[:2] == same[2:], sorted(first), cold.metrics['kl_ref_opt'] > 0)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "True ['corpus-kld', 'keyword-shift'] True"]
+
+
+def test_files_of_one_vocabulary_share_their_tokenizers_while_a_model_holds_them(f16):
+    """A model and its quantization hold one tokenizer (0.06 GB and 0.3 s a model at 49,152 tokens); another
+    vocabulary gets its own, and they go with the last model that holds them."""
+    import gc
+    import weakref
+
+    from codeguard.models.gguf import shared_tokenizers
+    from codeguard.tokenization.gguf import read_gguf_metadata
+    q4 = load_model("zoo:tiny-code@gguf-q4_k_m")
+    assert q4.tokenizers is f16.tokenizers and q4.fast_tokenizer is f16.fast_tokenizer
+    assert q4.hf_tokenizer is f16.hf_tokenizer and q4.tokens is f16.tokens
+    metadata = read_gguf_metadata(q4.path)
+    other = {**metadata, "tokenizer.ggml.merges": metadata["tokenizer.ggml.merges"][:-1]}
+    alone = shared_tokenizers(q4.path, other)
+    assert alone is not f16.tokenizers and shared_tokenizers(q4.path, other) is alone
+    gone = weakref.ref(alone)
+    del alone
+    gc.collect()
+    assert gone() is None
+    assert shared_tokenizers(q4.path, metadata) is f16.tokenizers
+
+
 def test_quantization_levels_order_by_bits(ref, f16):
     kl = {name: run_cold_start(ref, load_model(f"zoo:tiny-code@gguf-{name}")).metrics["kl_ref_opt"]
           for name in ("q8_0", "q4_k_m", "q2_k")}

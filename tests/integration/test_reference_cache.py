@@ -277,6 +277,31 @@ def test_a_cache_without_a_corpus_serves_the_cold_start_and_keyword_mass_and_ref
     assert "--no-corpus and --corpus: give one of the two" in capsys.readouterr().err
 
 
+def test_a_cache_without_the_start_parts_serves_the_corpus_and_refuses_the_cold_start_by_name(pair, config,
+                                                                                               tmp_path):
+    """`codeguard compare --reference-first` of a corpus probe builds only what that probe reads."""
+    ref, opt = pair
+    build_reference_cache(ref, tmp_path / "cache", config, mode="exact", with_start=False)
+    cache = load_reference_cache(tmp_path / "cache")
+    assert sorted(cache.manifest.probes) == ["corpus"] and sorted(cache.manifest.files) == ["corpus_logits.npy"]
+    live = run_corpus_probes(ref, opt, config)
+    assert cache.corpus_probes(opt, config)["corpus-kld"].gate_metrics() == live["corpus-kld"].gate_metrics()
+    for probe, call in (("cold-start", cache.cold_start), ("keyword-mass", cache.keyword_mass)):
+        with pytest.raises(ReferenceCacheError, match=rf"built without the {probe} probe's inputs \(it serves corpus\), "
+                                                      rf"so it cannot give {probe}"):
+            call(opt)
+
+
+def test_exact_logits_are_hashed_as_they_are_written(caches):
+    """The manifest's digest of the exact logits comes from the bytes as they went out (a file of gigabytes is not
+    read back to hash it), and it is the file's."""
+    from codeguard.probes.reference_cache.store import file_digest
+    path = caches["exact"] / "corpus_logits.npy"
+    entry = load_reference_cache(caches["exact"]).manifest.files["corpus_logits.npy"]
+    assert entry == {"bytes": path.stat().st_size, "sha256": file_digest(path)}
+    assert np.load(path).shape[0] == load_reference_cache(caches["exact"]).manifest.positions
+
+
 def test_an_onnx_candidate_beside_a_cache_takes_every_core_and_gives_the_same_metrics(pair, config, caches,
                                                                                      monkeypatch):
     """ONNX Runtime leaves the other cores to a reference scoring beside it (one intra-op thread); beside a cache

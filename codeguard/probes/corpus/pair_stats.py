@@ -80,7 +80,7 @@ def pair_stats(ref_logits: Logits, opt_logits: Logits, rows: int | None = None) 
         if device.type != "cpu":
             return device_pair_stats(ref_logits, opt_logits, device, rows)
     rows = rows or chunk_rows(ref_logits.shape[-1])
-    parts = [_host_chunk(_host_array(ref_logits[i:i + rows]), _host_array(opt_logits[i:i + rows]))
+    parts = [_host_chunk(host_array(ref_logits[i:i + rows]), host_array(opt_logits[i:i + rows]))
              for i in range(0, ref_logits.shape[0], rows)]
     if not parts:
         return _empty()
@@ -114,7 +114,7 @@ def _empty() -> PairStats:
     return PairStats(empty_f, empty_f, empty_i, empty_i, empty_f)
 
 
-def _host_array(logits: Logits) -> np.ndarray:
+def host_array(logits: Logits) -> np.ndarray:
     """A CPU view of the logits (a copy only from a device without float64, e.g. MPS, or of bfloat16 logits, which
     numpy has no type for: widened to float32, exactly)."""
     if isinstance(logits, np.ndarray):
@@ -149,7 +149,7 @@ def exp_rows(z: Logits):
     import torch
     device = reduction_device(z)
     if device.type == "cpu":
-        peak, top, shifted = _host_shifted(_host_array(z))
+        peak, top, shifted = _host_shifted(host_array(z))
         sums = np.exp(shifted, out=shifted).sum(axis=1)
         return tuple(torch.from_numpy(x) for x in (peak, top, shifted, sums, np.log(sums)))
     with torch.inference_mode():

@@ -6,13 +6,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from codeguard.errors import ReferenceCacheError
 from codeguard.languages.corpus import Corpus, load_corpus
 from codeguard.languages.registry import LanguageRegistry, load_registry
 from codeguard.probes.cold_start import ColdStartConfig, rollout_summary
-from codeguard.probes.corpus.pair_stats import pair_stats, reduction_device, token_logprobs
+from codeguard.probes.corpus.pair_stats import host_array, pair_stats, reduction_device, token_logprobs
 from codeguard.probes.corpus.streaming import prefetched
 from codeguard.probes.corpus.teacher_forced import (DEFAULT_CTX, TeacherForcedConfig, check_context_length,
                                                     encode_corpus, first_row, make_windows, no_windows,
@@ -21,7 +20,6 @@ from codeguard.probes.keyword_mass import KeywordMassConfig, load_control_words,
 from codeguard.probes.reference_cache.completions import FILE as COMPLETIONS_FILE
 from codeguard.probes.reference_cache.completions import write_completions
 from codeguard.probes.reference_cache.keys import cache_keys, config_key, corpus_digest, tokenizer_digest
-from codeguard.probes.reference_cache.reductions import top_sets
 from codeguard.probes.reference_cache.store import (MANIFEST, Manifest, RowWriter, digest, save_arrays,
                                                     write_manifest)
 
@@ -54,10 +52,11 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
                           keyword_mass: KeywordMassConfig = KeywordMassConfig(), corpus: Corpus | None = None,
                           registry: LanguageRegistry | None = None, mode: str = "auto", mass: float = DEFAULT_MASS,
                           k: int = DEFAULT_K, tail_samples: int | None = None, with_corpus: bool = True,
-                          pass_at_k=None, progress: bool | None = None) -> Manifest:
+                          with_start: bool = True, pass_at_k=None, progress: bool | None = None) -> Manifest:
     """Scores everything the distribution probes need from `ref` once and writes it to the directory `out`
     (created; an existing cache there is replaced, any other non-empty directory is refused). Without the corpus
-    (`with_corpus=False`) the cache serves the cold start and keyword mass only, and says so if asked for more.
+    (`with_corpus=False`) the cache serves the cold start and keyword mass only, and without them (`with_start=False`:
+    `codeguard compare --reference-first` of a corpus probe) the corpus probes only; each says so if asked for more.
     With `pass_at_k` (a PassAtKConfig) it also holds ref's completions for those problems and settings
     (`completions.py`), so that the pass@k suite runs with only the candidate loaded. Top-K mode keeps per position
     at most `k` tokens up to `mass` and `tail_samples` draws from the rest (None: `default_tail_samples`)."""
@@ -99,8 +98,9 @@ def build_reference_cache(ref, out: str | Path, corpus_config: TeacherForcedConf
         targets = np.concatenate([w.targets.astype(np.int32) for w in windows])
         manifest.probes["corpus"] = {"targets": digest(targets.tobytes()), "windows": len(windows)}
         _score_corpus(ref, windows, ctx, out, manifest, targets)
-    _cold_start(ref, cold_start, out, manifest)
-    _keyword_mass(ref, keyword_mass, registry, manifest)
+    if with_start:  # else no entries: replay refuses the cold start and keyword mass by name
+        _cold_start(ref, cold_start, out, manifest)
+        _keyword_mass(ref, keyword_mass, registry, manifest)
     if pass_at_k is not None:
         manifest.probes["pass_at_k"] = write_completions(ref, out, pass_at_k, progress)
         manifest.files[COMPLETIONS_FILE] = {}
@@ -142,39 +142,21 @@ def _score_corpus(ref, windows, ctx: int, out: Path, manifest: Manifest, targets
         if exact else None
     columns = {name: [] for name in ("top1", "target_logprob", "top1_logprob", "sets")}
     depth = prefetch_depth(ref, ref, ctx)
-    generator = None
+    reduce = None if exact else _top_k_reducer(manifest)
     try:
         scored = prefetched(ref.sequence_logits([w.ids for w in windows], first_row(windows)), depth)
         for window, logits in zip(windows, scored):
-            # row k predicts window.targets[k], as in teacher_forced.score_windows; in float32, which holds a bfloat16
-            # or float16 model's logits exactly (numpy has no bfloat16). Exact mode stores them from the host; top-K
-            # mode reduces them where the live probes would (a GPU; else the CPU) and moves only what it keeps.
-            device = "cpu" if exact else reduction_device(logits)
-            logits = torch.as_tensor(logits[:-1]).to(device, torch.float32)
+            # row k predicts window.targets[k], as in teacher_forced.score_windows
             if exact:
-                writer.write(logits.numpy())
-                continue
-            window_targets = window.targets
-            stats = pair_stats(logits, logits)  # ref's log-normalisers and top-1, computed as the live probes do
-            rows = np.arange(window_targets.size)
-            top1 = stats.top_ref
-            columns["top1"].append(top1.astype(np.int32))
-            columns["target_logprob"].append(token_logprobs(logits, stats.lse_ref, rows, window_targets))
-            columns["top1_logprob"].append(token_logprobs(logits, stats.lse_ref, rows, top1))
-            if generator is None:  # seeded on the device that draws (a CUDA generator draws other numbers)
-                generator = torch.Generator(device=logits.device).manual_seed(manifest.top_k["seed"])
-            with torch.inference_mode():
-                logprobs = logits.double() - torch.from_numpy(stats.lse_ref).to(logits.device)[:, None]
-                columns["sets"].append(top_sets(logprobs, manifest.top_k["mass"], manifest.top_k["k"],
-                                                manifest.top_k["tail_samples"], generator))
+                writer.write(host_array(logits[:-1]))  # float32 (or widened to it): exact
+            else:
+                reduce(window.targets, logits[:-1], columns)
     except BaseException:
         if writer is not None:
             writer.abandon()  # the build folder is not kept; the error that stopped it is what the user needs
         raise
-    if writer is not None:
-        writer.close()
     if exact:
-        manifest.files["corpus_logits.npy"] = {}
+        manifest.files["corpus_logits.npy"] = writer.close()  # hashed as written
         return
     sets = columns.pop("sets")
     counts = np.concatenate([np.diff(s.offsets) for s in sets])
@@ -187,6 +169,32 @@ def _score_corpus(ref, windows, ctx: int, out: Path, manifest: Manifest, targets
     save_arrays(out / "corpus.npz", arrays)
     manifest.files["corpus.npz"] = {}
     manifest.probes["corpus"]["mean_top_set"] = float(counts.mean()) if counts.size else 0.0
+
+
+def _top_k_reducer(manifest: Manifest):
+    """Top-K mode: a function that reduces one window of ref's logits to what the corpus probes read (top-1,
+    log-probabilities of the target and of the top-1) and its top set, appending them to `columns`; where the live
+    probes would reduce (a GPU; else the CPU)."""
+    import torch  # top-K sets are drawn with torch's generator (reductions.py)
+    from codeguard.probes.reference_cache.reductions import top_sets
+    generator = None
+
+    def reduce(window_targets: np.ndarray, logits, columns: dict) -> None:
+        nonlocal generator
+        logits = torch.as_tensor(logits).to(reduction_device(logits), torch.float32)
+        stats = pair_stats(logits, logits)  # ref's log-normalisers and top-1, computed as the live probes do
+        rows = np.arange(window_targets.size)
+        top1 = stats.top_ref
+        columns["top1"].append(top1.astype(np.int32))
+        columns["target_logprob"].append(token_logprobs(logits, stats.lse_ref, rows, window_targets))
+        columns["top1_logprob"].append(token_logprobs(logits, stats.lse_ref, rows, top1))
+        if generator is None:  # seeded on the device that draws (a CUDA generator draws other numbers)
+            generator = torch.Generator(device=logits.device).manual_seed(manifest.top_k["seed"])
+        with torch.inference_mode():
+            logprobs = logits.double() - torch.from_numpy(stats.lse_ref).to(logits.device)[:, None]
+            columns["sets"].append(top_sets(logprobs, manifest.top_k["mass"], manifest.top_k["k"],
+                                            manifest.top_k["tail_samples"], generator))
+    return reduce
 
 
 def _cold_start(ref, config: ColdStartConfig, out: Path, manifest: Manifest) -> None:

@@ -24,7 +24,6 @@ from codeguard.probes.corpus.teacher_forced import (ScoredWindow, TeacherForcedC
 from codeguard.probes.keyword_mass import KeywordMassConfig, compare_keyword_mass
 from codeguard.probes.reference_cache.build import CORPUS_ARRAYS
 from codeguard.probes.reference_cache.keys import config_key, corpus_digest, tokenizer_digest
-from codeguard.probes.reference_cache.reductions import TopK, top_k_kld
 from codeguard.probes.reference_cache.store import (MANIFEST, Manifest, RowFile, digest, load_arrays,
                                                     read_manifest, require_key)
 from codeguard.probes.reference_cache import BACKEND
@@ -113,6 +112,15 @@ class ReferenceCache:
                 f"{opt.spec} gets {ids} ({source}); set one start token for both (--codeguard-start-token)")
         return list(ids), stored_source
 
+    def _probe_entry(self, probe: str) -> dict:
+        """What the manifest keeps for `probe`; a cache built without it is refused by name."""
+        if probe not in self.manifest.probes:
+            raise ReferenceCacheError(
+                f"reference cache {self.directory}: built without the {probe} probe's inputs (it serves "
+                f"{', '.join(sorted(self.manifest.probes)) or 'nothing'}), so it cannot give {probe}; build one with "
+                "them (`codeguard reference-cache REF --out DIR`)")
+        return self.manifest.probes[probe]
+
     # -- probes ---------------------------------------------------------------------------------------------------
 
     def cold_start(self, opt, config: ColdStartConfig = ColdStartConfig(), registry=None):
@@ -121,7 +129,7 @@ class ReferenceCache:
         self._check_opt(opt)
         self._check_config("cold-start", config_key({}, config, KeywordMassConfig(), registry)["cold-start"],
                            registry)
-        stored = self.manifest.probes["cold-start"]
+        stored = self._probe_entry("cold-start")
         start_ids, source = self._start_ids(opt, config.start_token, stored["start_ids"], stored["start_source"])
         ref_lp = self._arrays("cold_start.npz", ("logprobs",))["logprobs"]
         return compare_cold_start(self.info(), ref_lp, stored["rollouts"], opt, config, start_ids, source)
@@ -133,7 +141,7 @@ class ReferenceCache:
         self._check_opt(opt)
         self._check_config("keyword-mass", config_key({}, ColdStartConfig(), config, registry)["keyword-mass"],
                            registry)
-        stored = self.manifest.probes["keyword-mass"]
+        stored = self._probe_entry("keyword-mass")
         start_ids, source = self._start_ids(opt, config.start_token, stored["start_ids"], stored["start_source"])
         aggregates = dict(stored["aggregates"])
         aggregates["languages"] = {lang: aggregates["languages"][lang] for lang in stored["language_order"]}
@@ -216,9 +224,11 @@ class ReferenceCache:
         name = "corpus_logits.npy"
         rows = RowFile(self.directory / name, self.manifest.positions, self.manifest.reference["output_width"],
                        self.manifest.files[name]["sha256"] if self.verify_files else None)
-        # ref's rows are read (and hashed) two windows ahead in a thread of their own, beside opt's forward passes:
-        # reading is fast, and as deep as opt's queue (30 windows of the zoo's) it added 0.25 GB to the peak
-        blocks = prefetched(_row_blocks(rows, windows), 2)
+        # ref's rows are read (and hashed) one window ahead in a thread of their own, beside opt's forward passes.
+        # Reading is fast, so the queue is always full and each window of depth is resident all the time: as deep as
+        # opt's queue (30 windows of the zoo's) it added 0.25 GB to the peak, and two ahead instead of one 50 MB on
+        # the llama.cpp parity bench's reference-first run (0.89 against 0.84 GB, the same time)
+        blocks = prefetched(_row_blocks(rows, windows), 1)
         try:
             for window, ref_logits, opt_logits in zip(windows, blocks, opt_scores):
                 opt_logits = opt_logits[:-1]
@@ -256,6 +266,7 @@ class CachedWindow:
 
     @classmethod
     def of(cls, window, targets, arrays, start: int, stop: int, opt_logits) -> "CachedWindow":
+        from codeguard.probes.reference_cache.reductions import TopK, top_k_kld  # torch: top-K caches only
         top = TopK(arrays["offsets"], arrays["ids"], arrays["logprobs"], arrays["tail"], arrays["tail_ids"],
                    arrays["tail_logprobs"]).rows(start, stop)
         lse_opt, top_opt, kld = top_k_kld(top, opt_logits)

@@ -59,11 +59,12 @@ class Manifest:
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:
-    """Records size and digest of every array file, then writes the manifest last: a directory without one (a build
-    that died) is never taken for a cache."""
-    for name in list(manifest.files):
-        path = directory / name
-        manifest.files[name] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
+    """Records size and digest of every array file not yet recorded, then writes the manifest last: a directory
+    without one (a build that died) is never taken for a cache."""
+    for name, entry in list(manifest.files.items()):
+        if not entry:  # else hashed as it was written (RowWriter)
+            path = directory / name
+            manifest.files[name] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
     write_text_atomically(directory / MANIFEST, json_text(manifest.to_json()))
 
 
@@ -212,21 +213,31 @@ class RowFile:
 
 
 class RowWriter:
-    """Writes a (rows, width) float32 .npy file row block by row block."""
+    """Writes a (rows, width) float32 .npy file row block by row block, hashing the bytes as they go out.
+
+    `close()` returns the file's size and SHA-256 for the manifest: hashing a written exact cache in a pass of its own
+    read gigabytes back (1.5 GB for the llama.cpp parity bench's reference, 9.4 GiB for 16.6 k positions at 152 k)."""
 
     def __init__(self, path: Path, rows: int, width: int):
         self.handle = open(path, "wb")
-        np.lib.format.write_array_header_1_0(self.handle, {"descr": "<f4", "fortran_order": False,
-                                                           "shape": (rows, width)})
+        self.hash = hashlib.sha256()
+        np.lib.format.write_array_header_1_0(self, {"descr": "<f4", "fortran_order": False, "shape": (rows, width)})
         self.expected, self.written = rows, 0
 
-    def write(self, block: np.ndarray) -> None:
-        self.handle.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
-        self.written += block.shape[0]
+    def write(self, block) -> None:
+        """Appends rows (numpy's write_array_header_1_0 also writes the header through here)."""
+        data = memoryview(np.ascontiguousarray(block, dtype="<f4") if isinstance(block, np.ndarray) else block)
+        self.hash.update(data)
+        self.handle.write(data)
+        if isinstance(block, np.ndarray):
+            self.written += block.shape[0]
 
-    def close(self) -> None:
+    def close(self) -> dict:
+        """Closes the file; its manifest entry ({bytes, sha256}) from what was written."""
+        size = self.handle.tell()
         self.handle.close()
         assert self.written == self.expected, (self.written, self.expected)
+        return {"bytes": size, "sha256": "sha256:" + self.hash.hexdigest()}
 
     def abandon(self) -> None:
         """Closes a file whose rows will not all come (scoring failed); its folder is discarded by the caller."""
