@@ -15,7 +15,9 @@ What runs, each in a subprocess of its own, --repeats times interleaved (medians
     the two runs together are the anchor;
   - codeguard: `codeguard compare REF OPT --probe corpus-kld --corpus DIR --ctx CTX --device cpu` with
     `CODEGUARD_GGUF_THREADS=T` (llama-cpp-python 0.3.36 on the same llama.cpp sources), start-up included, as a user
-    runs it: once scoring every position (the default), once with `--min-context CTX/2`, llama.cpp's own rule.
+    runs it: once scoring every position (the default), once with `--min-context CTX/2`, llama.cpp's own rule, and
+    once more with `--reference-first` as well: REF scores alone into an exact cache on disk and is freed before OPT
+    loads, one model resident at a time as in llama.cpp's two runs (its metrics must equal the live pair's).
 Both score the same text: ~--max-tokens tokens of Python (the shipped corpus's Python files, then the standard
 library's, whole files), written as one file, so both cut the same chunks of CTX tokens. llama.cpp scores only the
 second half of each chunk (its rule: 255 tokens of a 512-token chunk, each with at least 256 before it, and the
@@ -52,6 +54,7 @@ LLAMA_23M = Shape("llama-23m", "llama", "starcoder", 256, 12, 4, 4, 768, 49152, 
                   {"rms_norm_eps": 1e-5})
 REF_DERIVATION, OPT_DERIVATION = "gguf-f16", "gguf-q4_k_m"
 HALF = "codeguard compare --min-context"  # llama.cpp's positions
+FIRST = "codeguard ... --reference-first"  # the same, one model resident at a time, as llama-perplexity's two runs
 # The CPU kernels .ci/run builds llama-cpp-python's wheel with (AVX2, no AVX-512, no AMX), so both tools run the same
 # matmuls: a native build here picks AVX-512 and VNNI kernels the wheel lacks, which is a different race.
 WHEEL_CPU_OPTIONS = ["-DGGML_NATIVE=OFF", "-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON",
@@ -179,6 +182,8 @@ def run(args) -> dict:
         "llama-perplexity kld": perplexity + ["-m", str(ggufs[OPT_DERIVATION]), "--kl-divergence"],
         "codeguard compare": compare + ["--json", str(work / "codeguard.json")],
         HALF: compare + ["--min-context", str(args.ctx // 2), "--json", str(work / "codeguard-half.json")],
+        FIRST: compare + ["--min-context", str(args.ctx // 2), "--reference-first", "--json",
+                          str(work / "codeguard-first.json")],
     }
     figures = {name: [] for name in runs}
     for repeat in range(args.repeats):  # interleaved, so machine noise hits both tools alike
@@ -188,6 +193,8 @@ def run(args) -> dict:
                   f"{figures[name][-1]['peak_rss_gib']:.2f} GiB", flush=True)
     metrics = json.loads((work / "codeguard.json").read_text())["metrics"]
     half = json.loads((work / "codeguard-half.json").read_text())["metrics"]
+    if json.loads((work / "codeguard-first.json").read_text())["metrics"] != half:
+        raise SystemExit("--reference-first gave other metrics than the live pair: its cache is exact, so this is a bug")
     median = {name: {key: statistics.median(f[key] for f in values) for key in values[0]}
               for name, values in figures.items()}
     llama_seconds = statistics.median(a["seconds"] + b["seconds"] for a, b in
@@ -199,6 +206,7 @@ def run(args) -> dict:
         "runs": figures, "median": median, "llama_cpp_seconds": llama_seconds,
         "ratio": median["codeguard compare"]["seconds"] / llama_seconds,
         "ratio_llama_cpp_positions": median[HALF]["seconds"] / llama_seconds,
+        "ratio_reference_first": median[FIRST]["seconds"] / llama_seconds,
         "llama_cpp": llama_cpp_figures((work / "llama-perplexity-kld.log").read_text()),
         "codeguard": _figures(metrics), "codeguard_llama_cpp_positions": _figures(half),
     }
@@ -217,7 +225,9 @@ def print_summary(record: dict) -> None:
     for name, values in record["median"].items():
         print(f"{name:<36}{values['seconds']:>10.2f}{values['cpu_seconds']:>10.2f}{values['peak_rss_gib']:>14.2f}")
     print(f"codeguard / llama.cpp (both runs): {record['ratio']:.2f}x every position, "
-          f"{record['ratio_llama_cpp_positions']:.2f}x with llama.cpp's positions (--min-context ctx/2)  (goal <= 1.3)")
+          f"{record['ratio_llama_cpp_positions']:.2f}x with llama.cpp's positions (--min-context ctx/2), "
+          f"{record['ratio_reference_first']:.2f}x with them and one model resident (--reference-first)  "
+          "(goal <= 1.3)")
     for tool in ("llama_cpp", "codeguard", "codeguard_llama_cpp_positions"):
         f = record[tool]
         print(f"{tool:<30} KLD mean {f['kld_mean']}, PPL ratio {f['ppl_ratio']}, same top {f['same_top_p']}, "
