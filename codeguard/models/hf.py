@@ -175,6 +175,7 @@ class HFCausalLM:
             # The logits stay where the model ran: the probes reduce them there (probes/corpus/pair_stats.py) and
             # bring back only a few numbers per position.
             yield start, batch, logits
+            del logits  # not held while the next batch is scored
             start += len(batch)
 
     def _window_logits(self, batch: list, first_row: int = 0) -> torch.Tensor:
@@ -214,6 +215,8 @@ class HFCausalLM:
                 if not bool(torch.isfinite(window_logits.sum(dim=-1)).all()):
                     self._check_finite(window_logits, f"window {start + row}")
                 yield window_logits
+                del window_logits
+            del logits  # this batch's logits are not held while the next batch is scored (a window: 311 MB at 152 k)
 
     def sequence_logprobs(self, windows: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
         """Per-window (len, vocab) float64 log-probabilities at every position, streamed window by window."""

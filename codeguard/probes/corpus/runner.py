@@ -49,6 +49,7 @@ def reduce_windows(stream, files, corpus: Corpus, registry: LanguageRegistry, pr
     for scored in stream:
         for accumulator in accumulators.values():
             accumulator.add(scored)
+        del scored  # else this window's logits stay alive while the stream scores and reduces the next one
     results = {}
     if "corpus-kld" in accumulators:
         results["corpus-kld"] = accumulators["corpus-kld"].finish(files, corpus, **header)

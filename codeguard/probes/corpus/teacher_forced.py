@@ -23,7 +23,7 @@ import numpy as np
 from codeguard.errors import ProbeInputError
 from codeguard.languages.corpus import Corpus
 from codeguard.probes.corpus.pair_stats import Logits, PairStats, pair_stats, token_logprobs
-from codeguard.probes.corpus.streaming import prefetched
+from codeguard.probes.corpus.streaming import in_step, prefetched
 from codeguard.probes.pairing import matching_start_ids, require_same_vocabulary
 
 DEFAULT_CTX = 512
@@ -196,10 +196,11 @@ def score_windows(ref, opt, corpus: Corpus, ctx: int, start_token: str | None = 
         # took 1.20x the bare forward passes; with both models a batch ahead, 1.08x (bench/RESULTS.md). Each
         # model's numbers are the same as unthreaded.
         depth = prefetch_depth(ref, opt, ctx)
-        scores = zip(prefetched(ref.sequence_logits(id_lists, row), depth),
-                     prefetched(opt.sequence_logits(id_lists, row), depth))
-        for window, (ref_logits, opt_logits) in zip(windows, scores):
+        scores = in_step(windows, prefetched(ref.sequence_logits(id_lists, row), depth),
+                         prefetched(opt.sequence_logits(id_lists, row), depth))
+        for window, ref_logits, opt_logits in scores:
             # rows from `row` on: row k predicts targets[k]; the last position predicts past the window
             ref_logits, opt_logits = ref_logits[:-1], opt_logits[:-1]
             yield ScoredWindow(window, window.targets, ref_logits, opt_logits, pair_stats(ref_logits, opt_logits))
+            del ref_logits, opt_logits  # not held while the next pair is fetched and reduced
     return files, windows, start_ids, source, stream()

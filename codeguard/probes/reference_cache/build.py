@@ -12,7 +12,7 @@ from codeguard.languages.corpus import Corpus, load_corpus
 from codeguard.languages.registry import LanguageRegistry, load_registry
 from codeguard.probes.cold_start import ColdStartConfig, rollout_summary
 from codeguard.probes.corpus.pair_stats import host_array, pair_stats, reduction_device, token_logprobs
-from codeguard.probes.corpus.streaming import prefetched
+from codeguard.probes.corpus.streaming import in_step, prefetched
 from codeguard.probes.corpus.teacher_forced import (DEFAULT_CTX, TeacherForcedConfig, check_context_length,
                                                     encode_corpus, first_row, make_windows, no_windows,
                                                     prefetch_depth)
@@ -145,12 +145,13 @@ def _score_corpus(ref, windows, ctx: int, out: Path, manifest: Manifest, targets
     reduce = None if exact else _top_k_reducer(manifest)
     try:
         scored = prefetched(ref.sequence_logits([w.ids for w in windows], first_row(windows)), depth)
-        for window, logits in zip(windows, scored):
+        for window, logits in in_step(windows, scored):
             # row k predicts window.targets[k], as in teacher_forced.score_windows
             if exact:
                 writer.write(host_array(logits[:-1]))  # float32 (or widened to it): exact
             else:
                 reduce(window.targets, logits[:-1], columns)
+            del logits  # not held while the next window is scored
     except BaseException:
         if writer is not None:
             writer.abandon()  # the build folder is not kept; the error that stopped it is what the user needs
