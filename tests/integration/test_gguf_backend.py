@@ -74,56 +74,55 @@ def test_logits_from_a_first_row_are_those_rows_of_the_whole_window(f16, corpus_
         next(f16.sequence_logits([[0, 1, 2]], 3))
 
 
-def test_a_gguf_pairs_distribution_probes_never_import_transformers_or_torch(f16, tmp_path):
-    """Start-up and memory: importing transformers for the tokenizer wrapper was ~1.5 s of a GGUF gate, and torch
-    another 1.2 s and 0.19 GB of its peak (bench/bench_llama_parity.py); the corpus probes encode with the GGUF
-    tokenizer's own backend and reduce llama.cpp's numpy logits in numpy. On the CPU, as asked (`auto` asks torch
-    on a machine with a GPU driver)."""
+def _gguf_pair_script(tmp_path, body: str) -> list[str]:
+    """Runs `body` in a fresh interpreter beside a one-file corpus (`corpus`, a TeacherForcedConfig at ctx 32) and
+    the zoo's f16 and q4_k_m GGUFs (derived here first: a derivation needs torch); its printed lines."""
     import subprocess
-    load_model("zoo:tiny-code@gguf-q4_k_m")  # derived here (a derivation needs torch), loaded below
-    (tmp_path / "a.py").write_text("def f(x):\n    return x + 1\n" * 4)
-    script = ("import sys\n"
-              "from codeguard import load_model\n"
-              "from codeguard.probes.corpus.runner import run_corpus_probes\n"
-              "from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig\n"
-              "ref = load_model('zoo:tiny-code@gguf-f16', device='cpu')\n"
-              "opt = load_model('zoo:tiny-code@gguf-q4_k_m', device='cpu')\n"
-              f"results = run_corpus_probes(ref, opt, TeacherForcedConfig(ctx=32, corpus={str(tmp_path)!r}))\n"
-              "from codeguard.probes.cold_start import run_cold_start\n"
-              "from codeguard.probes.keyword_mass import run_keyword_mass\n"
-              "results.update(cold_start=run_cold_start(ref, opt), keyword_mass=run_keyword_mass(ref, opt))\n"
-              "print(sorted(results), [m for m in ('transformers', 'torch') if m in sys.modules])\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[0] == "['cold_start', 'corpus-kld', 'keyword-shift', 'keyword_mass'] []"
-
-
-def test_a_gguf_reference_scored_first_never_imports_torch_and_gives_the_live_numbers(f16, tmp_path):
-    """--reference-first on a GGUF pair: REF's exact cache is written from llama.cpp's numpy rows, and freeing REF
-    imported torch only to empty a CUDA cache a torch-less process cannot have (1 s and 0.19 GB of the llama.cpp
-    parity bench's reference-first run). The replay's numbers are the live pair's."""
-    import subprocess
-    load_model("zoo:tiny-code@gguf-q4_k_m")  # derived here (a derivation needs torch), loaded below
+    load_model("zoo:tiny-code@gguf-q4_k_m")
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus" / "a.py").write_text("def f(x):\n    return x + 1\n" * 4)
     script = ("import sys\n"
               "from codeguard import load_model\n"
               "from codeguard.probes.corpus.runner import run_corpus_probes\n"
               "from codeguard.probes.corpus.teacher_forced import TeacherForcedConfig\n"
-              "from codeguard.probes.reference_cache.first import score_reference_first\n"
               f"config = TeacherForcedConfig(ctx=32, corpus={str(tmp_path / 'corpus')!r})\n"
-              "cache = score_reference_first(lambda: load_model('zoo:tiny-code@gguf-f16', device='cpu'),\n"
-              f"                              {str(tmp_path / 'cache')!r}, corpus_config=config)\n"
-              "opt = load_model('zoo:tiny-code@gguf-q4_k_m', device='cpu')\n"
-              "first = cache.corpus_probes(opt, config)\n"
-              "cold = cache.cold_start(opt)\n"
-              "print([m for m in ('transformers', 'torch') if m in sys.modules])\n"
-              "live = run_corpus_probes(load_model('zoo:tiny-code@gguf-f16', device='cpu'), opt, config)\n"
-              "same = [{k: v for k, v in r[p].to_dict().items() if k != 'ref'} for r in (first, live) for p in r]\n"
-              "print(same[:2] == same[2:], sorted(first), cold.metrics['kl_ref_opt'] > 0)\n")
+              "imported = lambda: [m for m in ('transformers', 'torch') if m in sys.modules]\n" + body)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == ["[]", "True ['corpus-kld', 'keyword-shift'] True"]
+    return done.stdout.split("\n")
+
+
+def test_a_gguf_pairs_distribution_probes_never_import_transformers_or_torch(f16, tmp_path):
+    """Start-up and memory: importing transformers for the tokenizer wrapper was ~1.5 s of a GGUF gate, and torch
+    another 1.2 s and 0.19 GB of its peak (bench/bench_llama_parity.py); the corpus probes encode with the GGUF
+    tokenizer's own backend and reduce llama.cpp's numpy logits in numpy. On the CPU, as asked (`auto` asks torch
+    on a machine with a GPU driver)."""
+    printed = _gguf_pair_script(tmp_path, (
+        "ref = load_model('zoo:tiny-code@gguf-f16', device='cpu')\n"
+        "opt = load_model('zoo:tiny-code@gguf-q4_k_m', device='cpu')\n"
+        "results = run_corpus_probes(ref, opt, config)\n"
+        "from codeguard.probes.cold_start import run_cold_start\n"
+        "from codeguard.probes.keyword_mass import run_keyword_mass\n"
+        "results.update(cold_start=run_cold_start(ref, opt), keyword_mass=run_keyword_mass(ref, opt))\n"
+        "print(sorted(results), imported())\n"))
+    assert printed[0] == "['cold_start', 'corpus-kld', 'keyword-shift', 'keyword_mass'] []"
+
+
+def test_a_gguf_reference_scored_first_never_imports_torch_and_gives_the_live_numbers(f16, tmp_path):
+    """--reference-first on a GGUF pair: REF's exact cache is written from llama.cpp's numpy rows, and freeing REF
+    imported torch only to empty a CUDA cache a torch-less process cannot have (1 s and 0.19 GB of the llama.cpp
+    parity bench's reference-first run). The replay's numbers are the live pair's."""
+    printed = _gguf_pair_script(tmp_path, (
+        "from codeguard.probes.reference_cache.first import score_reference_first\n"
+        "cache = score_reference_first(lambda: load_model('zoo:tiny-code@gguf-f16', device='cpu'),\n"
+        f"                              {str(tmp_path / 'cache')!r}, corpus_config=config)\n"
+        "opt = load_model('zoo:tiny-code@gguf-q4_k_m', device='cpu')\n"
+        "first, cold = cache.corpus_probes(opt, config), cache.cold_start(opt)\n"
+        "print(imported())\n"
+        "live = run_corpus_probes(load_model('zoo:tiny-code@gguf-f16', device='cpu'), opt, config)\n"
+        "same = [{k: v for k, v in r[p].to_dict().items() if k != 'ref'} for r in (first, live) for p in r]\n"
+        "print(same[:2] == same[2:], sorted(first), cold.metrics['kl_ref_opt'] > 0)\n"))
+    assert printed[:2] == ["[]", "True ['corpus-kld', 'keyword-shift'] True"]
 
 
 def test_files_of_one_vocabulary_share_their_tokenizers_while_a_model_holds_them(f16):
