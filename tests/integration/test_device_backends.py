@@ -54,3 +54,44 @@ def test_gguf_on_a_named_gpu_without_offload_support_says_how_to_rebuild():
         load_model("zoo:tiny-code@gguf-f16", device=NAMED_GPU)
     model = load_model("zoo:tiny-code@gguf-f16", device=AUTO_GPU)
     assert model.details["device"] == "cpu" and model.details["n_threads"] >= 1
+
+
+def test_onnx_on_a_gpu_with_onnxruntime_gpu_asks_for_the_cuda_provider_on_that_device(monkeypatch):
+    """The half of the ONNX path this machine cannot run: with the CUDA execution provider present, the session is
+    asked for it on the placement's device (ONNX Runtime's side is for a GPU machine with onnxruntime-gpu)."""
+    from optimum.onnxruntime import ORTModelForCausalLM
+
+    from codeguard.models.loading import _load_onnx
+    from codeguard.models.resolve import materialize
+    from codeguard.models.specs import parse_spec
+    asked = {}
+    monkeypatch.setattr(onnxruntime, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ORTModelForCausalLM, "from_pretrained", lambda directory, **kwargs: asked.update(kwargs))
+    directory, kind, _ = materialize(parse_spec("zoo:tiny-code@onnx-int8"))
+    on_gpu = Placement("cuda", "cuda:1", 2, option="--codeguard-device")
+    assert kind == "onnx" and _load_onnx(directory, on_gpu)[1] == "cuda:1"
+    assert asked["provider"] == "CUDAExecutionProvider" and asked["provider_options"] == {"device_id": 1}
+    assert _load_onnx(directory, AUTO_GPU)[1] == "cuda:0" and asked["provider_options"] == {"device_id": 0}
+
+
+@pytest.mark.slow
+def test_gguf_on_a_gpu_with_offload_asks_llama_cpp_for_every_layer_on_that_device(monkeypatch):
+    """The half of the GGUF path this machine cannot run: a build that can offload gets every layer
+    (n_gpu_layers=-1) on the placement's GPU, and the model says so. This CPU build ignores the request, so the
+    logits are still the CPU model's."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    asked = {}
+    real = llama_cpp.Llama
+
+    def recording(**kwargs):
+        asked.update(kwargs)
+        return real(**kwargs)
+
+    cpu = load_model("zoo:tiny-code@gguf-f16", device="cpu")
+    monkeypatch.setattr(llama_cpp, "llama_supports_gpu_offload", lambda: True)
+    monkeypatch.setattr(llama_cpp, "Llama", recording)
+    model = load_model("zoo:tiny-code@gguf-f16", device=Placement("cuda", "cuda:1", 2, option="--codeguard-device"))
+    assert asked["n_gpu_layers"] == -1 and asked["main_gpu"] == 1 and model.details["device"] == "cuda:1"
+    window = [0, 5, 17, 300, 41]
+    assert (next(model.sequence_logits([window])) == next(cpu.sequence_logits([window]))).all()
